@@ -1,0 +1,76 @@
+"""Compatibility shim that lets Chainer 7.8.1 import and run on NumPy 2 and Python 3.12.
+
+Chainer 7.8.1 is no longer maintained. It relies on three things that newer
+stacks removed:
+
+* ``numpy.sctypes`` (removed in NumPy 2.0), read at import time by
+  ``chainer.functions.array.as_strided``;
+* ``numpy.float`` (removed in NumPy 1.24), used by ``F.resize_images``;
+* ``numpy.distutils.system_info`` (removed for Python >= 3.12), imported by
+  ``chainer._environment_check``; it only calls ``get_info('blas_opt')`` on
+  macOS to warn about Accelerate. A stub whose ``get_info`` knows nothing
+  stands in for it.
+
+:func:`install` restores exactly these names, only when they are missing, and
+must run before ``chainer`` is imported. ``neural_renderer/__init__.py`` calls it
+first, so ``import neural_renderer`` (or ``import neural_renderer._compat``)
+before ``import chainer`` is enough. Nothing else in the project patches
+third-party code. ``pkg_resources`` (also needed by Chainer) cannot be shimmed
+reasonably; it comes from ``setuptools<81``, a run-time dependency in
+``setup.py``.
+"""
+import sys
+import types
+
+import numpy
+
+
+def _sctypes():
+    return {
+        'int': [numpy.int8, numpy.int16, numpy.int32, numpy.int64],
+        'uint': [numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64],
+        'float': [numpy.float16, numpy.float32, numpy.float64,
+                  numpy.longdouble],
+        'complex': [numpy.complex64, numpy.complex128, numpy.clongdouble],
+        'others': [bool, object, bytes, str, numpy.void],
+    }
+
+
+def _has_attr(module, name):
+    # NumPy 2 raises AttributeError from a module __getattr__ for removed
+    # names, so hasattr is the right probe.
+    try:
+        getattr(module, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def _install_distutils_stub():
+    if 'numpy.distutils.system_info' in sys.modules:
+        return
+    # A stub even where numpy.distutils still exists (Python < 3.12): the
+    # real one is deprecated, slow to import and warns on import.
+    distutils_mod = sys.modules.get('numpy.distutils')
+    if distutils_mod is None:
+        distutils_mod = types.ModuleType('numpy.distutils')
+        distutils_mod.__path__ = []
+        sys.modules['numpy.distutils'] = distutils_mod
+    system_info = types.ModuleType('numpy.distutils.system_info')
+    # Chainer asks only for 'blas_opt' to warn about Accelerate on macOS;
+    # "nothing known" is the honest answer.
+    system_info.get_info = lambda name, notfound_action=0: {}
+    distutils_mod.system_info = system_info
+    sys.modules['numpy.distutils.system_info'] = system_info
+
+
+def install():
+    """Restore the NumPy names Chainer 7.8.1 needs. Idempotent."""
+    if not _has_attr(numpy, 'sctypes'):
+        numpy.sctypes = _sctypes()
+    if not _has_attr(numpy, 'float'):
+        numpy.float = float
+    _install_distutils_stub()
+
+
+install()

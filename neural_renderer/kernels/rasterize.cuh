@@ -1,0 +1,620 @@
+// Rasterization kernels of neural_renderer: the single source for CPU and GPU.
+//
+// This file is CUDA C that is also valid C++. CuPy compiles it with NVRTC for
+// the GPU; setup.py compiles it with the host C++ compiler (OpenMP) for the
+// CPU. Every kernel is written once, as the body of NR_FOR_EACH: on the GPU
+// that is one thread per index, on the CPU an OpenMP loop over the indices.
+// kernels.cpp includes the kernel part twice, with scalar_t = float and
+// scalar_t = double; exported names get the suffix _f32 / _f64.
+//
+// Conventions (shared with neural_renderer/rasterize.py):
+// * faces [B, F, 3, 3]: per face three vertices (x, y, z); x, y in NDC
+//   [-1, 1], y up; z is the camera depth. Front faces are counter-clockwise
+//   in that frame; back faces and zero-area faces are not drawn.
+// * images [B, H, W] (rgb [B, 3, H, W]): row 0 is the top (y = +1). Pixel
+//   (row i, column j) has its centre at x = (2j + 1 - W) / W,
+//   y = (H - 1 - 2i) / H.
+// * textures [B, F, T, T, T, 3]: texel cube axis k belongs to vertex k.
+// * The z-buffer holds, per pixel, a 64-bit key (orderable depth bits << 32 |
+//   face index): an atomic min picks the nearest face, ties the lower index.
+
+#ifndef NR_RASTERIZE_COMMON_CUH
+#define NR_RASTERIZE_COMMON_CUH
+
+#ifdef __CUDACC__
+#define NR_DEVICE __device__ __forceinline__
+#define NR_KERNEL extern "C" __global__
+// One thread per index; the body is a lambda so that it may `return`.
+#define NR_FOR_EACH(i, n)                                              \
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; \
+    if (i >= (n)) return;
+#else
+#include <cmath>
+#include <cstring>
+#define NR_DEVICE inline
+#define NR_KERNEL extern "C"
+#define NR_FOR_EACH(i, n) \
+    _Pragma("omp parallel for schedule(dynamic, 16)") \
+    for (long long i = 0; i < (n); ++i)
+#endif
+
+#define NR_CAT2(a, b) a##b
+#define NR_CAT(a, b) NR_CAT2(a, b)
+
+typedef unsigned long long nr_key_t;
+#define NR_EMPTY_KEY 0xFFFFFFFFFFFFFFFFull
+
+namespace nr {
+
+#ifdef __CUDACC__
+NR_DEVICE void atomic_min_key(nr_key_t* address, nr_key_t value) {
+    atomicMin(address, value);
+}
+NR_DEVICE void atomic_add(float* address, float value) {
+    atomicAdd(address, value);
+}
+NR_DEVICE void atomic_add(double* address, double value) {
+    atomicAdd(address, value);
+}
+NR_DEVICE unsigned int float_bits(float value) { return __float_as_uint(value); }
+template <typename T> NR_DEVICE T nr_floor(T v) { return floor(v); }
+template <typename T> NR_DEVICE T nr_ceil(T v) { return ceil(v); }
+#else
+NR_DEVICE void atomic_min_key(nr_key_t* address, nr_key_t value) {
+    nr_key_t current = __atomic_load_n(address, __ATOMIC_RELAXED);
+    while (value < current &&
+           !__atomic_compare_exchange_n(address, &current, value, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+template <typename T>
+NR_DEVICE void atomic_add(T* address, T value) {
+#pragma omp atomic
+    *address += value;
+}
+NR_DEVICE unsigned int float_bits(float value) {
+    unsigned int bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    return bits;
+}
+template <typename T> NR_DEVICE T nr_floor(T v) { return std::floor(v); }
+template <typename T> NR_DEVICE T nr_ceil(T v) { return std::ceil(v); }
+#endif
+
+// Maps a float to an unsigned int with the same order (negative values too).
+NR_DEVICE unsigned int depth_order(float depth) {
+    unsigned int bits = float_bits(depth);
+    return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+
+NR_DEVICE nr_key_t make_key(float depth, long long face) {
+    return ((nr_key_t)depth_order(depth) << 32) | (nr_key_t)(unsigned int)face;
+}
+
+// Twice the signed area of triangle (a, b, c); > 0 when counter-clockwise.
+template <typename T>
+NR_DEVICE T area2(T ax, T ay, T bx, T by, T cx, T cy) {
+    return (bx - ax) * (cy - ay) - (cx - ax) * (by - ay);
+}
+
+// Pixel centres in NDC.
+template <typename T> NR_DEVICE T column_x(long long j, long long W) {
+    return (T)(2 * j + 1 - W) / (T)W;
+}
+template <typename T> NR_DEVICE T row_y(long long i, long long H) {
+    return (T)(H - 1 - 2 * i) / (T)H;
+}
+
+// Closed index range [lo, hi] of pixel lines whose centre c = c0 + l * dc lies
+// in [a, b], clamped to [0, n - 1]; hi < lo when empty. One extra line on each
+// side absorbs rounding; callers test the exact condition.
+template <typename T>
+NR_DEVICE void line_range(T a, T b, T c0, T dc, long long n, long long* lo,
+                          long long* hi) {
+    T la = (a - c0) / dc, lb = (b - c0) / dc;
+    T l0 = la < lb ? la : lb, l1 = la < lb ? lb : la;
+    // Clamp in floating point first: huge coordinates must not overflow.
+    if (l0 < (T)-1) l0 = (T)-1;
+    if (l1 > (T)n) l1 = (T)n;
+    long long first = (long long)nr_ceil(l0) - 1;
+    long long last = (long long)nr_floor(l1) + 1;
+    *lo = first < 0 ? 0 : first;
+    *hi = last > n - 1 ? n - 1 : last;
+}
+
+// A face in screen space: vertices, twice its area.
+template <typename T>
+struct Face {
+    T x[3], y[3], z[3];
+    T area;
+
+    NR_DEVICE void load(const T* face) {
+        for (int k = 0; k < 3; ++k) {
+            x[k] = face[3 * k];
+            y[k] = face[3 * k + 1];
+            z[k] = face[3 * k + 2];
+        }
+        area = area2(x[0], y[0], x[1], y[1], x[2], y[2]);
+    }
+
+    // Back faces (clockwise) and zero-area faces are never drawn.
+    NR_DEVICE bool drawable() const { return area > 0; }
+
+    // Unnormalised barycentric numerators: e[k] = twice the area of the
+    // triangle (p, v[k+1], v[k+2]); the point is inside when all are >= 0.
+    NR_DEVICE void edge_values(T px, T py, T* e) const {
+        for (int k = 0; k < 3; ++k) {
+            const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+            e[k] = area2(px, py, x[k1], y[k1], x[k2], y[k2]);
+        }
+    }
+
+    NR_DEVICE bool contains(T px, T py) const {
+        T e[3];
+        edge_values(px, py, e);
+        return e[0] >= 0 && e[1] >= 0 && e[2] >= 0;
+    }
+
+    // Barycentric weights at p clamped to [0, 1] and renormalised, and the
+    // perspective-correct depth 1 / sum(w_k / z_k).
+    NR_DEVICE T weights_depth(T px, T py, T* w) const {
+        T e[3];
+        edge_values(px, py, e);
+        T sum = 0;
+        for (int k = 0; k < 3; ++k) {
+            T v = e[k] / area;
+            v = v < 0 ? 0 : (v > 1 ? 1 : v);
+            w[k] = v;
+            sum += v;
+        }
+        T inv_depth = 0;
+        for (int k = 0; k < 3; ++k) {
+            w[k] /= sum;
+            inv_depth += w[k] / z[k];
+        }
+        return 1 / inv_depth;
+    }
+
+    // Screen-space weights to weights on the 3D face (perspective-correct).
+    NR_DEVICE void perspective_weights(const T* w, T depth, T* wp) const {
+        for (int k = 0; k < 3; ++k) wp[k] = w[k] * depth / z[k];
+    }
+
+    NR_DEVICE bool has_vertex(T vx, T vy, T vz) const {
+        for (int k = 0; k < 3; ++k)
+            if (x[k] == vx && y[k] == vy && z[k] == vz) return true;
+        return false;
+    }
+};
+
+// Trilinear sampling of a T x T x T texel cube at texel coordinates
+// w_k * (T - 1). Visits the 8 neighbouring texels with their weights.
+template <typename T>
+struct TexelStencil {
+    long long index[8];
+    T weight[8];
+
+    NR_DEVICE void build(const T* w, long long size) {
+        long long base[3];
+        T frac[3];
+        for (int k = 0; k < 3; ++k) {
+            T pos = w[k] * (T)(size - 1);
+            pos = pos < 0 ? 0 : (pos > (T)(size - 1) ? (T)(size - 1) : pos);
+            long long i0 = (long long)nr_floor(pos);
+            if (i0 > size - 2) i0 = size - 2;
+            if (i0 < 0) i0 = 0;
+            base[k] = i0;
+            frac[k] = size > 1 ? pos - (T)i0 : (T)0;
+        }
+        for (int corner = 0; corner < 8; ++corner) {
+            T wt = 1;
+            long long idx = 0;
+            for (int k = 0; k < 3; ++k) {
+                const int bit = (corner >> (2 - k)) & 1;
+                long long ik = base[k] + bit;
+                if (ik > size - 1) ik = size - 1;
+                wt *= bit ? frac[k] : 1 - frac[k];
+                idx = idx * size + ik;
+            }
+            index[corner] = idx;
+            weight[corner] = wt;
+        }
+    }
+};
+
+template <typename T>
+NR_DEVICE void sample_texture(const T* cube, long long size, const T* w,
+                              T* rgb) {
+    TexelStencil<T> st;
+    st.build(w, size);
+    rgb[0] = rgb[1] = rgb[2] = 0;
+    for (int c = 0; c < 8; ++c) {
+        if (st.weight[c] == 0) continue;
+        for (int ch = 0; ch < 3; ++ch)
+            rgb[ch] += st.weight[c] * cube[3 * st.index[c] + ch];
+    }
+}
+
+}  // namespace nr
+
+#endif  // NR_RASTERIZE_COMMON_CUH
+
+// ---------------------------------------------------------------------------
+// Kernels, instantiated per scalar_t (float / double) by the includer.
+// ---------------------------------------------------------------------------
+#ifdef scalar_t
+#define NR_NAME(name) NR_CAT(name, NR_SUFFIX)
+
+// Forward pass 1, one index per face: every pixel centre the face covers with
+// depth in (near, far) competes for the pixel through an atomic min of its
+// (depth, face) key. Cost grows with the faces' bounding-box areas.
+NR_KERNEL void NR_NAME(rasterize_faces)(
+        const scalar_t* faces, long long num_faces, long long height,
+        long long width, scalar_t near, scalar_t far, nr_key_t* zbuffer,
+        long long n) {
+    NR_FOR_EACH(index, n) [&] {
+        const long long b = index / num_faces, f = index % num_faces;
+        nr::Face<scalar_t> face;
+        face.load(faces + index * 9);
+        if (!face.drawable()) return;
+        scalar_t zmin = face.z[0], zmax = face.z[0];
+        scalar_t xmin = face.x[0], xmax = face.x[0];
+        scalar_t ymin = face.y[0], ymax = face.y[0];
+        for (int k = 1; k < 3; ++k) {
+            zmin = face.z[k] < zmin ? face.z[k] : zmin;
+            zmax = face.z[k] > zmax ? face.z[k] : zmax;
+            xmin = face.x[k] < xmin ? face.x[k] : xmin;
+            xmax = face.x[k] > xmax ? face.x[k] : xmax;
+            ymin = face.y[k] < ymin ? face.y[k] : ymin;
+            ymax = face.y[k] > ymax ? face.y[k] : ymax;
+        }
+        if (zmax <= near || zmin >= far) return;
+        long long i0, i1, j0, j1;
+        nr::line_range<scalar_t>(ymin, ymax, (scalar_t)(height - 1) / height,
+                                 (scalar_t)-2 / height, height, &i0, &i1);
+        nr::line_range<scalar_t>(xmin, xmax, (scalar_t)(1 - width) / width,
+                                 (scalar_t)2 / width, width, &j0, &j1);
+        nr_key_t* zrow = zbuffer + b * height * width;
+        for (long long i = i0; i <= i1; ++i) {
+            const scalar_t py = nr::row_y<scalar_t>(i, height);
+            for (long long j = j0; j <= j1; ++j) {
+                const scalar_t px = nr::column_x<scalar_t>(j, width);
+                if (!face.contains(px, py)) continue;
+                scalar_t w[3];
+                const scalar_t depth = face.weights_depth(px, py, w);
+                // NaN depth (a vertex at z = 0) fails both tests.
+                if (!(depth > near && depth < far)) continue;
+                nr::atomic_min_key(zrow + i * width + j,
+                                   nr::make_key((float)depth, f));
+            }
+        }
+    }();
+}
+
+// Forward pass 2, one index per pixel: decodes the winning face and writes
+// face index, rgb (texture sampled at the perspective-correct weights), alpha
+// and depth. textures may be null (texture_size 0): rgb is then left alone.
+NR_KERNEL void NR_NAME(resolve_pixels)(
+        const scalar_t* faces, const scalar_t* textures,
+        const nr_key_t* zbuffer, const scalar_t* background,
+        long long num_faces, long long height, long long width,
+        long long texture_size, scalar_t far, int* face_index, scalar_t* rgb,
+        scalar_t* alpha, scalar_t* depth_map, long long n) {
+    NR_FOR_EACH(index, n) [&] {
+        const long long hw = height * width;
+        const long long b = index / hw, pixel = index % hw;
+        const long long i = pixel / width, j = pixel % width;
+        scalar_t* rgb_pixel = rgb + b * 3 * hw + pixel;
+        const nr_key_t key = zbuffer[index];
+        if (key == NR_EMPTY_KEY) {
+            face_index[index] = -1;
+            alpha[index] = 0;
+            depth_map[index] = far;
+            if (textures)
+                for (int ch = 0; ch < 3; ++ch)
+                    rgb_pixel[ch * hw] = background[3 * b + ch];
+            return;
+        }
+        const long long f = (long long)(key & 0xFFFFFFFFull);
+        const long long bf = b * num_faces + f;
+        nr::Face<scalar_t> face;
+        face.load(faces + bf * 9);
+        scalar_t w[3];
+        const scalar_t depth = face.weights_depth(
+            nr::column_x<scalar_t>(j, width), nr::row_y<scalar_t>(i, height),
+            w);
+        face_index[index] = (int)f;
+        alpha[index] = 1;
+        depth_map[index] = depth;
+        if (textures) {
+            scalar_t wp[3], color[3];
+            face.perspective_weights(w, depth, wp);
+            const long long cube = texture_size * texture_size * texture_size;
+            nr::sample_texture(textures + bf * cube * 3, texture_size, wp,
+                               color);
+            for (int ch = 0; ch < 3; ++ch) rgb_pixel[ch * hw] = color[ch];
+        }
+    }();
+}
+
+// Backward, one index per pixel: the exact parts. Texture gradient (trilinear
+// weights times the rgb gradient) and the depth gradient d(depth)/d(face),
+// with the face assignment of the pixel held fixed. Either gradient may be
+// null. Accumulates with atomics into grad_faces and grad_textures.
+NR_KERNEL void NR_NAME(backward_pixels)(
+        const scalar_t* faces, const int* face_index, const scalar_t* grad_rgb,
+        const scalar_t* grad_depth, long long num_faces, long long height,
+        long long width, long long texture_size, scalar_t* grad_faces,
+        scalar_t* grad_textures, long long n) {
+    NR_FOR_EACH(index, n) [&] {
+        const long long hw = height * width;
+        const long long b = index / hw, pixel = index % hw;
+        const int f = face_index[index];
+        if (f < 0) return;
+        const long long bf = b * num_faces + f;
+        nr::Face<scalar_t> face;
+        face.load(faces + bf * 9);
+        const scalar_t px = nr::column_x<scalar_t>(pixel % width, width);
+        const scalar_t py = nr::row_y<scalar_t>(pixel / width, height);
+        if (grad_rgb && grad_textures) {
+            scalar_t w[3], wp[3];
+            const scalar_t depth = face.weights_depth(px, py, w);
+            face.perspective_weights(w, depth, wp);
+            nr::TexelStencil<scalar_t> st;
+            st.build(wp, texture_size);
+            const long long cube = texture_size * texture_size * texture_size;
+            scalar_t* grad_cube = grad_textures + bf * cube * 3;
+            const scalar_t* g = grad_rgb + b * 3 * hw + pixel;
+            for (int c = 0; c < 8; ++c) {
+                if (st.weight[c] == 0) continue;
+                for (int ch = 0; ch < 3; ++ch)
+                    nr::atomic_add(grad_cube + 3 * st.index[c] + ch,
+                                   st.weight[c] * g[ch * hw]);
+            }
+        }
+        if (grad_depth) {
+            const scalar_t g = grad_depth[index];
+            if (g == 0) return;
+            // depth = D / S with D = twice the face area and
+            // S = sum_k e_k / z_k (e_k the barycentric numerators):
+            // d depth = (dD - depth * dS) / S.
+            scalar_t e[3];
+            face.edge_values(px, py, e);
+            scalar_t s = 0;
+            for (int k = 0; k < 3; ++k) s += e[k] / face.z[k];
+            const scalar_t depth = face.area / s;
+            scalar_t ds_dx[3] = {0, 0, 0}, ds_dy[3] = {0, 0, 0};
+            for (int k = 0; k < 3; ++k) {
+                // e_k = area2(p, v_b, v_c) with b = k + 1, c = k + 2.
+                const int kb = (k + 1) % 3, kc = (k + 2) % 3;
+                const scalar_t inv_z = 1 / face.z[k];
+                ds_dx[kb] += (face.y[kc] - py) * inv_z;
+                ds_dy[kb] -= (face.x[kc] - px) * inv_z;
+                ds_dx[kc] -= (face.y[kb] - py) * inv_z;
+                ds_dy[kc] += (face.x[kb] - px) * inv_z;
+            }
+            scalar_t* gf = grad_faces + bf * 9;
+            for (int k = 0; k < 3; ++k) {
+                const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+                const scalar_t dd_dx = face.y[k1] - face.y[k2];
+                const scalar_t dd_dy = face.x[k2] - face.x[k1];
+                const scalar_t ds_dz = -e[k] / (face.z[k] * face.z[k]);
+                nr::atomic_add(gf + 3 * k, g * (dd_dx - depth * ds_dx[k]) / s);
+                nr::atomic_add(gf + 3 * k + 1,
+                               g * (dd_dy - depth * ds_dy[k]) / s);
+                nr::atomic_add(gf + 3 * k + 2, g * (-depth * ds_dz) / s);
+            }
+        }
+    }();
+}
+
+// Backward, one index per face: the approximate gradient of paper sec. 3.2-3.3
+// for the screen x and y of the face's vertices.
+//
+// For each edge and each screen axis u (x, then y), every pixel line across u
+// whose centre the edge spans is visited. On a line the edge crosses at u = c,
+// at parameter t from vertex a to vertex b; moving a (b) by d along u moves
+// the crossing by (1 - t) d (t d). For a pixel at u:
+// * outside the face: moving the edge onto it would paint it with the face's
+//   colour at the crossing, I_c: dI = I_c - I;
+// * inside and drawn by this face: moving the edge past it would reveal what
+//   lies beyond the edge, approximated by the pixel just outside: dI = I_o - I.
+// With dL = <grad, dI> (rgb and alpha each on their own) the linear ramp gives
+// dL / (u - c) * (1 - t) for a and * t for b, counted only when dL < 0 (the
+// move lowers the loss: paper eq. 1, 3, 4). Nothing flows through a crossing
+// that a face without the vertex occludes (sec. 3.3): the pixel just inside
+// the crossing is drawn by a face that does not hold the vertex and is nearer
+// than the crossing point.
+//
+// grad_rgb / textures and grad_alpha may each be null. eps bounds |u - c|
+// from below so that pixel centres on an edge give finite gradients.
+NR_KERNEL void NR_NAME(backward_edges)(
+        const scalar_t* faces, const scalar_t* textures, const int* face_index,
+        const scalar_t* rgb, const scalar_t* alpha, const scalar_t* depth_map,
+        const scalar_t* grad_rgb, const scalar_t* grad_alpha,
+        long long num_faces, long long height, long long width,
+        long long texture_size, scalar_t near, scalar_t far, scalar_t eps,
+        scalar_t* grad_faces, long long n) {
+    NR_FOR_EACH(index, n) [&] {
+        const long long b = index / num_faces, f = index % num_faces;
+        const long long hw = height * width;
+        nr::Face<scalar_t> face;
+        face.load(faces + index * 9);
+        if (!face.drawable()) return;
+        const bool use_rgb = grad_rgb != 0 && textures != 0;
+        const bool use_alpha = grad_alpha != 0;
+        const scalar_t* cube = 0;
+        if (use_rgb)
+            cube = textures +
+                   index * texture_size * texture_size * texture_size * 3;
+        const int* fi_map = face_index + b * hw;
+        const scalar_t* rgb_map = use_rgb ? rgb + b * 3 * hw : 0;
+        const scalar_t* g_rgb = use_rgb ? grad_rgb + b * 3 * hw : 0;
+        const scalar_t* alpha_map = alpha + b * hw;
+        const scalar_t* g_alpha = use_alpha ? grad_alpha + b * hw : 0;
+        const scalar_t* depth_b = depth_map + b * hw;
+        const scalar_t* faces_b = faces + b * num_faces * 9;
+        scalar_t grad[3][2] = {{0, 0}, {0, 0}, {0, 0}};
+
+        for (int axis = 0; axis < 2; ++axis) {
+            // Lines run across u; pixels along a line step along u.
+            // axis 0: u = x, lines are rows; axis 1: u = y, lines are columns.
+            const long long num_lines = axis == 0 ? height : width;
+            const long long num_pixels = axis == 0 ? width : height;
+            const scalar_t s0 = axis == 0 ? (scalar_t)(height - 1) / height
+                                          : (scalar_t)(1 - width) / width;
+            const scalar_t ds = axis == 0 ? (scalar_t)-2 / height
+                                          : (scalar_t)2 / width;
+            const scalar_t u0 = axis == 0 ? (scalar_t)(1 - width) / width
+                                          : (scalar_t)(height - 1) / height;
+            const scalar_t du = axis == 0 ? (scalar_t)2 / width
+                                          : (scalar_t)-2 / height;
+            const long long line_stride = axis == 0 ? width : 1;
+            const long long pixel_stride = axis == 0 ? 1 : width;
+            const scalar_t* u = axis == 0 ? face.x : face.y;
+            const scalar_t* s = axis == 0 ? face.y : face.x;
+
+            for (int edge = 0; edge < 3; ++edge) {
+                const int ka = edge, kb = (edge + 1) % 3;
+                if (s[ka] == s[kb]) continue;  // parallel to the lines
+                // Inward direction along u: sign of d(area2(a, b, p))/du,
+                // positive inside a counter-clockwise face.
+                const scalar_t inward_u =
+                    axis == 0 ? -(face.y[kb] - face.y[ka])
+                              : (face.x[kb] - face.x[ka]);
+                // ... and in pixel index steps.
+                const long long step_in = (inward_u > 0) == (du > 0) ? 1 : -1;
+                const scalar_t smin = s[ka] < s[kb] ? s[ka] : s[kb];
+                const scalar_t smax = s[ka] < s[kb] ? s[kb] : s[ka];
+                long long l0, l1;
+                nr::line_range<scalar_t>(smin, smax, s0, ds, num_lines, &l0,
+                                         &l1);
+                for (long long line = l0; line <= l1; ++line) {
+                    const scalar_t sl = s0 + (scalar_t)line * ds;
+                    if (sl < smin || sl > smax) continue;
+                    const scalar_t t = (sl - s[ka]) / (s[kb] - s[ka]);
+                    const scalar_t c = u[ka] + t * (u[kb] - u[ka]);
+                    const scalar_t inv_zc =
+                        (1 - t) / face.z[ka] + t / face.z[kb];
+                    const scalar_t zc = 1 / inv_zc;
+                    if (!(zc > near && zc < far)) continue;
+
+                    // Pixels just inside and just outside the crossing
+                    // (a centre on the edge counts as inside).
+                    const scalar_t kc = (c - u0) / du;
+                    scalar_t k_in_f = step_in > 0 ? nr::nr_ceil(kc)
+                                                  : nr::nr_floor(kc);
+                    // Far off-screen crossings: clamp before the cast.
+                    if (k_in_f < -2) k_in_f = -2;
+                    if (k_in_f > (scalar_t)num_pixels + 1)
+                        k_in_f = (scalar_t)num_pixels + 1;
+                    const long long k_in = (long long)k_in_f;
+                    const long long k_out = k_in - step_in;
+                    const long long line_offset = line * line_stride;
+
+                    // Occlusion of the crossing, per edge vertex.
+                    bool blocked[2] = {false, false};
+                    if (k_in >= 0 && k_in < num_pixels) {
+                        const long long q = line_offset + k_in * pixel_stride;
+                        const int g = fi_map[q];
+                        if (g >= 0 && g != f && depth_b[q] < zc) {
+                            nr::Face<scalar_t> other;
+                            other.load(faces_b + (long long)g * 9);
+                            blocked[0] = !other.has_vertex(
+                                face.x[ka], face.y[ka], face.z[ka]);
+                            blocked[1] = !other.has_vertex(
+                                face.x[kb], face.y[kb], face.z[kb]);
+                        }
+                    }
+                    if (blocked[0] && blocked[1]) continue;
+                    const scalar_t share[2] = {blocked[0] ? (scalar_t)0 : 1 - t,
+                                               blocked[1] ? (scalar_t)0 : t};
+
+                    // Colour of the face at the crossing point.
+                    scalar_t color_c[3] = {0, 0, 0};
+                    if (use_rgb) {
+                        scalar_t wp[3];
+                        wp[ka] = (1 - t) / face.z[ka] * zc;
+                        wp[kb] = t / face.z[kb] * zc;
+                        wp[(edge + 2) % 3] = 0;
+                        nr::sample_texture(cube, texture_size, wp, color_c);
+                    }
+
+                    scalar_t line_grad = 0;  // sum of dL / (u - c)
+                    // Outside pixels: from just outside to the image border.
+                    // (A crossing off-screen on the outer side leaves all
+                    // the line's pixels outside: start at the border.)
+                    long long k = k_out;
+                    if (step_in > 0 && k >= num_pixels) k = num_pixels - 1;
+                    if (step_in < 0 && k < 0) k = 0;
+                    for (; k >= 0 && k < num_pixels; k -= step_in) {
+                        const scalar_t dist = u0 + (scalar_t)k * du - c;
+                        // Rounding may put k_out on the edge: skip it.
+                        if (dist == 0 || (dist > 0) == (inward_u > 0)) continue;
+                        const long long p = line_offset + k * pixel_stride;
+                        scalar_t dl = 0;
+                        if (use_rgb) {
+                            scalar_t d_rgb = 0;
+                            for (int ch = 0; ch < 3; ++ch)
+                                d_rgb += g_rgb[ch * hw + p] *
+                                         (color_c[ch] - rgb_map[ch * hw + p]);
+                            if (d_rgb < 0) dl += d_rgb;
+                        }
+                        if (use_alpha) {
+                            const scalar_t d_alpha = g_alpha[p] * (1 - alpha_map[p]);
+                            if (d_alpha < 0) dl += d_alpha;
+                        }
+                        if (dl != 0) {
+                            const scalar_t ad = dist < 0 ? -dist : dist;
+                            line_grad += dl / (ad < eps ? (dist < 0 ? -eps : eps)
+                                                        : dist);
+                        }
+                    }
+
+                    // Inside pixels: need the pixel just outside on screen.
+                    if (k_out >= 0 && k_out < num_pixels) {
+                        const long long po = line_offset + k_out * pixel_stride;
+                        for (k = k_in; k >= 0 && k < num_pixels; k += step_in) {
+                            const scalar_t uk = u0 + (scalar_t)k * du;
+                            const scalar_t px = axis == 0 ? uk : sl;
+                            const scalar_t py = axis == 0 ? sl : uk;
+                            if (!face.contains(px, py)) break;
+                            const long long p = line_offset + k * pixel_stride;
+                            if (fi_map[p] != f) continue;
+                            scalar_t dl = 0;
+                            if (use_rgb) {
+                                scalar_t d_rgb = 0;
+                                for (int ch = 0; ch < 3; ++ch)
+                                    d_rgb += g_rgb[ch * hw + p] *
+                                             (rgb_map[ch * hw + po] -
+                                              rgb_map[ch * hw + p]);
+                                if (d_rgb < 0) dl += d_rgb;
+                            }
+                            if (use_alpha) {
+                                const scalar_t d_alpha =
+                                    g_alpha[p] * (alpha_map[po] - alpha_map[p]);
+                                if (d_alpha < 0) dl += d_alpha;
+                            }
+                            if (dl != 0) {
+                                const scalar_t dist = uk - c;
+                                const scalar_t ad = dist < 0 ? -dist : dist;
+                                const scalar_t sign = inward_u > 0 ? 1 : -1;
+                                line_grad += dl / (ad < eps ? sign * eps : dist);
+                            }
+                        }
+                    }
+                    grad[ka][axis] += line_grad * share[0];
+                    grad[kb][axis] += line_grad * share[1];
+                }
+            }
+        }
+        scalar_t* gf = grad_faces + index * 9;
+        for (int k = 0; k < 3; ++k) {
+            gf[3 * k] += grad[k][0];
+            gf[3 * k + 1] += grad[k][1];
+        }
+    }();
+}
+
+#undef NR_NAME
+#endif  // scalar_t

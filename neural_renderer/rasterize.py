@@ -1,0 +1,353 @@
+"""Rasterization with the approximate gradient of Kato et al. (sec. 3).
+
+Forward is a standard z-buffer rasterizer; backward gives the screen x and y
+of the vertices the paper's linear-ramp gradient, and depth and textures
+their exact gradients. All the work happens in the kernels of
+``kernels/rasterize.cuh`` (one source for CPU and GPU).
+
+Coordinates: ``faces`` are [B, F, 3, 3] screen-space triangles, x and y in
+NDC [-1, 1] (y up, each axis spanning the image whatever its aspect) and z
+the camera depth. Front faces are counter-clockwise. Images are row 0 = top.
+"""
+import os
+
+import numpy
+
+import chainer
+from chainer import backend
+from chainer import function_node
+import chainer.functions as F
+from chainer.utils import type_check
+
+from neural_renderer import _launcher
+
+_EMPTY_KEY = numpy.uint64(0xFFFFFFFFFFFFFFFF)
+DEFAULT_IMAGE_SIZE = 256
+DEFAULT_ANTI_ALIASING = True
+DEFAULT_NEAR = 0.1
+DEFAULT_FAR = 100
+DEFAULT_EPS = 1e-4
+DEFAULT_BACKGROUND_COLOR = (0, 0, 0)
+
+
+class Rasterize(function_node.FunctionNode):
+    """Rasterizes faces into rgb, alpha and depth maps in one pass.
+
+    Inputs: ``faces`` [B, F, 3, 3] and optionally ``textures``
+    [B, F, T, T, T, 3] of the same float dtype. Outputs: ``(rgb, alpha,
+    depth)`` with textures, ``(alpha, depth)`` without; rgb [B, 3, H, W],
+    alpha and depth [B, H, W].
+
+    Args:
+        image_height, image_width (int): output size in pixels.
+        near, far (float): depth range drawn, exclusive.
+        eps (float): smallest distance (NDC) between an edge and a pixel
+            centre used in the approximate gradient, so that centres lying
+            on an edge give finite gradients.
+        background_color (array): [B, 3] colour where no face is drawn.
+    """
+
+    def __init__(self, image_height, image_width, near, far, eps,
+                 background_color):
+        self.image_height = image_height
+        self.image_width = image_width
+        self.near = near
+        self.far = far
+        self.eps = eps
+        self.background_color = background_color
+
+    def check_type_forward(self, in_types):
+        type_check._argname(in_types, ('faces', 'textures')[:len(in_types)])
+        faces_type = in_types[0]
+        type_check.expect(
+            faces_type.dtype.kind == 'f',
+            faces_type.ndim == 4,
+            faces_type.shape[2] == 3,
+            faces_type.shape[3] == 3,
+        )
+        if len(in_types) == 2:
+            textures_type = in_types[1]
+            type_check.expect(
+                textures_type.dtype == faces_type.dtype,
+                textures_type.ndim == 6,
+                textures_type.shape[0] == faces_type.shape[0],
+                textures_type.shape[1] == faces_type.shape[1],
+                textures_type.shape[2] == textures_type.shape[3],
+                textures_type.shape[2] == textures_type.shape[4],
+                textures_type.shape[5] == 3,
+            )
+
+    def forward(self, inputs):
+        xp = backend.get_array_module(*inputs)
+        faces = xp.ascontiguousarray(inputs[0])
+        textures = xp.ascontiguousarray(inputs[1]) if len(inputs) == 2 \
+            else None
+        dtype = faces.dtype
+        batch_size, num_faces = faces.shape[:2]
+        height, width = self.image_height, self.image_width
+        texture_size = 0 if textures is None else textures.shape[2]
+
+        zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
+                          dtype=numpy.uint64)
+        _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,
+                         faces, num_faces, height, width, self.near, self.far,
+                         zbuffer)
+        face_index = xp.empty((batch_size, height, width), numpy.int32)
+        alpha = xp.empty((batch_size, height, width), dtype)
+        depth = xp.empty((batch_size, height, width), dtype)
+        rgb = None
+        background = None
+        if textures is not None:
+            rgb = xp.empty((batch_size, 3, height, width), dtype)
+            background = xp.ascontiguousarray(
+                xp.asarray(self.background_color, dtype=dtype))
+        _launcher.launch('resolve_pixels', batch_size * height * width, dtype,
+                         faces, textures, zbuffer, background, num_faces,
+                         height, width, texture_size, self.far, face_index,
+                         rgb, alpha, depth)
+        self.face_index = face_index
+        self.retain_inputs(tuple(range(len(inputs))))
+        if textures is None:
+            self.retain_outputs((0, 1))
+            return alpha, depth
+        self.retain_outputs((0, 1, 2))
+        return rgb, alpha, depth
+
+    def backward(self, indexes, grad_outputs):
+        inputs = self.get_retained_inputs()
+        outputs = self.get_retained_outputs()
+        faces = inputs[0].array
+        xp = backend.get_array_module(faces)
+        faces = xp.ascontiguousarray(faces)
+        dtype = faces.dtype
+        textures = None
+        if len(inputs) == 2:
+            textures = xp.ascontiguousarray(inputs[1].array)
+            rgb, alpha, depth = [o.array for o in outputs]
+            grad_rgb, grad_alpha, grad_depth = grad_outputs
+        else:
+            rgb = None
+            alpha, depth = [o.array for o in outputs]
+            grad_rgb = None
+            grad_alpha, grad_depth = grad_outputs
+
+        def contiguous(grad):
+            return None if grad is None else xp.ascontiguousarray(
+                grad.array, dtype=dtype)
+
+        grad_rgb, grad_alpha, grad_depth = map(
+            contiguous, (grad_rgb, grad_alpha, grad_depth))
+        batch_size, num_faces = faces.shape[:2]
+        height, width = self.image_height, self.image_width
+        texture_size = 0 if textures is None else textures.shape[2]
+
+        grad_faces = xp.zeros_like(faces)
+        grad_textures = None
+        if textures is not None:
+            grad_textures = xp.zeros_like(textures)
+        _launcher.launch('backward_pixels', batch_size * height * width,
+                         dtype, faces, self.face_index, grad_rgb, grad_depth,
+                         num_faces, height, width, texture_size, grad_faces,
+                         grad_textures if grad_rgb is not None else None)
+        if grad_rgb is not None or grad_alpha is not None:
+            _launcher.launch('backward_edges', batch_size * num_faces, dtype,
+                             faces, textures, self.face_index, rgb, alpha,
+                             depth, grad_rgb, grad_alpha, num_faces, height,
+                             width, texture_size, self.near, self.far,
+                             self.eps, grad_faces)
+        result = [chainer.Variable(grad_faces)]
+        if textures is not None:
+            result.append(chainer.Variable(grad_textures))
+        return tuple(result[i] for i in indexes)
+
+
+def _image_shape(image_size):
+    """``image_size`` as (height, width): an int S is (S, S)."""
+    if isinstance(image_size, (tuple, list)):
+        if len(image_size) != 2:
+            raise ValueError('image_size must be an int or a (height, width) '
+                             'pair, got {!r}'.format(image_size))
+        height, width = image_size
+    else:
+        height = width = image_size
+    for value in (height, width):
+        if isinstance(value, bool) or not isinstance(
+                value, (int, numpy.integer)):
+            raise TypeError('image_size must be a positive int or a (height, '
+                            'width) pair of ints, got {!r}'.format(image_size))
+        if value <= 0:
+            raise ValueError('image_size must be positive, got {!r}'.format(
+                image_size))
+    return int(height), int(width)
+
+
+def _memory_limit(xp):
+    if xp is numpy:
+        try:
+            return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+        except (ValueError, OSError, AttributeError):
+            return None
+    import cupy
+    return cupy.cuda.runtime.memGetInfo()[1]
+
+
+def _check_memory(xp, batch_size, height, width, itemsize, textured):
+    # Per pixel: z-buffer key, face index, alpha, depth, rgb and their
+    # gradients in the backward pass.
+    per_pixel = 8 + 4 + (2 + (6 if textured else 0)) * itemsize * 2
+    needed = batch_size * height * width * per_pixel
+    limit = _memory_limit(xp)
+    if limit is not None and needed > limit:
+        raise ValueError(
+            'image_size {}x{} with batch size {} needs about {:.1f} GiB for '
+            'the rasterizer buffers, more than the {:.1f} GiB of memory on '
+            'this device'.format(height, width, batch_size, needed / 2 ** 30,
+                                 limit / 2 ** 30))
+
+
+def _check_inputs(faces, textures):
+    faces_array = faces.array if isinstance(faces, chainer.Variable) \
+        else faces
+    if not hasattr(faces_array, 'ndim'):
+        raise TypeError('faces must be an array or chainer.Variable of shape '
+                        '[B, F, 3, 3], got {}'.format(type(faces).__name__))
+    if faces_array.ndim != 4 or faces_array.shape[2:] != (3, 3):
+        raise ValueError('faces must have shape [B, F, 3, 3] (batch, faces, '
+                         'vertices, xyz), got {}'.format(faces_array.shape))
+    if faces_array.dtype not in (numpy.float32, numpy.float64):
+        raise TypeError('faces must be float32 or float64, got {}'.format(
+            faces_array.dtype))
+    if faces_array.shape[0] == 0:
+        raise ValueError('faces: the batch is empty (shape {})'.format(
+            faces_array.shape))
+    if faces_array.shape[1] == 0:
+        raise ValueError('faces: the mesh has no faces (shape {})'.format(
+            faces_array.shape))
+    if faces_array.shape[1] >= 2 ** 31:
+        raise ValueError('faces: at most 2**31 - 1 faces per mesh')
+    xp = backend.get_array_module(faces_array)
+    if not bool(xp.isfinite(faces_array).all()):
+        raise ValueError('faces contain NaN or inf coordinates')
+    if textures is None:
+        return faces_array
+    textures_array = textures.array if isinstance(
+        textures, chainer.Variable) else textures
+    if not hasattr(textures_array, 'ndim'):
+        raise TypeError('textures must be an array or chainer.Variable, got '
+                        '{}'.format(type(textures).__name__))
+    shape = textures_array.shape
+    if (textures_array.ndim != 6 or shape[:2] != faces_array.shape[:2] or
+            not shape[2] == shape[3] == shape[4] or shape[5] != 3 or
+            shape[2] < 1):
+        raise ValueError(
+            'textures must have shape [B, F, T, T, T, 3] = [{}, {}, T, T, T, '
+            '3] with T >= 1 to match faces, got {}'.format(
+                faces_array.shape[0], faces_array.shape[1], shape))
+    if textures_array.dtype != faces_array.dtype:
+        raise TypeError('textures must have the dtype of faces ({}), got '
+                        '{}'.format(faces_array.dtype, textures_array.dtype))
+    if not bool(xp.isfinite(textures_array).all()):
+        raise ValueError('textures contain NaN or inf values')
+    return faces_array
+
+
+def _background(background_color, batch_size, dtype):
+    background = numpy.asarray(
+        chainer.backend.CpuDevice().send(background_color), dtype=dtype)
+    if background.shape == (3,):
+        background = numpy.broadcast_to(background, (batch_size, 3))
+    if background.shape != (batch_size, 3):
+        raise ValueError('background_color must have shape [3] or [B, 3] = '
+                         '[{}, 3], got {}'.format(batch_size,
+                                                  background.shape))
+    if not numpy.isfinite(background).all():
+        raise ValueError('background_color must be finite')
+    return numpy.ascontiguousarray(background)
+
+
+def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
+                    anti_aliasing=DEFAULT_ANTI_ALIASING, near=DEFAULT_NEAR,
+                    far=DEFAULT_FAR, eps=DEFAULT_EPS,
+                    background_color=DEFAULT_BACKGROUND_COLOR,
+                    return_rgb=True, return_alpha=True, return_depth=True):
+    """Rasterizes faces into rgb, alpha and depth images from one pass.
+
+    Args:
+        faces (Variable or array): [B, F, 3, 3] float32/float64 screen-space
+            faces (x, y NDC, y up; z camera depth).
+        textures (Variable or array): [B, F, T, T, T, 3] per-face texel
+            cubes, same dtype; needed for rgb.
+        image_size (int or (int, int)): S for S x S images, or (H, W).
+        anti_aliasing (bool): rasterize at 2x and average 2x2 blocks.
+        near, far (float): depth range drawn (exclusive).
+        eps (float): see :class:`Rasterize`.
+        background_color: [3] or [B, 3] colour of empty pixels.
+        return_rgb, return_alpha, return_depth (bool): which maps to return.
+
+    Returns:
+        dict: ``'rgb'`` [B, 3, H, W], ``'alpha'`` [B, H, W] and ``'depth'``
+        [B, H, W] (``far`` on the background), each None when not asked for.
+    """
+    if return_rgb and textures is None:
+        raise ValueError('textures are needed to return rgb images')
+    faces_array = _check_inputs(faces, textures if return_rgb else None)
+    height, width = _image_shape(image_size)
+    if not (numpy.isfinite(near) and numpy.isfinite(far) and near < far):
+        raise ValueError('near and far must be finite with near < far, got '
+                         'near={}, far={}'.format(near, far))
+    if not (numpy.isfinite(eps) and eps > 0):
+        raise ValueError('eps must be positive, got {}'.format(eps))
+    batch_size = faces_array.shape[0]
+    dtype = faces_array.dtype
+    xp = backend.get_array_module(faces_array)
+    scale = 2 if anti_aliasing else 1
+    _check_memory(xp, batch_size, height * scale, width * scale,
+                  dtype.itemsize, return_rgb)
+    background = _background(background_color, batch_size, dtype)
+
+    function = Rasterize(height * scale, width * scale, float(near),
+                         float(far), float(eps), background)
+    if return_rgb:
+        rgb, alpha, depth = function.apply((faces, textures))
+    else:
+        rgb = None
+        alpha, depth = function.apply((faces,))
+    if anti_aliasing:
+        if return_rgb:
+            rgb = F.average_pooling_2d(rgb, 2, 2)
+        alpha = F.average_pooling_2d(alpha[:, None], 2, 2)[:, 0]
+        depth = F.average_pooling_2d(depth[:, None], 2, 2)[:, 0]
+    return {
+        'rgb': rgb if return_rgb else None,
+        'alpha': alpha if return_alpha else None,
+        'depth': depth if return_depth else None,
+    }
+
+
+def rasterize(faces, textures, image_size=DEFAULT_IMAGE_SIZE,
+              anti_aliasing=DEFAULT_ANTI_ALIASING, near=DEFAULT_NEAR,
+              far=DEFAULT_FAR, eps=DEFAULT_EPS,
+              background_color=DEFAULT_BACKGROUND_COLOR):
+    """RGB images [B, 3, H, W] of textured faces (see rasterize_rgbad)."""
+    return rasterize_rgbad(faces, textures, image_size, anti_aliasing, near,
+                           far, eps, background_color, True, False,
+                           False)['rgb']
+
+
+def rasterize_silhouettes(faces, image_size=DEFAULT_IMAGE_SIZE,
+                          anti_aliasing=DEFAULT_ANTI_ALIASING,
+                          near=DEFAULT_NEAR, far=DEFAULT_FAR,
+                          eps=DEFAULT_EPS):
+    """Alpha images [B, H, W]: 1 where a face is drawn (see rasterize_rgbad)."""
+    return rasterize_rgbad(faces, None, image_size, anti_aliasing, near, far,
+                           eps, return_rgb=False, return_alpha=True,
+                           return_depth=False)['alpha']
+
+
+def rasterize_depth(faces, image_size=DEFAULT_IMAGE_SIZE,
+                    anti_aliasing=DEFAULT_ANTI_ALIASING, near=DEFAULT_NEAR,
+                    far=DEFAULT_FAR, eps=DEFAULT_EPS):
+    """Depth images [B, H, W], ``far`` on the background."""
+    return rasterize_rgbad(faces, None, image_size, anti_aliasing, near, far,
+                           eps, return_rgb=False, return_alpha=False,
+                           return_depth=True)['depth']

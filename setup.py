@@ -1,0 +1,81 @@
+"""Build and install neural_renderer.
+
+The CPU kernels (neural_renderer/kernels/kernels.cpp, which includes the same
+CUDA C source that CuPy compiles for the GPU) are built here as a C++ shared
+library with OpenMP when the compiler supports it.
+
+Chainer 7.8.1 ships only as an sdist whose build and import need
+pkg_resources (setuptools < 81); see README.md for the install command.
+"""
+import os
+
+from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class BuildExt(build_ext):
+    """C++14, no FMA contraction (CPU rounds like the GPU build), OpenMP if
+    available."""
+
+    def build_extensions(self):
+        compiler_type = self.compiler.compiler_type
+        for ext in self.extensions:
+            if compiler_type == 'msvc':
+                ext.extra_compile_args = ['/O2', '/openmp', '/fp:precise']
+            else:
+                ext.extra_compile_args = ['-O3', '-std=c++14',
+                                          '-ffp-contract=off', '-fopenmp']
+                ext.extra_link_args = ['-fopenmp']
+        try:
+            build_ext.build_extensions(self)
+        except Exception:
+            if compiler_type == 'msvc':
+                raise
+            # No OpenMP (e.g. Apple clang): build single-threaded.
+            self.announce('OpenMP unavailable; building the CPU kernels '
+                          'single-threaded', level=3)
+            for ext in self.extensions:
+                ext.extra_compile_args = ['-O3', '-std=c++14',
+                                          '-ffp-contract=off']
+                ext.extra_link_args = []
+            build_ext.build_extensions(self)
+
+
+kernels = Extension(
+    'neural_renderer._kernels_cpu',
+    sources=['neural_renderer/kernels/kernels.cpp'],
+    depends=['neural_renderer/kernels/rasterize.cuh'],
+    language='c++',
+)
+
+with open(os.path.join(HERE, 'README.md')) as f:
+    long_description = f.read()
+
+setup(
+    name='neural_renderer',
+    version='2.0.0',
+    description='Neural 3D Mesh Renderer (Kato et al., CVPR 2018) on '
+                'Chainer: a differentiable mesh renderer for CPU and GPU',
+    long_description=long_description,
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['neural_renderer', 'neural_renderer.*']),
+    package_data={'neural_renderer': ['kernels/*.cuh', 'kernels/*.cpp']},
+    ext_modules=[kernels],
+    cmdclass={'build_ext': BuildExt},
+    python_requires='>=3.9',
+    install_requires=[
+        'chainer==7.8.1',
+        'numpy>=2',
+        'scipy',
+        'imageio',
+        # Chainer 7.8.1 imports pkg_resources at run time.
+        'setuptools<81',
+    ],
+    extras_require={
+        'test': ['pytest'],
+        'gpu': ['cupy-cuda12x'],
+        'gpu-cuda13': ['cupy-cuda13x'],
+    },
+)

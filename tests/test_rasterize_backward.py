@@ -1,0 +1,276 @@
+"""Backward of rasterization.
+
+Approximate (edge) gradients on single triangles against values derived by
+hand from the paper's eq. (1)-(4); exact parts (depth, textures) against
+finite differences.
+
+The triangle used by most tests, in NDC on a 10 x 10 image (pixel centres at
+odd multiples of 0.1), is right-angled with
+
+    v0 = (-0.71, -0.61)   v1 = (0.43, -0.61)   v2 = (-0.71, 0.53)
+
+so no pixel centre lies on an edge. Its hypotenuse v1 -> v2 is the line
+x + y = -0.18. Row 4 has its centres at y = 0.1.
+"""
+import numpy
+import pytest
+
+import chainer
+import chainer.functions as F
+from chainer import gradient_check
+
+import neural_renderer as nr
+
+V0, V1, V2 = (-0.71, -0.61), (0.43, -0.61), (-0.71, 0.53)
+SIZE = 10
+
+
+def triangle(z=(2., 2., 2.), dtype=numpy.float64):
+    xy = numpy.array([V0, V1, V2])
+    return numpy.concatenate([xy, numpy.array(z)[:, None]], 1).astype(dtype)
+
+
+def pixel_x(j):
+    return (2 * j + 1 - SIZE) / SIZE
+
+
+def pixel_y(i):
+    return (SIZE - 1 - 2 * i) / SIZE
+
+
+def alpha_grad(faces, grad_map, eps=1e-4):
+    """d(sum(alpha * grad_map)) / d(faces) with anti-aliasing off."""
+    faces = chainer.Variable(faces)
+    alpha = nr.rasterize_silhouettes(faces, SIZE, anti_aliasing=False,
+                                     eps=eps)
+    F.sum(alpha * grad_map).backward()
+    return faces.grad
+
+
+def one_hot(i, j, value, batch=1):
+    grad = numpy.zeros((batch, SIZE, SIZE))
+    grad[:, i, j] = value
+    return grad
+
+
+def test_forward_layout_of_the_test_triangle():
+    alpha = nr.rasterize_silhouettes(triangle()[None, None], SIZE,
+                                     anti_aliasing=False).array[0]
+    assert alpha[4, 8] == 0 and alpha[4, 2] == 1
+    # x + y <= -0.18, x >= -0.71, y >= -0.61 at the centres:
+    x = pixel_x(numpy.arange(SIZE))[None, :]
+    y = pixel_y(numpy.arange(SIZE))[:, None]
+    expected = (x + y <= -0.18) & (x >= -0.71) & (y >= -0.61)
+    numpy.testing.assert_array_equal(alpha, expected)
+
+
+def test_pixel_outside_gets_the_ramp_of_eq1():
+    # Loss = -alpha[P], P = (row 4, col 8) = (0.7, 0.1), outside the face.
+    # Row 4 crosses the hypotenuse at c = -0.18 - 0.1 = -0.28, a fraction
+    # t = (0.1 - -0.61) / (0.53 - -0.61) = 0.71 / 1.14 of the way from v1 to
+    # v2. Moving v1 by dx moves the crossing by (1 - t) dx, so the edge hits
+    # P after dx1 = (0.7 - c) / (1 - t); then alpha goes 0 -> 1: dI = 1.
+    # Eq. (1): dI/dx1 = dI / dx1, flowing since dP * dI = -1 < 0.
+    # Column 8 (x = 0.7) is beyond every edge, so y gets nothing; the
+    # vertical edge v2 -> v0 faces away from P.
+    t = 0.71 / 1.14
+    c = -0.28
+    grad = alpha_grad(triangle()[None, None], one_hot(4, 8, -1.))[0, 0]
+    expected = numpy.zeros((3, 3))
+    expected[1, 0] = -1 * 1 / ((0.7 - c) / (1 - t))
+    expected[2, 0] = -1 * 1 / ((0.7 - c) / t)
+    numpy.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_pixel_inside_sums_both_sides_eq2():
+    # Loss = +alpha[P], P = (row 4, col 2) = (-0.5, 0.1), inside the face.
+    # Moving an edge past P reveals the background: dI = 0 - 1 = -1, and
+    # dP * dI = -1 < 0, so every side flows (eq. 2-4).
+    # x (row 4, y = 0.1):
+    #  * hypotenuse v1 -> v2, crossing c = -0.28, t = 0.71 / 1.14: moving it
+    #    left by (-0.5 - c) reaches P: v1 needs (-0.5 - c) / (1 - t), v2
+    #    (-0.5 - c) / t.
+    #  * vertical edge v2 -> v0 at x = -0.71, t = (0.1 - 0.53) / (-0.61 -
+    #    0.53) from v2: moving it right by (-0.5 + 0.71) reaches P.
+    # y (column 2, x = -0.5):
+    #  * bottom edge v0 -> v1 at y = -0.61, t = (-0.5 + 0.71) / 1.14 from
+    #    v0: moving it up by (0.1 + 0.61) reaches P.
+    #  * hypotenuse at y = -0.18 + 0.5 = 0.32, t = (-0.5 - 0.43) / (-1.14)
+    #    from v1: moving it down by (0.1 - 0.32) reaches P.
+    grad = alpha_grad(triangle()[None, None], one_hot(4, 2, 1.))[0, 0]
+    dI = -1.
+    expected = numpy.zeros((3, 3))
+    t, d = 0.71 / 1.14, -0.5 - -0.28
+    expected[1, 0] += dI / (d / (1 - t))
+    expected[2, 0] += dI / (d / t)
+    t, d = (0.1 - 0.53) / (-0.61 - 0.53), -0.5 - -0.71
+    expected[2, 0] += dI / (d / (1 - t))
+    expected[0, 0] += dI / (d / t)
+    t, d = (-0.5 - -0.71) / 1.14, 0.1 - -0.61
+    expected[0, 1] += dI / (d / (1 - t))
+    expected[1, 1] += dI / (d / t)
+    t, d = (-0.5 - 0.43) / -1.14, 0.1 - 0.32
+    expected[1, 1] += dI / (d / (1 - t))
+    expected[2, 1] += dI / (d / t)
+    numpy.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize('i, j', [(4, 8), (4, 2), (7, 1), (1, 1)])
+def test_sign_gating(i, j):
+    # Flipping the loss's sign flips which moves lower it. For a pixel
+    # outside, only growing moves can change it (dI = +1): with loss
+    # +alpha[P] nothing flows. For a pixel inside, only shrinking moves can
+    # (dI = -1): with loss -alpha[P] nothing flows.
+    faces = triangle()[None, None]
+    inside = nr.rasterize_silhouettes(faces, SIZE, False).array[0, i, j]
+    blocked_sign = 1. if inside == 0 else -1.
+    grad = alpha_grad(faces, one_hot(i, j, blocked_sign))
+    numpy.testing.assert_array_equal(grad, 0)
+    grad = alpha_grad(faces, one_hot(i, j, -blocked_sign))
+    assert numpy.abs(grad).sum() > 0
+
+
+def test_depth_has_no_edge_gradient_and_z_gets_none_from_alpha():
+    grad = alpha_grad(triangle()[None, None], one_hot(4, 2, 1.))
+    numpy.testing.assert_array_equal(grad[..., 2], 0)
+
+
+def test_occluded_crossing_blocks_the_gradient():
+    # Face 0 is the test triangle at depth 3. Face 1, at depth 1, covers
+    # the hypotenuse's crossing on row 4 (x = -0.28) but not P = (row 4,
+    # col 8) and shares no vertex with face 0. Moving face 0's hypotenuse
+    # onto P would pass behind face 1, so no gradient reaches face 0 from P.
+    back = triangle(z=(3., 3., 3.))
+    front = numpy.array([[-0.45, -0.05, 1.], [-0.05, -0.05, 1.],
+                         [-0.25, 0.35, 1.]])
+    assert nr.rasterize_silhouettes(front[None, None], SIZE,
+                                    False).array[0, 4, 8] == 0
+    faces = numpy.stack([back, front])[None]
+    grad = alpha_grad(faces, one_hot(4, 8, -1.))
+    numpy.testing.assert_array_equal(grad[0, 0], 0)
+    # Without the occluder the same pixel pulls face 0 (see eq. 1 test).
+    grad_alone = alpha_grad(back[None, None], one_hot(4, 8, -1.))
+    assert grad_alone[0, 0, 1, 0] < 0 and grad_alone[0, 0, 2, 0] < 0
+    # An occluder behind the crossing does not block it.
+    behind = front.copy()
+    behind[:, 2] = 5.
+    faces = numpy.stack([back, behind])[None]
+    grad = alpha_grad(faces, one_hot(4, 8, -1.))
+    numpy.testing.assert_allclose(grad[0, 0], grad_alone[0, 0])
+
+
+def test_neighbour_sharing_the_vertex_does_not_block():
+    # Two faces sharing the hypotenuse: the crossing pixel drawn by the
+    # neighbour does not block vertices the neighbour contains.
+    v3 = (0.43, 0.53)
+    neighbour = numpy.array([[V1[0], V1[1], 1.], [v3[0], v3[1], 1.],
+                             [V2[0], V2[1], 1.]])
+    faces = numpy.stack([triangle(z=(1., 1., 1.)), neighbour])[None]
+    assert nr.rasterize_silhouettes(faces, SIZE, False).array.sum() > 0
+
+
+def test_rgb_gradient_uses_colour_differences_and_sums_with_alpha():
+    # A uniformly coloured face (0.8, 0.5, 0.2) on background (0, 0, 0):
+    # for P outside, the colour change when the edge reaches P is I_c - 0.
+    faces = triangle()[None, None]
+    colour = numpy.array([0.8, 0.5, 0.2])
+    textures = numpy.broadcast_to(colour, (1, 1, 2, 2, 2, 3)).copy()
+    g_rgb = numpy.zeros((1, 3, SIZE, SIZE))
+    g_rgb[0, :, 4, 8] = [-1., 0.5, -2.]   # dL = -0.8 + 0.25 - 0.4 < 0
+    g_alpha = one_hot(4, 8, -0.3)
+
+    def grads(use_rgb, use_alpha):
+        fv = chainer.Variable(faces)
+        out = nr.rasterize_rgbad(fv, textures, SIZE, anti_aliasing=False)
+        loss = 0
+        if use_rgb:
+            loss += F.sum(out['rgb'] * g_rgb)
+        if use_alpha:
+            loss += F.sum(out['alpha'] * g_alpha)
+        loss.backward()
+        return fv.grad
+
+    t, c = 0.71 / 1.14, -0.28
+    d_rgb = float(numpy.dot(g_rgb[0, :, 4, 8], colour))
+    rgb_only = grads(True, False)
+    numpy.testing.assert_allclose(rgb_only[0, 0, 1, 0],
+                                  d_rgb * (1 - t) / (0.7 - c), rtol=1e-10)
+    numpy.testing.assert_allclose(rgb_only[0, 0, 2, 0],
+                                  d_rgb * t / (0.7 - c), rtol=1e-10)
+    alpha_only = grads(False, True)
+    numpy.testing.assert_allclose(grads(True, True), rgb_only + alpha_only,
+                                  rtol=1e-12)
+
+
+def test_gradient_is_finite_for_centres_on_edges_and_degenerate_faces():
+    # Vertices on pixel centres: edges pass through centres; a degenerate
+    # face and a face behind the camera; all gradients finite.
+    faces = numpy.array([[[[-0.5, -0.5, 1.], [0.5, -0.5, 1.], [0.5, 0.5, 1.]],
+                          [[0.1, 0.1, 1.], [0.1, 0.1, 1.], [0.1, 0.1, 1.]],
+                          [[-0.9, -0.9, -1.], [0.9, -0.9, -1.],
+                           [0., 0.9, -1.]]]])
+    textures = numpy.random.RandomState(0).rand(1, 3, 2, 2, 2, 3)
+    fv = chainer.Variable(faces)
+    tv = chainer.Variable(textures)
+    out = nr.rasterize_rgbad(fv, tv, 10, anti_aliasing=True)
+    rng = numpy.random.RandomState(1)
+    loss = (F.sum(out['rgb'] * rng.randn(1, 3, 10, 10)) +
+            F.sum(out['alpha'] * rng.randn(1, 10, 10)) +
+            F.sum(out['depth'] * rng.randn(1, 10, 10)))
+    loss.backward()
+    assert numpy.isfinite(fv.grad).all() and numpy.isfinite(tv.grad).all()
+    assert numpy.abs(fv.grad[0, 0]).sum() > 0
+    numpy.testing.assert_array_equal(fv.grad[0, 1:], 0)
+
+
+def depth_faces():
+    # Two faces with different depths over a 10x10 grid, with every pixel
+    # centre at least 0.02 from every edge, so finite differences with a
+    # step of 1e-6 never change which face a pixel shows.
+    return numpy.array([[[[-0.71, -0.61, 2.], [0.43, -0.61, 3.],
+                          [-0.71, 0.53, 2.5]],
+                         [[0.05, 0.05, 1.5], [0.85, 0.15, 1.2],
+                          [0.35, 0.87, 1.9]]]])
+
+
+def test_depth_gradient_matches_finite_differences():
+    faces = depth_faces()
+    rng = numpy.random.RandomState(0)
+    g = rng.randn(1, SIZE, SIZE)
+
+    def depth(f):
+        return nr.rasterize_depth(f, SIZE, anti_aliasing=False)
+
+    gradient_check.check_backward(depth, faces, g, eps=1e-6, atol=1e-6,
+                                  rtol=1e-5)
+
+
+def test_texture_gradient_matches_finite_differences():
+    faces = depth_faces()
+    rng = numpy.random.RandomState(0)
+    textures = rng.rand(1, 2, 3, 3, 3, 3)
+    g = rng.randn(1, 3, SIZE, SIZE)
+
+    def rgb(t):
+        return nr.rasterize(faces, t, SIZE, anti_aliasing=True)
+
+    gradient_check.check_backward(rgb, textures, g, eps=1e-4, atol=1e-8,
+                                  rtol=1e-6)
+
+
+def test_gradients_are_float32_in_float32():
+    faces = chainer.Variable(triangle(dtype=numpy.float32)[None, None])
+    textures = chainer.Variable(numpy.ones((1, 1, 2, 2, 2, 3), 'f'))
+    out = nr.rasterize_rgbad(faces, textures, SIZE)
+    F.sum(out['rgb'] + out['alpha'][:, None] + out['depth'][:, None]
+          ).backward()
+    assert faces.grad.dtype == numpy.float32
+    assert textures.grad.dtype == numpy.float32
+    # Same values as float64 up to float32 rounding.
+    faces64 = chainer.Variable(triangle()[None, None])
+    textures64 = chainer.Variable(numpy.ones((1, 1, 2, 2, 2, 3)))
+    out = nr.rasterize_rgbad(faces64, textures64, SIZE)
+    F.sum(out['rgb'] + out['alpha'][:, None] + out['depth'][:, None]
+          ).backward()
+    numpy.testing.assert_allclose(faces.grad, faces64.grad, rtol=1e-4,
+                                  atol=1e-4)

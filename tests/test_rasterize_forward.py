@@ -1,0 +1,156 @@
+"""Forward rasterization against the brute-force reference in the tests."""
+import numpy
+import pytest
+
+import neural_renderer as nr
+import chainer
+
+import reference_rasterizer as ref
+
+
+def random_soup(rng, num_faces, dtype=numpy.float32):
+    """Triangles over the screen (some off-screen), depths in [1, 5]."""
+    centres = rng.uniform(-1.2, 1.2, (num_faces, 1, 2))
+    xy = centres + rng.uniform(-0.5, 0.5, (num_faces, 3, 2))
+    z = rng.uniform(1, 5, (num_faces, 3, 1))
+    return numpy.concatenate([xy, z], axis=2).astype(dtype)
+
+
+def random_textures(rng, num_faces, size, dtype=numpy.float32):
+    return rng.uniform(0, 1, (num_faces, size, size, size, 3)).astype(dtype)
+
+
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+@pytest.mark.parametrize('shape', [(16, 16), (12, 20), (21, 9)])
+def test_soup_matches_reference(dtype, shape):
+    rng = numpy.random.RandomState(sum(shape))
+    faces = random_soup(rng, 60, dtype)
+    textures = random_textures(rng, 60, 3, dtype)
+    height, width = shape
+    out = nr.rasterize_rgbad(faces[None], textures[None], image_size=shape,
+                             anti_aliasing=False,
+                             background_color=(0.2, 0.3, 0.4))
+    face_index, depth, rgb = ref.rasterize(faces, height, width, textures,
+                                           background=(0.2, 0.3, 0.4))
+    assert out['rgb'].shape == (1, 3, height, width)
+    numpy.testing.assert_array_equal(out['alpha'].array[0],
+                                     (face_index >= 0).astype(dtype))
+    numpy.testing.assert_allclose(out['depth'].array[0], depth, rtol=1e-5,
+                                  atol=1e-4)
+    numpy.testing.assert_allclose(out['rgb'].array[0], rgb, atol=1e-5)
+
+
+def test_pixel_centre_and_row_order():
+    # A triangle in the upper-left quadrant appears at the top-left of the
+    # image (row 0 is the top, y up), covering exactly the centres inside it.
+    faces = numpy.array([[[[-1, 0, 2], [0, 1, 2], [-1, 1, 2]]]], 'f')
+    # Counter-clockwise? (0 - -1) * (1 - 0) - (-1 - -1) * (1 - 0) = 1 > 0.
+    alpha = nr.rasterize_silhouettes(faces, image_size=4,
+                                     anti_aliasing=False).array[0]
+    # Centres at +-0.25, +-0.75: inside when x <= y - 1 + ... i.e. the
+    # triangle x >= -1, y <= 1, y >= x + 1.
+    expected = numpy.array([[1, 1, 0, 0],
+                            [1, 0, 0, 0],
+                            [0, 0, 0, 0],
+                            [0, 0, 0, 0]], 'f')
+    numpy.testing.assert_array_equal(alpha, expected)
+
+
+def test_back_and_degenerate_faces_are_not_drawn():
+    front = [[-0.5, -0.5, 1], [0.5, -0.5, 1], [0, 0.5, 1]]
+    back = [front[0], front[2], front[1]]
+    line = [[-0.5, -0.5, 1], [0, 0, 1], [0.5, 0.5, 1]]
+    point = [[0.1, 0.1, 1]] * 3
+    faces = numpy.array([[back, line, point]], 'f')
+    out = nr.rasterize_rgbad(faces, image_size=16, anti_aliasing=False,
+                             return_rgb=False)
+    assert out['alpha'].array.sum() == 0
+    assert (out['depth'].array == 100).all()
+    faces = numpy.array([[front]], 'f')
+    assert nr.rasterize_silhouettes(faces, 16, False).array.sum() > 0
+
+
+def test_near_far_clip_per_pixel():
+    # A slanted face from depth 0.05 to 2: pixels nearer than near = 0.5 are
+    # not drawn, the others are, with perspective-correct depth.
+    faces = numpy.array([[[[-1, -1, 0.05], [1, -1, 0.05], [0, 1, 2.]]]])
+    out = nr.rasterize_rgbad(faces, image_size=32, anti_aliasing=False,
+                             near=0.5, far=1.5, return_rgb=False)
+    face_index, depth, _ = ref.rasterize(faces[0], 32, 32, near=0.5, far=1.5)
+    numpy.testing.assert_array_equal(out['alpha'].array[0], face_index >= 0)
+    numpy.testing.assert_allclose(out['depth'].array[0], depth, rtol=1e-12)
+    assert 0 < (face_index >= 0).sum() < 32 * 32 / 2
+
+
+def test_ties_go_to_lower_face_index():
+    face = [[-0.8, -0.8, 1.], [0.8, -0.8, 1.], [0., 0.8, 1.]]
+    faces = numpy.array([[face, face]], 'f')
+    textures = numpy.zeros((1, 2, 1, 1, 1, 3), 'f')
+    textures[0, 0, ..., 0] = 1   # face 0 red
+    textures[0, 1, ..., 2] = 1   # face 1 blue
+    rgb = nr.rasterize(faces, textures, 8, False).array[0]
+    drawn = rgb.sum(axis=0) > 0
+    assert drawn.any()
+    assert (rgb[0][drawn] == 1).all() and (rgb[2][drawn] == 0).all()
+
+
+def test_batch_items_are_independent():
+    rng = numpy.random.RandomState(3)
+    faces = numpy.stack([random_soup(rng, 40), random_soup(rng, 40)])
+    textures = numpy.stack([random_textures(rng, 40, 2),
+                            random_textures(rng, 40, 2)])
+    both = nr.rasterize_rgbad(faces, textures, 24, anti_aliasing=True)
+    for b in range(2):
+        one = nr.rasterize_rgbad(faces[b:b + 1], textures[b:b + 1], 24,
+                                 anti_aliasing=True)
+        for key in ('rgb', 'alpha', 'depth'):
+            numpy.testing.assert_array_equal(both[key].array[b],
+                                             one[key].array[0])
+    # ... and batch 1 differs from batch 0 (the original's depth bug made
+    # every item use batch 0's depths in texture sampling).
+    assert not numpy.array_equal(both['rgb'].array[0], both['rgb'].array[1])
+
+
+def test_background_per_batch_item():
+    faces = numpy.zeros((2, 1, 3, 3), 'f')  # degenerate: nothing drawn
+    textures = numpy.zeros((2, 1, 1, 1, 1, 3), 'f')
+    background = numpy.array([[1, 0, 0], [0, 0.5, 1]], 'f')
+    rgb = nr.rasterize(faces, textures, 4, False, background_color=background)
+    numpy.testing.assert_array_equal(
+        rgb.array, numpy.broadcast_to(background[:, :, None, None],
+                                      (2, 3, 4, 4)))
+
+
+def test_anti_aliasing_is_2x_then_2x2_mean():
+    rng = numpy.random.RandomState(5)
+    faces = random_soup(rng, 30)[None]
+    textures = random_textures(rng, 30, 2)[None]
+    aa = nr.rasterize_rgbad(faces, textures, (10, 14), anti_aliasing=True)
+    big = nr.rasterize_rgbad(faces, textures, (20, 28), anti_aliasing=False)
+    for key in ('rgb', 'alpha', 'depth'):
+        numpy.testing.assert_allclose(aa[key].array,
+                                      ref.average_2x2(big[key].array),
+                                      rtol=1e-6)
+
+
+def test_texture_sampling_perspective_correct():
+    # A face whose vertex depths differ: texel coordinates come from the
+    # perspective-corrected weights w_k * depth / z_k.
+    faces = numpy.array([[[-0.9, -0.9, 1.], [0.9, -0.9, 4.],
+                          [0., 0.9, 2.]]])
+    rng = numpy.random.RandomState(0)
+    textures = rng.uniform(0, 1, (1, 4, 4, 4, 3))
+    rgb = nr.rasterize(faces[None], textures[None], 16, False).array[0]
+    _, _, expected = ref.rasterize(faces, 16, 16, textures)
+    numpy.testing.assert_allclose(rgb, expected, atol=1e-12)
+
+
+def test_returns_only_what_is_asked():
+    faces = numpy.array([[[[-0.5, -0.5, 1], [0.5, -0.5, 1], [0, 0.5, 1]]]],
+                        'f')
+    textures = numpy.ones((1, 1, 2, 2, 2, 3), 'f')
+    out = nr.rasterize_rgbad(faces, textures, 8, return_rgb=False,
+                             return_depth=False)
+    assert out['rgb'] is None and out['depth'] is None
+    assert out['alpha'].shape == (1, 8, 8)
+    assert isinstance(out['alpha'], chainer.Variable)
