@@ -154,3 +154,16 @@ def test_returns_only_what_is_asked():
     assert out['rgb'] is None and out['depth'] is None
     assert out['alpha'].shape == (1, 8, 8)
     assert isinstance(out['alpha'], chainer.Variable)
+
+
+def test_faces_behind_or_crossing_the_camera_plane_are_not_drawn():
+    behind = [[-0.9, -0.9, -1.], [0.9, -0.9, -2.], [0., 0.9, -1.]]
+    crossing = [[-0.9, -0.9, 2.], [0.9, -0.9, 2.], [0., 0.9, -0.5]]
+    faces = numpy.array([[behind, crossing]])
+    out = nr.rasterize_rgbad(faces, image_size=16, anti_aliasing=False,
+                             return_rgb=False)
+    assert out['alpha'].array.sum() == 0
+    # With a negative near (orthographic use) the same faces are drawable.
+    out = nr.rasterize_rgbad(faces, image_size=16, anti_aliasing=False,
+                             near=-10, return_rgb=False)
+    assert out['alpha'].array.sum() > 0

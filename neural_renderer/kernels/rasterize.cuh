@@ -137,8 +137,20 @@ struct Face {
         area = area2(x[0], y[0], x[1], y[1], x[2], y[2]);
     }
 
-    // Back faces (clockwise) and zero-area faces are never drawn.
-    NR_DEVICE bool drawable() const { return area > 0; }
+    // Back faces (clockwise) and zero-area faces are never drawn, nor faces
+    // wholly outside (near, far). With near >= 0, neither are faces that
+    // cross the camera plane z = 0: their perspective projection is
+    // meaningless (the original package drew garbage for them).
+    NR_DEVICE bool drawable(T near, T far) const {
+        if (!(area > 0)) return false;
+        T zmin = z[0], zmax = z[0];
+        for (int k = 1; k < 3; ++k) {
+            zmin = z[k] < zmin ? z[k] : zmin;
+            zmax = z[k] > zmax ? z[k] : zmax;
+        }
+        if (zmax <= near || zmin >= far) return false;
+        return !(near >= 0 && zmin <= 0);
+    }
 
     // Unnormalised barycentric numerators: e[k] = twice the area of the
     // triangle (p, v[k+1], v[k+2]); the point is inside when all are >= 0.
@@ -256,19 +268,15 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
         const long long b = index / num_faces, f = index % num_faces;
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
-        if (!face.drawable()) return;
-        scalar_t zmin = face.z[0], zmax = face.z[0];
+        if (!face.drawable(near, far)) return;
         scalar_t xmin = face.x[0], xmax = face.x[0];
         scalar_t ymin = face.y[0], ymax = face.y[0];
         for (int k = 1; k < 3; ++k) {
-            zmin = face.z[k] < zmin ? face.z[k] : zmin;
-            zmax = face.z[k] > zmax ? face.z[k] : zmax;
             xmin = face.x[k] < xmin ? face.x[k] : xmin;
             xmax = face.x[k] > xmax ? face.x[k] : xmax;
             ymin = face.y[k] < ymin ? face.y[k] : ymin;
             ymax = face.y[k] > ymax ? face.y[k] : ymax;
         }
-        if (zmax <= near || zmin >= far) return;
         long long i0, i1, j0, j1;
         nr::line_range<scalar_t>(ymin, ymax, (scalar_t)(height - 1) / height,
                                  (scalar_t)-2 / height, height, &i0, &i1);
@@ -440,7 +448,7 @@ NR_KERNEL void NR_NAME(backward_edges)(
         const long long hw = height * width;
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
-        if (!face.drawable()) return;
+        if (!face.drawable(near, far)) return;
         const bool use_rgb = grad_rgb != 0 && textures != 0;
         const bool use_alpha = grad_alpha != 0;
         const scalar_t* cube = 0;
