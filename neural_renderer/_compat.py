@@ -17,10 +17,11 @@ first, so ``import neural_renderer`` (or ``import neural_renderer._compat``)
 before ``import chainer`` is enough. Nothing else in the project patches
 third-party code. ``pkg_resources`` (also needed by Chainer) cannot be shimmed
 reasonably; it comes from ``setuptools<81``, a run-time dependency in
-``setup.py``.
+``setup.py``; its "pkg_resources is deprecated" warning is filtered.
 """
 import sys
 import types
+import warnings
 
 import numpy
 
@@ -66,6 +67,10 @@ def _install_distutils_stub():
 
 def install():
     """Restore the NumPy names Chainer 7.8.1 needs. Idempotent."""
+    # setuptools warns on every `import pkg_resources`, which Chainer does at
+    # import; the dependency is known and pinned (setuptools<81).
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated',
+                            category=UserWarning)
     if not _has_attr(numpy, 'sctypes'):
         numpy.sctypes = _sctypes()
     if not _has_attr(numpy, 'float'):
