@@ -1,9 +1,26 @@
-"""neural_renderer: the Neural 3D Mesh Renderer (Kato et al., CVPR 2018)."""
+"""neural_renderer: the Neural 3D Mesh Renderer (Kato et al., CVPR 2018).
+
+``import neural_renderer`` before ``import chainer``: it first installs the
+compatibility shim that lets Chainer 7.8.1 run on NumPy 2 and Python 3.12.
+"""
 # Must run before Chainer is imported anywhere: see _compat's docstring.
 from neural_renderer import _compat  # NOQA
 
+from neural_renderer.get_points_from_angles import get_points_from_angles  # NOQA
+from neural_renderer.lighting import lighting  # NOQA
+from neural_renderer.load_obj import load_obj  # NOQA
+from neural_renderer.look import look  # NOQA
+from neural_renderer.look_at import look_at  # NOQA
+from neural_renderer.mesh import Mesh  # NOQA
+from neural_renderer.optimizers import Adam  # NOQA
+from neural_renderer.perspective import perspective  # NOQA
+from neural_renderer.rasterize import Rasterize  # NOQA
 from neural_renderer.rasterize import rasterize  # NOQA
 from neural_renderer.rasterize import rasterize_depth  # NOQA
 from neural_renderer.rasterize import rasterize_rgbad  # NOQA
 from neural_renderer.rasterize import rasterize_silhouettes  # NOQA
-from neural_renderer.rasterize import Rasterize  # NOQA
+from neural_renderer.renderer import Renderer  # NOQA
+from neural_renderer.save_obj import save_obj  # NOQA
+from neural_renderer.vertices_to_faces import vertices_to_faces  # NOQA
+
+__version__ = '2.0.0'

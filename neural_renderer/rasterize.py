@@ -161,7 +161,7 @@ class Rasterize(function_node.FunctionNode):
         return tuple(result[i] for i in indexes)
 
 
-def _image_shape(image_size):
+def image_shape(image_size):
     """``image_size`` as (height, width): an int S is (S, S)."""
     if isinstance(image_size, (tuple, list)):
         if len(image_size) != 2:
@@ -291,7 +291,7 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     if return_rgb and textures is None:
         raise ValueError('textures are needed to return rgb images')
     faces_array = _check_inputs(faces, textures if return_rgb else None)
-    height, width = _image_shape(image_size)
+    height, width = image_shape(image_size)
     if not (numpy.isfinite(near) and numpy.isfinite(far) and near < far):
         raise ValueError('near and far must be finite with near < far, got '
                          'near={}, far={}'.format(near, far))

@@ -4,11 +4,12 @@ import math
 import chainer
 import chainer.functions as F
 
-from neural_renderer import rasterize as rasterize_module
 from neural_renderer.lighting import lighting
 from neural_renderer.look import look
 from neural_renderer.look_at import look_at
 from neural_renderer.perspective import perspective
+from neural_renderer.rasterize import image_shape
+from neural_renderer.rasterize import rasterize_rgbad
 from neural_renderer.vertices_to_faces import vertices_to_faces
 
 
@@ -84,7 +85,7 @@ class Renderer(chainer.Link):
         elif self.camera_mode == 'look':
             vertices = look(vertices, self.eye, self.camera_direction)
         if self.perspective:
-            height, width = rasterize_module._image_shape(self.image_size)
+            height, width = image_shape(self.image_size)
             vertices = perspective(vertices, angle=self.viewing_angle,
                                    aspect_ratio=float(width) / height)
         return vertices
@@ -102,7 +103,7 @@ class Renderer(chainer.Link):
 
     def _rasterize(self, faces, textures, return_rgb, return_alpha,
                    return_depth):
-        return rasterize_module.rasterize_rgbad(
+        return rasterize_rgbad(
             faces, textures, self.image_size, self.anti_aliasing, self.near,
             self.far, self.rasterizer_eps, self.background_color,
             return_rgb, return_alpha, return_depth)

@@ -5,3 +5,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import neural_renderer  # NOQA  (installs the NumPy 2 shim before chainer)
+
+
+def pytest_configure(config):
+    # chainer.testing.attr registers tests with a 'gpu' mark.
+    config.addinivalue_line('markers', 'gpu: needs a GPU (chainer.testing)')

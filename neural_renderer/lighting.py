@@ -1,0 +1,92 @@
+"""Flat ambient + directional lighting of per-face textures (paper sec. 3.5).
+"""
+import chainer.functions as F
+
+from neural_renderer import _checks
+
+# Added to the squared norm of the face normal before the square root.
+# Nonzero so that a zero-area face gets the normal 0 (ambient light only)
+# with finite gradients instead of 0 / 0; tiny (still a normal float32) so
+# that faces with edges down to ~1e-6 (|cross| >= 1e-12) keep unit normals
+# to float32 precision.
+_NORM_EPS = 1e-30
+
+
+def _cross(a, b):
+    a0, a1, a2 = F.separate(a, axis=-1)
+    b0, b1, b2 = F.separate(b, axis=-1)
+    return F.stack((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0),
+                   axis=-1)
+
+
+def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
+             color_ambient=(1, 1, 1), color_directional=(1, 1, 1),
+             direction=(0, 1, 0)):
+    """Multiplies each face's texels by its flat ambient + directional light.
+
+    light = I_a c_a + I_d c_d max(n . direction, 0) per face, with the
+    world-space normal n = normalize((v0 - v1) x (v2 - v1)) (the original's
+    order: it points toward a viewer who sees the face counter-clockwise in
+    the renderer's camera frame). ``direction`` points from the surface
+    toward the light (the default [0, 1, 0] lights faces whose normals point
+    up) and is used as given, not normalised, as in the original.
+
+    Args:
+        faces: [B, F, 3, 3] float array or Variable, world coordinates of
+            each face's vertices (before the camera transform).
+        textures: [B, F, T, T, T, 3] float array or Variable.
+        intensity_ambient, intensity_directional: I_a, I_d: Python number,
+            or float array/Variable of shape [] or [B].
+        color_ambient, color_directional: c_a, c_d: list/tuple/array [3] or
+            [B, 3], or a Variable of those shapes.
+        direction: list/tuple/array [3] or [B, 3], or a Variable.
+
+    Returns:
+        chainer.Variable [B, F, T, T, T, 3] of the dtype of ``textures``.
+        Differentiable w.r.t. faces, textures and every light argument given
+        as a Variable. A zero-area face gets ambient light only; its output
+        and gradients are finite.
+    """
+    f_array = _checks.check_array('faces', faces, ndim=4, shape_suffix=(3, 3))
+    t_array = _checks.check_array('textures', textures, ndim=6,
+                                  shape_suffix=(3,))
+    batch_size, num_faces = f_array.shape[:2]
+    if t_array.shape[:2] != f_array.shape[:2]:
+        raise ValueError(
+            'textures: shape {} does not start with faces\' [B, F] = {}'
+            .format(tuple(t_array.shape), tuple(f_array.shape[:2])))
+    if not t_array.shape[2] == t_array.shape[3] == t_array.shape[4]:
+        raise ValueError('textures: expected cubes [B, F, T, T, T, 3], got '
+                         '{}'.format(tuple(t_array.shape)))
+
+    def param(name, value, item_shape):
+        return _checks.as_batched(name, value, t_array, batch_size,
+                                  item_shape)
+
+    i_ambient = param('intensity_ambient', intensity_ambient, ())
+    i_directional = param('intensity_directional', intensity_directional, ())
+    c_ambient = param('color_ambient', color_ambient, (3,))
+    c_directional = param('color_directional', color_directional, (3,))
+    direction = param('direction', direction, (3,))
+
+    v0, v1, v2 = F.separate(faces, axis=2)  # each [B, F, 3]
+    normals = _cross(v0 - v1, v2 - v1)
+    norm = F.sqrt(F.sum(normals * normals, axis=2, keepdims=True) + _NORM_EPS)
+    normals = normals / F.broadcast_to(norm, normals.shape)
+    if normals.dtype != t_array.dtype:
+        normals = F.cast(normals, t_array.dtype)
+
+    # [B, F]: cosine between normal and light direction, clamped at 0 (faces
+    # turned away get no directional light).
+    cosine = F.relu(F.sum(
+        normals * F.broadcast_to(direction[:, None, :], normals.shape),
+        axis=2))
+    ambient = F.broadcast_to((i_ambient[:, None] * c_ambient)[:, None, :],
+                             (batch_size, num_faces, 3))
+    directional = F.broadcast_to(
+        (i_directional[:, None] * c_directional)[:, None, :],
+        (batch_size, num_faces, 3)) * F.broadcast_to(
+            cosine[:, :, None], (batch_size, num_faces, 3))
+    light = F.reshape(ambient + directional,
+                      (batch_size, num_faces, 1, 1, 1, 3))
+    return textures * F.broadcast_to(light, t_array.shape)

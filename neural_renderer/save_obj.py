@@ -1,0 +1,149 @@
+"""Write meshes, optionally with their texture cubes, as Wavefront OBJ.
+
+With textures, ``save_obj('dir/name.obj', ...)`` also writes ``dir/name.mtl``
+(one material, ``map_Kd name.png``) and ``dir/name.png``, an atlas with one
+T x T pixel tile per face, laid out so that ``load_obj(..., load_texture=True,
+texture_size=T, normalization=False)`` reads the cubes back:
+
+* the face's ``vt`` put vertex 0 on the centre of the tile's lower left
+  pixel, vertex 1 T - 1 pixels to its right, vertex 2 T - 1 pixels above it;
+* so the texel (i, j, k) with i + j + k = T - 1 (the texels the renderer reads
+  at barycentric weights (i, j, k) / (T - 1)) lies exactly on the centre of
+  tile pixel (column j, row k from the bottom), which holds its colour. These
+  texels come back exactly, up to 8-bit quantisation (0.5 / 255);
+* the tile's other pixels (j + k > T - 1, outside the face) are filled by
+  linear extrapolation, v(j, k) = v(j - 1, k) + v(j, k - 1) - v(j - 1, k - 1),
+  so that bilinear sampling inside the face is linear near its long edge.
+  Texels off that plane (i + j + k != T - 1) share their barycentric point
+  with other texels and come back as the bilinear interpolation of the
+  on-plane colours at that point: exact (up to quantisation) when the colours
+  vary linearly over the face and the extrapolated pixels stay in [0, 1]
+  (they are clipped like all colours).
+
+Colours are clipped to [0, 1] and stored as 8-bit RGB.
+"""
+import os
+
+import numpy
+
+import neural_renderer._compat  # NOQA  (before chainer)
+import chainer
+from chainer import backend
+
+
+def _to_numpy(name, x):
+    if isinstance(x, chainer.Variable):
+        x = x.array
+    if not isinstance(x, chainer.get_array_types()):
+        raise TypeError('{}: expected a numpy/cupy array or a '
+                        'chainer.Variable, got {}'
+                        .format(name, type(x).__name__))
+    return numpy.asarray(backend.CpuDevice().send(x))
+
+
+def _tile_values(cube):
+    """[T, T, T, 3] cube -> [T, T, 3] tile indexed (j, k) (column, row up)."""
+    t = cube.shape[0]
+    tile = numpy.zeros((t, t, 3), numpy.float64)
+    for j in range(t):
+        for k in range(t):
+            if j + k <= t - 1:
+                tile[j, k] = cube[t - 1 - j - k, j, k]
+    for s in range(t, 2 * t - 1):  # extrapolate, anti-diagonal by diagonal
+        for j in range(s - t + 1, t):
+            k = s - j
+            tile[j, k] = tile[j - 1, k] + tile[j, k - 1] - tile[j - 1, k - 1]
+    return tile
+
+
+def _atlas(textures):
+    """Texture atlas [H, W, 3] uint8 (row 0 at the top) and per-face vt
+    [F, 3, 2]."""
+    num_faces, t = textures.shape[0], textures.shape[1]
+    columns = int(numpy.ceil(numpy.sqrt(num_faces)))
+    rows = int(numpy.ceil(num_faces / columns))
+    width, height = columns * t, rows * t
+    image = numpy.zeros((height, width, 3), numpy.float64)  # row 0 = bottom
+    texcoords = numpy.zeros((num_faces, 3, 2), numpy.float64)
+    corner_offsets = numpy.array([[0, 0], [t - 1, 0], [0, t - 1]],
+                                 numpy.float64)
+    for f in range(num_faces):
+        x0, y0 = (f % columns) * t, (f // columns) * t
+        tile = _tile_values(textures[f])              # [j, k, 3]
+        image[y0:y0 + t, x0:x0 + t] = tile.transpose(1, 0, 2)
+        pixel = corner_offsets + [x0, y0]
+        texcoords[f, :, 0] = (pixel[:, 0] + 0.5) / width
+        texcoords[f, :, 1] = (pixel[:, 1] + 0.5) / height
+    image = numpy.round(numpy.clip(image, 0, 1) * 255).astype(numpy.uint8)
+    return image[::-1], texcoords
+
+
+def save_obj(filename, vertices, faces, textures=None):
+    """Save a mesh as OBJ; with ``textures`` also a .mtl and a .png.
+
+    Args:
+        filename (str or path): the .obj to write (its directory must exist).
+            With textures, ``<stem>.mtl`` and ``<stem>.png`` are written next
+            to it.
+        vertices: [V, 3] floats (numpy, cupy or chainer.Variable).
+        faces: [F, 3] integer vertex indices, zero-based.
+        textures: None, or [F, T, T, T, 3] colours in [0, 1].
+    """
+    filename = os.fspath(filename)
+    vertices = _to_numpy('vertices', vertices)
+    faces = _to_numpy('faces', faces)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise ValueError('vertices must be [V, 3], got shape {}'
+                         .format(vertices.shape))
+    if vertices.dtype.kind not in 'fiu':
+        raise TypeError('vertices must be numeric, got {}'
+                        .format(vertices.dtype))
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError('faces must be [F, 3], got shape {}'
+                         .format(faces.shape))
+    if faces.dtype.kind not in 'iu':
+        raise TypeError('faces must be integers, got {}'.format(faces.dtype))
+    faces = faces.astype(numpy.int64)
+    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise ValueError('faces index vertices 0..{}, got indices {}..{}'
+                         .format(len(vertices) - 1, faces.min(), faces.max()))
+    if textures is not None:
+        textures = _to_numpy('textures', textures)
+        shape = textures.shape
+        if (textures.ndim != 5 or shape[0] != len(faces) or shape[1] < 1
+                or shape[1:] != (shape[1],) * 3 + (3,)):
+            raise ValueError('textures must be [F, T, T, T, 3] with F = {} '
+                             '(the number of faces), got shape {}'
+                             .format(len(faces), shape))
+        if textures.dtype.kind not in 'fiu':
+            raise TypeError('textures must be numeric, got {}'
+                            .format(textures.dtype))
+        textures = textures.astype(numpy.float64)
+
+    lines = []
+    if textures is not None:
+        directory = os.path.dirname(filename)
+        stem = os.path.splitext(os.path.basename(filename))[0]
+        mtl_name, png_name = stem + '.mtl', stem + '.png'
+        image, texcoords = _atlas(textures)
+        import imageio.v3 as iio
+        iio.imwrite(os.path.join(directory, png_name), image)
+        with open(os.path.join(directory, mtl_name), 'w',
+                  newline='\n') as f:
+            f.write('newmtl material_1\nKd 1 1 1\nmap_Kd {}\n'
+                    .format(png_name))
+        lines.append('mtllib {}'.format(mtl_name))
+    lines += ['v {:.9g} {:.9g} {:.9g}'.format(*v)
+              for v in vertices.astype(numpy.float64).tolist()]
+    if textures is None:
+        lines += ['f {} {} {}'.format(*f) for f in (faces + 1).tolist()]
+    else:
+        lines += ['vt {:.9g} {:.9g}'.format(*uv)
+                  for uv in texcoords.reshape(-1, 2).tolist()]
+        lines.append('usemtl material_1')
+        vt = numpy.arange(1, 3 * len(faces) + 1).reshape(-1, 3)
+        lines += ['f {}/{} {}/{} {}/{}'.format(a, ta, b, tb, c, tc)
+                  for (a, b, c), (ta, tb, tc)
+                  in zip((faces + 1).tolist(), vt.tolist())]
+    with open(filename, 'w', newline='\n') as f:
+        f.write('\n'.join(lines) + '\n')
