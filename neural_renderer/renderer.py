@@ -4,6 +4,7 @@ import math
 import chainer
 import chainer.functions as F
 
+from neural_renderer import _checks
 from neural_renderer.lighting import lighting
 from neural_renderer.look import look
 from neural_renderer.look_at import look_at
@@ -91,6 +92,12 @@ class Renderer(chainer.Link):
         return vertices
 
     def _screen_faces(self, vertices, faces, textures=None):
+        # Checked here so that errors name the user's arguments, not the
+        # faces the rasterizer receives after projection.
+        _checks.check_array('vertices', vertices, ndim=3, shape_suffix=(3,))
+        _checks.check_finite('vertices', vertices)
+        _checks.check_array('faces', faces, ndim=3, shape_suffix=(3,),
+                            dtype_kind='iu')
         faces, textures = self._fill_back(faces, textures)
         if textures is not None:
             faces_lighting = vertices_to_faces(vertices, faces)

@@ -190,3 +190,36 @@ def test_gradients_reach_vertices_textures_lights_and_camera():
         assert param.grad is not None
         assert numpy.isfinite(param.grad).all()
         assert numpy.abs(param.grad).sum() > 0
+
+
+def test_orthographic_without_camera_draws_vertices_as_given():
+    vertices, faces = load('sphere_642.obj')
+    vertices = vertices * numpy.array([0.8, 0.5, 0.6], 'f') + \
+        numpy.array([0, 0, 2], 'f')
+    renderer = nr.Renderer()
+    renderer.image_size = (24, 40)
+    renderer.anti_aliasing = False
+    renderer.perspective = False
+    renderer.camera_mode = 'none'
+    out = renderer.render_rgbad(vertices[None], faces[None],
+                                numpy.ones((1, len(faces), 1, 1, 1, 3), 'f'))
+    all_faces = numpy.concatenate([faces, faces[:, ::-1]])
+    face_index, depth, _ = ref.rasterize(vertices[all_faces], 24, 40)
+    numpy.testing.assert_array_equal(out['alpha'].array[0], face_index >= 0)
+    numpy.testing.assert_allclose(out['depth'].array[0], depth, atol=1e-5)
+
+
+@pytest.mark.parametrize('vertices, faces, error, words', [
+    (numpy.zeros((4, 3), 'f'), numpy.zeros((1, 2, 3), 'i'), ValueError,
+     'vertices: expected shape [*, *, 3]'),
+    (numpy.full((1, 4, 3), numpy.nan, 'f'), numpy.zeros((1, 2, 3), 'i'),
+     ValueError, 'vertices'),
+    (numpy.zeros((1, 4, 3), 'f'), numpy.zeros((1, 2, 3), 'f'), TypeError,
+     'faces: expected a signed integer or unsigned integer dtype'),
+    (numpy.zeros((1, 4, 3), 'f'), numpy.full((1, 2, 3), 4, 'i'), ValueError,
+     'faces: indices must be in [0, V=4)'),
+])
+def test_bad_meshes_name_the_argument(vertices, faces, error, words):
+    with pytest.raises(error) as info:
+        nr.Renderer().render_silhouettes(vertices, faces)
+    assert words in str(info.value)
