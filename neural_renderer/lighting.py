@@ -3,6 +3,7 @@
 import chainer.functions as F
 
 from neural_renderer import _checks
+from neural_renderer import _vector
 
 # Added to the squared norm of the face normal before the square root.
 # Nonzero so that a zero-area face gets the normal 0 (ambient light only)
@@ -10,13 +11,6 @@ from neural_renderer import _checks
 # that faces with edges down to ~1e-6 (|cross| >= 1e-12) keep unit normals
 # to float32 precision.
 _NORM_EPS = 1e-30
-
-
-def _cross(a, b):
-    a0, a1, a2 = F.separate(a, axis=-1)
-    b0, b1, b2 = F.separate(b, axis=-1)
-    return F.stack((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0),
-                   axis=-1)
 
 
 def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
@@ -70,9 +64,7 @@ def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
     direction = param('direction', direction, (3,))
 
     v0, v1, v2 = F.separate(faces, axis=2)  # each [B, F, 3]
-    normals = _cross(v0 - v1, v2 - v1)
-    norm = F.sqrt(F.sum(normals * normals, axis=2, keepdims=True) + _NORM_EPS)
-    normals = normals / F.broadcast_to(norm, normals.shape)
+    normals = _vector.normalize(_vector.cross(v0 - v1, v2 - v1), _NORM_EPS)
     if normals.dtype != t_array.dtype:
         normals = F.cast(normals, t_array.dtype)
 

@@ -6,6 +6,7 @@ from chainer import backend
 import chainer.functions as F
 
 from neural_renderer import _checks
+from neural_renderer import _vector
 
 # Added to squared norms before the square root: keeps normalisation and its
 # gradient finite for a zero vector while changing unit-scale vectors by
@@ -13,18 +14,8 @@ from neural_renderer import _checks
 _NORM_EPS = 1e-20
 
 
-def _cross(a, b):
-    """Cross product of Variables [..., 3] along the last axis."""
-    a0, a1, a2 = F.separate(a, axis=-1)
-    b0, b1, b2 = F.separate(b, axis=-1)
-    return F.stack((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0),
-                   axis=-1)
-
-
 def _normalize(x, eps=_NORM_EPS):
-    """x / |x| along the last axis, finite (0) with a finite gradient at 0."""
-    norm = F.sqrt(F.sum(x * x, axis=-1, keepdims=True) + eps)
-    return x / F.broadcast_to(norm, x.shape)
+    return _vector.normalize(x, eps)
 
 
 def _check_nonzero(name, vector, what):
@@ -47,7 +38,7 @@ def _camera_axes(z, up):
     +-90 degrees, so looking straight down gives camera y = world +z.
     """
     xp = backend.get_array_module(z.array)
-    x_raw = _cross(up, z)
+    x_raw = _vector.cross(up, z)
     x_norm2 = F.sum(x_raw * x_raw, axis=-1).array
     up_norm2 = F.sum(up * up, axis=-1).array
     # |up x z| = |up| sin(angle); below sqrt(machine eps) the direction of
@@ -59,7 +50,7 @@ def _camera_axes(z, up):
         e - F.broadcast_to(F.sum(z * e, axis=-1, keepdims=True), z.shape) * z)
     x = F.where(xp.broadcast_to(parallel[:, None], z.shape),
                 x_fallback, _normalize(x_raw))
-    y = _normalize(_cross(z, x))
+    y = _normalize(_vector.cross(z, x))
     return x, y
 
 
