@@ -69,6 +69,9 @@ def _parse_signatures(source):
 
 
 SIGNATURES = _parse_signatures(_read(_HEADER))
+# Values per pixel record of the pack_edge_records kernel (NR_RECORD).
+EDGE_RECORD_SIZE = int(re.search(r'#define NR_RECORD (\d+)',
+                                 _read(_HEADER)).group(1))
 
 
 def _resolve(dtype, scalar):

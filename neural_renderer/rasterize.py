@@ -150,11 +150,20 @@ class Rasterize(function_node.FunctionNode):
                          num_faces, height, width, texture_size, grad_faces,
                          grad_textures if grad_rgb is not None else None)
         if grad_rgb is not None or grad_alpha is not None:
+            # Per-pixel records in row and column order: the edge scans of
+            # backward_edges then read memory contiguously along both axes.
+            record = _launcher.EDGE_RECORD_SIZE
+            rows = xp.empty((batch_size, height, width, record), dtype)
+            columns = xp.empty((batch_size, width, height, record), dtype)
+            _launcher.launch('pack_edge_records',
+                             batch_size * height * width, dtype, rgb, alpha,
+                             grad_rgb, grad_alpha, height, width, rows,
+                             columns)
             _launcher.launch('backward_edges', batch_size * num_faces, dtype,
-                             faces, textures, self.face_index, rgb, alpha,
-                             depth, grad_rgb, grad_alpha, num_faces, height,
-                             width, texture_size, self.near, self.far,
-                             self.eps, grad_faces)
+                             faces, textures if grad_rgb is not None else None,
+                             self.face_index, rgb, depth, rows, columns,
+                             num_faces, height, width, texture_size,
+                             self.near, self.far, self.eps, grad_faces)
         result = [chainer.Variable(grad_faces)]
         if textures is not None:
             result.append(chainer.Variable(grad_textures))

@@ -42,6 +42,8 @@
 #define NR_CAT(a, b) NR_CAT2(a, b)
 
 typedef unsigned long long nr_key_t;
+// Values per pixel record of pack_edge_records (see there).
+#define NR_RECORD 8
 #define NR_EMPTY_KEY 0xFFFFFFFFFFFFFFFFull
 
 namespace nr {
@@ -416,6 +418,43 @@ NR_KERNEL void NR_NAME(backward_pixels)(
     }();
 }
 
+// Backward, one index per pixel: packs what the edge scan of backward_edges
+// reads at a pixel into one record of NR_RECORD values,
+//   [g_r, g_g, g_b, <g_rgb, rgb>, g_alpha (1 - alpha), g_alpha, alpha, 0],
+// in row-major order (scans along rows) and column-major order (scans along
+// columns), so that both scans read memory contiguously. grad_rgb (with
+// rgb) and grad_alpha may each be null: their fields are then 0.
+NR_KERNEL void NR_NAME(pack_edge_records)(
+        const scalar_t* rgb, const scalar_t* alpha, const scalar_t* grad_rgb,
+        const scalar_t* grad_alpha, long long height, long long width,
+        scalar_t* rows, scalar_t* columns, long long n) {
+    NR_FOR_EACH(index, n) [&] {
+        const long long hw = height * width;
+        const long long b = index / hw, pixel = index % hw;
+        const long long i = pixel / width, j = pixel % width;
+        scalar_t record[NR_RECORD] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (grad_rgb && rgb) {
+            for (int ch = 0; ch < 3; ++ch) {
+                const long long at = (b * 3 + ch) * hw + pixel;
+                record[ch] = grad_rgb[at];
+                record[3] += grad_rgb[at] * rgb[at];
+            }
+        }
+        record[6] = alpha[index];
+        if (grad_alpha) {
+            record[4] = grad_alpha[index] * (1 - alpha[index]);
+            record[5] = grad_alpha[index];
+        }
+        scalar_t* row_record = rows + index * NR_RECORD;
+        scalar_t* column_record =
+            columns + ((b * width + j) * height + i) * NR_RECORD;
+        for (int r = 0; r < NR_RECORD; ++r) {
+            row_record[r] = record[r];
+            column_record[r] = record[r];
+        }
+    }();
+}
+
 // Backward, one index per face: the approximate gradient of paper sec. 3.2-3.3
 // for the screen x and y of the face's vertices.
 //
@@ -434,32 +473,26 @@ NR_KERNEL void NR_NAME(backward_pixels)(
 // the crossing is drawn by a face that does not hold the vertex and is nearer
 // than the crossing point.
 //
-// grad_rgb / textures and grad_alpha may each be null. eps bounds |u - c|
-// from below so that pixel centres on an edge give finite gradients.
+// rows / columns are pack_edge_records' output; textures may be null (no rgb
+// term). eps bounds |u - c| from below so that pixel centres on an edge give
+// finite gradients.
 NR_KERNEL void NR_NAME(backward_edges)(
         const scalar_t* faces, const scalar_t* textures, const int* face_index,
-        const scalar_t* rgb, const scalar_t* alpha, const scalar_t* depth_map,
-        const scalar_t* grad_rgb, const scalar_t* grad_alpha,
-        long long num_faces, long long height, long long width,
-        long long texture_size, scalar_t near, scalar_t far, scalar_t eps,
-        scalar_t* grad_faces, long long n) {
+        const scalar_t* rgb, const scalar_t* depth_map, const scalar_t* rows,
+        const scalar_t* columns, long long num_faces, long long height,
+        long long width, long long texture_size, scalar_t near, scalar_t far,
+        scalar_t eps, scalar_t* grad_faces, long long n) {
     NR_FOR_EACH(index, n) [&] {
         const long long b = index / num_faces, f = index % num_faces;
         const long long hw = height * width;
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
         if (!face.drawable(near, far)) return;
-        const bool use_rgb = grad_rgb != 0 && textures != 0;
-        const bool use_alpha = grad_alpha != 0;
         const scalar_t* cube = 0;
-        if (use_rgb)
+        if (textures)
             cube = textures +
                    index * texture_size * texture_size * texture_size * 3;
         const int* fi_map = face_index + b * hw;
-        const scalar_t* rgb_map = use_rgb ? rgb + b * 3 * hw : 0;
-        const scalar_t* g_rgb = use_rgb ? grad_rgb + b * 3 * hw : 0;
-        const scalar_t* alpha_map = alpha + b * hw;
-        const scalar_t* g_alpha = use_alpha ? grad_alpha + b * hw : 0;
         const scalar_t* depth_b = depth_map + b * hw;
         const scalar_t* faces_b = faces + b * num_faces * 9;
         scalar_t grad[3][2] = {{0, 0}, {0, 0}, {0, 0}};
@@ -477,8 +510,12 @@ NR_KERNEL void NR_NAME(backward_edges)(
                                           : (scalar_t)(height - 1) / height;
             const scalar_t du = axis == 0 ? (scalar_t)2 / width
                                           : (scalar_t)-2 / height;
+            // Image pixel index of (line, k) = line * line_stride +
+            // k * pixel_stride.
             const long long line_stride = axis == 0 ? width : 1;
             const long long pixel_stride = axis == 0 ? 1 : width;
+            const scalar_t* records =
+                (axis == 0 ? rows : columns) + b * hw * NR_RECORD;
             const scalar_t* u = axis == 0 ? face.x : face.y;
             const scalar_t* s = axis == 0 ? face.y : face.x;
 
@@ -519,6 +556,8 @@ NR_KERNEL void NR_NAME(backward_edges)(
                     const long long k_in = (long long)k_in_f;
                     const long long k_out = k_in - step_in;
                     const long long line_offset = line * line_stride;
+                    const scalar_t* line_records =
+                        records + line * num_pixels * NR_RECORD;
 
                     // Occlusion of the crossing, per edge vertex.
                     bool blocked[2] = {false, false};
@@ -540,7 +579,7 @@ NR_KERNEL void NR_NAME(backward_edges)(
 
                     // Colour of the face at the crossing point.
                     scalar_t color_c[3] = {0, 0, 0};
-                    if (use_rgb) {
+                    if (cube) {
                         scalar_t wp[3];
                         wp[ka] = (1 - t) / face.z[ka] * zc;
                         wp[kb] = t / face.z[kb] * zc;
@@ -549,7 +588,8 @@ NR_KERNEL void NR_NAME(backward_edges)(
                     }
 
                     scalar_t line_grad = 0;  // sum of dL / (u - c)
-                    // Outside pixels: from just outside to the image border.
+                    // Outside pixels, from just outside to the image border:
+                    // dL_rgb = <g, I_c> - <g, I>, dL_alpha = g_a (1 - a).
                     // (A crossing off-screen on the outer side leaves all
                     // the line's pixels outside: start at the border.)
                     long long k = k_out;
@@ -559,19 +599,12 @@ NR_KERNEL void NR_NAME(backward_edges)(
                         const scalar_t dist = u0 + (scalar_t)k * du - c;
                         // Rounding may put k_out on the edge: skip it.
                         if (dist == 0 || (dist > 0) == (inward_u > 0)) continue;
-                        const long long p = line_offset + k * pixel_stride;
-                        scalar_t dl = 0;
-                        if (use_rgb) {
-                            scalar_t d_rgb = 0;
-                            for (int ch = 0; ch < 3; ++ch)
-                                d_rgb += g_rgb[ch * hw + p] *
-                                         (color_c[ch] - rgb_map[ch * hw + p]);
-                            if (d_rgb < 0) dl += d_rgb;
-                        }
-                        if (use_alpha) {
-                            const scalar_t d_alpha = g_alpha[p] * (1 - alpha_map[p]);
-                            if (d_alpha < 0) dl += d_alpha;
-                        }
+                        const scalar_t* r = line_records + k * NR_RECORD;
+                        const scalar_t d_rgb = r[0] * color_c[0] +
+                                               r[1] * color_c[1] +
+                                               r[2] * color_c[2] - r[3];
+                        const scalar_t dl = (d_rgb < 0 ? d_rgb : 0) +
+                                            (r[4] < 0 ? r[4] : 0);
                         if (dl != 0) {
                             const scalar_t ad = dist < 0 ? -dist : dist;
                             line_grad += dl / (ad < eps ? (dist < 0 ? -eps : eps)
@@ -579,34 +612,35 @@ NR_KERNEL void NR_NAME(backward_edges)(
                         }
                     }
 
-                    // Inside pixels: need the pixel just outside on screen.
+                    // Inside pixels drawn by this face; needs the pixel just
+                    // outside on screen: dL_rgb = <g, I_o> - <g, I>,
+                    // dL_alpha = g_a (a_o - a).
                     if (k_out >= 0 && k_out < num_pixels) {
                         const long long po = line_offset + k_out * pixel_stride;
+                        scalar_t color_o[3] = {0, 0, 0};
+                        if (rgb)
+                            for (int ch = 0; ch < 3; ++ch)
+                                color_o[ch] = rgb[(b * 3 + ch) * hw + po];
+                        const scalar_t alpha_o =
+                            line_records[k_out * NR_RECORD + 6];
+                        const scalar_t sign = inward_u > 0 ? 1 : -1;
                         for (k = k_in; k >= 0 && k < num_pixels; k += step_in) {
                             const scalar_t uk = u0 + (scalar_t)k * du;
                             const scalar_t px = axis == 0 ? uk : sl;
                             const scalar_t py = axis == 0 ? sl : uk;
                             if (!face.contains(px, py)) break;
-                            const long long p = line_offset + k * pixel_stride;
-                            if (fi_map[p] != f) continue;
-                            scalar_t dl = 0;
-                            if (use_rgb) {
-                                scalar_t d_rgb = 0;
-                                for (int ch = 0; ch < 3; ++ch)
-                                    d_rgb += g_rgb[ch * hw + p] *
-                                             (rgb_map[ch * hw + po] -
-                                              rgb_map[ch * hw + p]);
-                                if (d_rgb < 0) dl += d_rgb;
-                            }
-                            if (use_alpha) {
-                                const scalar_t d_alpha =
-                                    g_alpha[p] * (alpha_map[po] - alpha_map[p]);
-                                if (d_alpha < 0) dl += d_alpha;
-                            }
+                            if (fi_map[line_offset + k * pixel_stride] != f)
+                                continue;
+                            const scalar_t* r = line_records + k * NR_RECORD;
+                            const scalar_t d_rgb = r[0] * color_o[0] +
+                                                   r[1] * color_o[1] +
+                                                   r[2] * color_o[2] - r[3];
+                            const scalar_t d_alpha = r[5] * (alpha_o - r[6]);
+                            const scalar_t dl = (d_rgb < 0 ? d_rgb : 0) +
+                                                (d_alpha < 0 ? d_alpha : 0);
                             if (dl != 0) {
                                 const scalar_t dist = uk - c;
                                 const scalar_t ad = dist < 0 ? -dist : dist;
-                                const scalar_t sign = inward_u > 0 ? 1 : -1;
                                 line_grad += dl / (ad < eps ? sign * eps : dist);
                             }
                         }
