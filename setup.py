@@ -9,10 +9,38 @@ pkg_resources (setuptools < 81); see README.md for the install command.
 """
 import os
 
+import shutil
+
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+from setuptools.command.develop import develop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Imports neural_renderer_compat at interpreter start-up, which registers an
+# import hook that fixes NumPy 2 for Chainer whatever the import order (see
+# neural_renderer_compat.py). It must land in site-packages itself.
+PTH = 'neural_renderer_compat.pth'
+
+
+class BuildPy(build_py):
+    """Puts the .pth at the top of the build tree: wheels install it into
+    site-packages."""
+
+    def run(self):
+        build_py.run(self)
+        self.copy_file(os.path.join(HERE, PTH),
+                       os.path.join(self.build_lib, PTH))
+
+
+class Develop(develop):
+    """Editable installs (`pip install -e .`) get the .pth too."""
+
+    def run(self):
+        develop.run(self)
+        if not self.uninstall:
+            shutil.copy(os.path.join(HERE, PTH),
+                        os.path.join(self.install_dir, PTH))
 
 
 class BuildExt(build_ext):
@@ -61,9 +89,11 @@ setup(
     long_description=long_description,
     long_description_content_type='text/markdown',
     packages=find_packages(include=['neural_renderer', 'neural_renderer.*']),
+    py_modules=['neural_renderer_compat'],
     package_data={'neural_renderer': ['kernels/*.cuh', 'kernels/*.cpp']},
     ext_modules=[kernels],
-    cmdclass={'build_ext': BuildExt},
+    cmdclass={'build_ext': BuildExt, 'build_py': BuildPy,
+              'develop': Develop},
     python_requires='>=3.9',
     install_requires=[
         'chainer==7.8.1',

@@ -3,8 +3,9 @@
 ``import neural_renderer`` before ``import chainer``: it first installs the
 compatibility shim that lets Chainer 7.8.1 run on NumPy 2 and Python 3.12.
 """
-# Must run before Chainer is imported anywhere: see _compat's docstring.
-from neural_renderer import _compat  # NOQA
+# Must run before Chainer is imported: see neural_renderer_compat.
+import neural_renderer_compat
+neural_renderer_compat.install()
 
 from neural_renderer.get_points_from_angles import get_points_from_angles  # NOQA
 from neural_renderer.lighting import lighting  # NOQA

@@ -3,7 +3,7 @@ import numbers
 
 import numpy
 
-import neural_renderer._compat  # NOQA  (before chainer)
+import neural_renderer_compat  # NOQA  (before chainer)
 import chainer
 from chainer import backend
 import chainer.functions as F

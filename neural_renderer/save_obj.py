@@ -26,7 +26,7 @@ import os
 
 import numpy
 
-import neural_renderer._compat  # NOQA  (before chainer)
+import neural_renderer_compat  # NOQA  (before chainer)
 import chainer
 from chainer import backend
 

@@ -4,8 +4,6 @@ import sys
 # Test helpers (reference implementations) live next to the tests.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import neural_renderer  # NOQA  (installs the NumPy 2 shim before chainer)
-
 
 def pytest_configure(config):
     # chainer.testing.attr registers tests with a 'gpu' mark.

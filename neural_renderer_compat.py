@@ -11,22 +11,31 @@ stacks removed:
   macOS to warn about Accelerate. A stub whose ``get_info`` knows nothing
   stands in for it.
 
-:func:`install` restores exactly these names, only when they are missing, and
-must run before ``chainer`` is imported. ``neural_renderer/__init__.py`` calls it
-first, so ``import neural_renderer`` (or ``import neural_renderer._compat``)
-before ``import chainer`` is enough. Nothing else in the project patches
-third-party code. ``pkg_resources`` (also needed by Chainer) cannot be shimmed
-reasonably; it comes from ``setuptools<81``, a run-time dependency in
-``setup.py``; its "pkg_resources is deprecated" warning is filtered.
+:func:`install` restores exactly these names, only when they are missing;
+it must run before ``chainer`` is imported. Two things make sure it does:
+
+* ``import neural_renderer`` calls it first;
+* the package installs ``neural_renderer_compat.pth`` into site-packages,
+  which imports this module at interpreter start-up. That only registers an
+  import hook (cheap: NumPy is not imported then); the hook runs
+  :func:`install` when ``chainer`` is first imported. So code written for
+  the original package, which imports ``chainer`` before
+  ``neural_renderer``, runs unchanged.
+
+This is the project's one compatibility module; nothing else patches
+third-party code. ``pkg_resources`` (also needed by Chainer) comes from
+``setuptools<81``, a run-time dependency in ``setup.py``; its
+"pkg_resources is deprecated" warning is filtered. The module is top level
+(not inside the package) so that the start-up hook does not import
+``neural_renderer`` and, with it, Chainer.
 """
 import sys
 import types
 import warnings
 
-import numpy
-
 
 def _sctypes():
+    import numpy
     return {
         'int': [numpy.int8, numpy.int16, numpy.int32, numpy.int64],
         'uint': [numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64],
@@ -67,6 +76,7 @@ def _install_distutils_stub():
 
 def install():
     """Restore the NumPy names Chainer 7.8.1 needs. Idempotent."""
+    import numpy
     # setuptools warns on every `import pkg_resources`, which Chainer does at
     # import; the dependency is known and pinned (setuptools<81).
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated',
@@ -78,4 +88,28 @@ def install():
     _install_distutils_stub()
 
 
-install()
+class _ChainerImportHook(object):
+    """A meta path finder that runs :func:`install` just before Chainer is
+    imported. It finds nothing itself (the normal finders load Chainer)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == 'chainer':
+            install()
+            uninstall_import_hook()
+        return None
+
+
+def install_import_hook():
+    """Arrange for :func:`install` to run when ``chainer`` is imported."""
+    if 'chainer' in sys.modules:
+        return
+    if not any(isinstance(f, _ChainerImportHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ChainerImportHook())
+
+
+def uninstall_import_hook():
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if not isinstance(f, _ChainerImportHook)]
+
+
+install_import_hook()
