@@ -10,6 +10,7 @@ pkg_resources (setuptools < 81); see README.md for the install command.
 import os
 
 import shutil
+import sysconfig
 
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
@@ -34,13 +35,17 @@ class BuildPy(build_py):
 
 
 class Develop(develop):
-    """Editable installs (`pip install -e .`) get the .pth too."""
+    """Editable installs through `setup.py develop` (what pip runs for
+    `pip install -e .` on a project without pyproject.toml) get the .pth
+    too, in the site-packages of the interpreter running the install.
+    (setuptools >= 80 implements develop by calling pip itself, so the
+    command's own install_dir cannot be relied on.)"""
 
     def run(self):
         develop.run(self)
-        if not self.uninstall:
+        if not getattr(self, 'uninstall', False):
             shutil.copy(os.path.join(HERE, PTH),
-                        os.path.join(self.install_dir, PTH))
+                        os.path.join(sysconfig.get_paths()['purelib'], PTH))
 
 
 class BuildExt(build_ext):

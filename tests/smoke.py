@@ -4,9 +4,11 @@ import sys
 
 import numpy
 
-import neural_renderer as nr
+# The original package's import order: chainer first (the installed
+# neural_renderer_compat.pth makes that work on NumPy 2).
 import chainer
 import chainer.functions as F
+import neural_renderer as nr
 
 here = os.path.dirname(os.path.abspath(__file__))
 vertices, faces = nr.load_obj(os.path.join(here, '..', 'data', 'teapot.obj'))
