@@ -105,6 +105,8 @@ setup(
         'numpy>=2',
         'scipy',
         'imageio',
+        'matplotlib',
+        'tqdm',
         # Chainer 7.8.1 imports pkg_resources at run time.
         'setuptools<81',
     ],

@@ -1,0 +1,122 @@
+"""What the examples share: arguments, device, images, GIFs, plots, IoU.
+
+Kept out of the package: these are conveniences for the example scripts,
+not part of the renderer's API.
+"""
+import os
+
+import imageio.v2 as imageio
+import numpy
+
+import neural_renderer as nr
+import chainer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.normpath(os.path.join(HERE, '..', 'data'))
+DEFAULT_OUTPUT_DIR = os.path.join(HERE, 'output')
+
+
+def add_common_arguments(parser, image_size, iterations=None):
+    """--output-dir, --gpu, --image-size and (for optimisations)
+    --iterations, with the example's own defaults."""
+    parser.add_argument('-o', '--output-dir', default=DEFAULT_OUTPUT_DIR,
+                        help='where to write the outputs (default: %(default)s)')
+    parser.add_argument('-g', '--gpu', type=int, default=-1,
+                        help='GPU id; -1 runs on the CPU (default)')
+    parser.add_argument('--image-size', type=positive_int, default=image_size,
+                        help='rendered image size in pixels (default: '
+                             '%(default)s)')
+    if iterations is not None:
+        parser.add_argument('--iterations', type=positive_int,
+                            default=iterations,
+                            help='optimisation steps (default: %(default)s)')
+    return parser
+
+
+def positive_int(text):
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected an integer, got '
+                                         '{!r}'.format(text))
+    if value <= 0:
+        raise argparse.ArgumentTypeError('expected a positive integer, got '
+                                         '{}'.format(value))
+    return value
+
+
+def select_device(gpu):
+    """The array module for ``gpu`` (-1: numpy), making that GPU current."""
+    if gpu < 0:
+        return numpy
+    import cupy
+    chainer.backends.cuda.get_device_from_id(gpu).use()
+    return cupy
+
+
+def to_cpu(array):
+    if isinstance(array, chainer.Variable):
+        array = array.array
+    return chainer.backend.CpuDevice().send(array)
+
+
+def to_uint8(image):
+    """[3, H, W] or [H, W] floats in [0, 1] -> uint8 [H, W, 3] / [H, W]."""
+    image = to_cpu(image)
+    if image.ndim == 3:
+        image = image.transpose(1, 2, 0)
+    return (numpy.clip(image, 0, 1) * 255 + 0.5).astype(numpy.uint8)
+
+
+def save_gif(path, frames, duration=0.05):
+    """Writes uint8 frames as a looping GIF; returns the path."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    imageio.mimsave(path, frames, duration=duration, loop=0)
+    return path
+
+
+def save_image(path, image):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    imageio.imwrite(path, image)
+    return path
+
+
+def plot_loss(path, losses, title='loss', log_scale=False):
+    """A PNG of the loss curve (matplotlib, no display needed)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(5, 3.2), dpi=100)
+    axes.plot(numpy.arange(1, len(losses) + 1), losses)
+    axes.set_xlabel('iteration')
+    axes.set_ylabel('loss')
+    axes.set_title(title)
+    if log_scale:
+        axes.set_yscale('log')
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def silhouette_iou(a, b):
+    """IoU of two soft masks (arrays or Variables of the same shape)."""
+    a, b = to_cpu(a).astype(numpy.float64), to_cpu(b).astype(numpy.float64)
+    union = (a + b - a * b).sum()
+    return float((a * b).sum() / union) if union > 0 else 1.0
+
+
+def turntable(renderer, vertices, faces, textures, distance=2.732,
+              elevation=30, step=4):
+    """uint8 frames of the mesh seen from azimuth 0, step, ... < 360."""
+    frames = []
+    with chainer.no_backprop_mode():
+        for azimuth in range(0, 360, step):
+            renderer.eye = nr.get_points_from_angles(distance, elevation,
+                                                     azimuth)
+            images = renderer.render(vertices, faces, textures)
+            frames.append(to_uint8(images.array[0]))
+    return frames
