@@ -274,3 +274,42 @@ def test_gradients_are_float32_in_float32():
           ).backward()
     numpy.testing.assert_allclose(faces.grad, faces64.grad, rtol=1e-4,
                                   atol=1e-4)
+
+
+@pytest.mark.parametrize('seed, shape', [(0, (12, 12)), (1, (10, 15)),
+                                         (2, (17, 9)), (3, (16, 16))])
+def test_edge_gradient_matches_the_plain_python_statement(seed, shape):
+    # Random overlapping triangles (some off-screen, some sharing vertices),
+    # dense random rgb and alpha gradients: the kernel's edge gradient equals
+    # reference_gradient.edge_gradient, which states the rule loop by loop
+    # on the independent reference rasterizer's maps.
+    import reference_gradient
+    import reference_rasterizer as ref
+    rng = numpy.random.RandomState(seed)
+    num_faces = 8
+    centres = rng.uniform(-1.1, 1.1, (num_faces, 1, 2))
+    xy = centres + rng.uniform(-0.6, 0.6, (num_faces, 3, 2))
+    z = rng.uniform(1, 4, (num_faces, 3, 1))
+    faces = numpy.concatenate([xy, z], axis=2)
+    faces[1, 0] = faces[0, 1]  # a shared vertex
+    faces[2, :2] = faces[3, 1::-1]  # a shared edge
+    textures = rng.uniform(0, 1, (num_faces, 2, 2, 2, 3))
+    height, width = shape
+    g_rgb = rng.randn(3, height, width)
+    g_alpha = rng.randn(height, width)
+
+    fv = chainer.Variable(faces[None])
+    out = nr.rasterize_rgbad(fv, textures[None], image_size=shape,
+                             anti_aliasing=False, background_color=(0.3, 0.2,
+                                                                    0.1))
+    loss = F.sum(out['rgb'] * g_rgb[None]) + F.sum(out['alpha'] * g_alpha)
+    loss.backward()
+
+    face_index, depth, rgb = ref.rasterize(faces, height, width, textures,
+                                           background=(0.3, 0.2, 0.1))
+    expected = reference_gradient.edge_gradient(
+        faces, textures, rgb, (face_index >= 0).astype(float), face_index,
+        depth, g_rgb, g_alpha)
+    assert numpy.abs(expected).sum() > 0
+    numpy.testing.assert_allclose(fv.grad[0, :, :, :2], expected[:, :, :2],
+                                  rtol=1e-9, atol=1e-9)
