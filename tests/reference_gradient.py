@@ -13,8 +13,8 @@ where dL_k = <g_rgb, dI_rgb> and g_alpha dI_alpha, each counted only when
 negative; outside the face dI = (face colour at the crossing) - I_k, inside
 (pixels the face draws, up to where the line leaves the face)
 dI = I(pixel just outside the crossing) - I_k. A vertex gets nothing from a
-line whose crossing pixel is drawn by a nearer face that does not contain
-it.
+line whose on-screen pixel just inside the crossing shows nothing, or a face
+other than this one that does not contain the vertex.
 """
 import numpy
 
@@ -84,7 +84,9 @@ def edge_gradient(faces, textures, rgb, alpha, face_index, depth, grad_rgb,
                     shares = [1 - t, t]
                     if k_in is not None:
                         g = at(k_in, face_index)
-                        if g >= 0 and g != f and at(k_in, depth) < zc:
+                        if g < 0:
+                            shares = [0., 0.]
+                        elif g != f:
                             other = faces[g]
                             for i, vertex in enumerate((a, b)):
                                 if not any((other[j] == face[vertex]).all()

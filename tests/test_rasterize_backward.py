@@ -159,14 +159,40 @@ def test_occluded_crossing_blocks_the_gradient():
     numpy.testing.assert_allclose(grad[0, 0], grad_alone[0, 0])
 
 
-def test_neighbour_sharing_the_vertex_does_not_block():
-    # Two faces sharing the hypotenuse: the crossing pixel drawn by the
-    # neighbour does not block vertices the neighbour contains.
-    v3 = (0.43, 0.53)
-    neighbour = numpy.array([[V1[0], V1[1], 1.], [v3[0], v3[1], 1.],
-                             [V2[0], V2[1], 1.]])
-    faces = numpy.stack([triangle(z=(1., 1., 1.)), neighbour])[None]
-    assert nr.rasterize_silhouettes(faces, SIZE, False).array.sum() > 0
+def test_neighbour_holding_the_vertex_does_not_block_it():
+    # Face 1, in front, draws the pixel just inside the hypotenuse's
+    # crossing on row 4 (row 4, col 3) and holds v1 but not v2: the
+    # gradient from P = (row 4, col 8) still reaches v1, not v2.
+    neighbour = numpy.array([[V1[0], V1[1], 2.], [-0.1, 0.3, 1.],
+                             [-0.6, 0.3, 1.]])
+    shown = nr.rasterize_silhouettes(neighbour[None, None], SIZE,
+                                     False).array[0]
+    assert shown[4, 3] == 1 and shown[4, 8] == 0
+    faces = numpy.stack([triangle(), neighbour])[None]
+    grad = alpha_grad(faces, one_hot(4, 8, -1.))
+    grad_alone = alpha_grad(triangle()[None, None], one_hot(4, 8, -1.))
+    assert grad_alone[0, 0, 1, 0] < 0 and grad_alone[0, 0, 2, 0] < 0
+    numpy.testing.assert_allclose(grad[0, 0, 1], grad_alone[0, 0, 1])
+    numpy.testing.assert_array_equal(grad[0, 0, 2], 0)
+    numpy.testing.assert_array_equal(grad[0, 0, 0], 0)
+
+
+def test_crossing_on_a_pixel_showing_nothing_gets_no_gradient():
+    # A triangle smaller than a pixel spans row 4's centre line (y = 0.1)
+    # between the centres x = 0.1 and 0.3: it draws no pixel, so its
+    # crossings are not drawn and P = (row 4, col 8) pulls nothing (sec.
+    # 3.3). Grown to cover the pixel just inside (x = 0.1), it is pulled.
+    def tiny(scale):
+        centre = numpy.array([0.2, 0.1])
+        xy = centre + scale * numpy.array([[-0.05, -0.04], [0.05, -0.04],
+                                           [-0.05, 0.05]])
+        return numpy.concatenate([xy, numpy.full((3, 1), 2.)], 1)[None, None]
+    assert nr.rasterize_silhouettes(tiny(1.), SIZE, False).array.sum() == 0
+    numpy.testing.assert_array_equal(
+        alpha_grad(tiny(1.), one_hot(4, 8, -1.)), 0)
+    big = tiny(2.5)
+    assert nr.rasterize_silhouettes(big, SIZE, False).array[0, 4, 5] == 1
+    assert (alpha_grad(big, one_hot(4, 8, -1.))[0, 0, :, 0] < 0).any()
 
 
 def test_rgb_gradient_uses_colour_differences_and_sums_with_alpha():

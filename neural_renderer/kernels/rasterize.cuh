@@ -468,10 +468,10 @@ NR_KERNEL void NR_NAME(pack_edge_records)(
 //   lies beyond the edge, approximated by the pixel just outside: dI = I_o - I.
 // With dL = <grad, dI> (rgb and alpha each on their own) the linear ramp gives
 // dL / (u - c) * (1 - t) for a and * t for b, counted only when dL < 0 (the
-// move lowers the loss: paper eq. 1, 3, 4). Nothing flows through a crossing
-// that a face without the vertex occludes (sec. 3.3): the pixel just inside
-// the crossing is drawn by a face that does not hold the vertex and is nearer
-// than the crossing point.
+// move lowers the loss: paper eq. 1, 3, 4). Nothing flows to a vertex
+// through a crossing that is not drawn (sec. 3.3): the pixel just inside the
+// crossing shows nothing, or a face other than this one that does not hold
+// the vertex.
 //
 // rows / columns are pack_edge_records' output; textures may be null (no rgb
 // term). eps bounds |u - c| from below so that pixel centres on an edge give
@@ -559,12 +559,23 @@ NR_KERNEL void NR_NAME(backward_edges)(
                     const scalar_t* line_records =
                         records + line * num_pixels * NR_RECORD;
 
-                    // Occlusion of the crossing, per edge vertex.
+                    // Occlusion of the crossing, per edge vertex: the
+                    // crossing counts as drawn when the pixel just inside
+                    // it shows this face or a face holding the vertex;
+                    // anything else there (another surface, or nothing, as
+                    // for faces smaller than a pixel) blocks the vertex.
+                    // Off-screen crossings cannot be judged and pass.
+                    // (A depth test against the crossing instead lets
+                    // neighbours on one sloping surface block each other
+                    // one way only, which biases the gradients of meshes
+                    // with faces near or below pixel size.)
                     bool blocked[2] = {false, false};
                     if (k_in >= 0 && k_in < num_pixels) {
                         const long long q = line_offset + k_in * pixel_stride;
                         const int g = fi_map[q];
-                        if (g >= 0 && g != f && depth_b[q] < zc) {
+                        if (g < 0) {
+                            blocked[0] = blocked[1] = true;
+                        } else if (g != f) {
                             nr::Face<scalar_t> other;
                             other.load(faces_b + (long long)g * 9);
                             blocked[0] = !other.has_vertex(
