@@ -102,11 +102,37 @@ def plot_loss(path, losses, title='loss', log_scale=False):
     return path
 
 
-def silhouette_iou(a, b):
-    """IoU of two soft masks (arrays or Variables of the same shape)."""
-    a, b = to_cpu(a).astype(numpy.float64), to_cpu(b).astype(numpy.float64)
-    union = (a + b - a * b).sum()
-    return float((a * b).sum() / union) if union > 0 else 1.0
+def silhouette_iou(a, b, threshold=0.5):
+    """IoU of two masks (arrays or Variables of one shape), each binarised
+    at ``threshold``: anti-aliased edge pixels count when at least half
+    covered."""
+    a, b = to_cpu(a) >= threshold, to_cpu(b) >= threshold
+    union = numpy.logical_or(a, b).sum()
+    return float(numpy.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def load_reference(path, image_size, colour=False):
+    """A reference PNG as float32 in [0, 1], resized (box filter) to
+    ``image_size``: [H, W] grey, or [3, H, W] with ``colour``."""
+    from PIL import Image
+    image = Image.open(path).convert('RGB' if colour else 'L')
+    if image.size != (image_size, image_size):
+        image = image.resize((image_size, image_size), Image.BOX)
+    array = numpy.asarray(image, numpy.float32) / 255
+    return array.transpose(2, 0, 1).copy() if colour else array
+
+
+def load_teapot(xp):
+    """The teapot as xp arrays vertices [1, V, 3] float32, faces [1, F, 3]
+    int32."""
+    vertices, faces = nr.load_obj(os.path.join(DATA, 'teapot.obj'))
+    return xp.asarray(vertices[None]), xp.asarray(faces[None])
+
+
+def progress(iterations, description):
+    """tqdm over range(iterations), on stderr."""
+    import tqdm
+    return tqdm.trange(iterations, desc=description, dynamic_ncols=True)
 
 
 def turntable(renderer, vertices, faces, textures, distance=2.732,
