@@ -99,6 +99,10 @@ setup(
     ext_modules=[kernels],
     cmdclass={'build_ext': BuildExt, 'build_py': BuildPy,
               'develop': Develop},
+    entry_points={
+        'console_scripts': [
+            'neural-renderer = neural_renderer.cli:main_entry'],
+    },
     python_requires='>=3.9',
     install_requires=[
         'chainer==7.8.1',

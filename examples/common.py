@@ -69,10 +69,13 @@ def to_uint8(image):
     return (numpy.clip(image, 0, 1) * 255 + 0.5).astype(numpy.uint8)
 
 
-def save_gif(path, frames, duration=0.05):
-    """Writes uint8 frames as a looping GIF; returns the path."""
+def save_gif(path, frames, frame_ms=40):
+    """Writes uint8 frames as a looping GIF, ``frame_ms`` milliseconds per
+    frame (Pillow merges identical consecutive frames); returns the path."""
+    import imageio.v3 as iio
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    imageio.mimsave(path, frames, duration=duration, loop=0)
+    iio.imwrite(path, numpy.stack(frames), extension='.gif',
+                duration=frame_ms, loop=0)
     return path
 
 

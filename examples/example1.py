@@ -34,7 +34,7 @@ def main(argv=None):
     renderer.image_size = args.image_size
     frames = common.turntable(renderer, vertices, faces, textures)
     path = common.save_gif(os.path.join(args.output_dir, 'example1.gif'),
-                           frames, duration=0.04)
+                           frames)
     print('wrote {} ({} frames, {:.1f} s)'.format(path, len(frames),
                                                  time.time() - start))
     return path

@@ -36,6 +36,9 @@ def test_example1_renders_the_turntable(tmp_path):
     # 90 azimuths; the GIF writer merges consecutive identical frames only.
     assert 45 <= len(frames) <= 90
     assert frames[0].shape[:2] == (32, 32)
+    from PIL import Image
+    with Image.open(path) as gif:
+        assert gif.info['duration'] == 40  # milliseconds per frame
     first = frames[0][..., :3].astype(int)
     assert first.max() > 100 and (first == 0).all(axis=-1).mean() > 0.5
 
