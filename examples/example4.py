@@ -54,7 +54,7 @@ def main(argv=None):
     parser.add_argument('--learning-rate', type=float, default=0.1,
                         help='Adam step size (default: %(default)s)')
     common.add_common_arguments(parser, image_size=128, iterations=1000)
-    parser.add_argument('--stop-error', type=float, default=1e-3,
+    parser.add_argument('--stop-error', type=float, default=3e-4,
                         help='stop early when the mean squared silhouette '
                              'error per pixel falls below this (default: '
                              '%(default)s; 0 runs every iteration)')
