@@ -118,5 +118,8 @@ setup(
         'test': ['pytest'],
         'gpu': ['cupy-cuda12x'],
         'gpu-cuda13': ['cupy-cuda13x'],
+        # benchmarks/ only (DEODR side by side); deodr 0.2.3 fails to
+        # import without trimesh.
+        'bench': ['deodr', 'trimesh'],
     },
 )

@@ -11,6 +11,10 @@ disagree on arguments.
 ``0 <= i < n`` with scalar type ``dtype`` (float32 or float64). Array
 arguments must be C-contiguous and of the kernel's type; ``None`` passes a
 null pointer.
+
+``KernelSource`` does the same for another source written with the same
+macros (the benchmarks' per-pixel rasterizer of the original algorithm):
+its header, its instantiating unit and its CPU shared library.
 """
 import ctypes
 import importlib.util
@@ -40,6 +44,8 @@ _PARAM_TYPES = {
     'scalar_t': ('value', 'S'),
 }
 
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"[^\n]*$', re.M)
+
 
 def _read(path):
     with open(path) as f:
@@ -68,123 +74,178 @@ def _parse_signatures(source):
     return signatures
 
 
-SIGNATURES = _parse_signatures(_read(_HEADER))
+def _resolve(dtype, scalar):
+    return numpy.dtype(scalar if scalar != 'S' else dtype)
+
+
+_THREADS = 256
+
+
+class KernelSource(object):
+    """The kernels of one source, launched on the CPU or the GPU.
+
+    Args:
+        header (str): the file whose ``NR_KERNEL void NR_NAME(name)(...)``
+            definitions give the kernels and their signatures.
+        unit (str): the translation unit that instantiates them for float
+            (suffix _f32) and double (_f64), as ``kernels/kernels.cpp``.
+        cpu_library: path of the shared library built from ``unit``, or a
+            callable returning it (called at the first CPU launch).
+        include_dirs: where quoted ``#include`` files are looked for (after
+            the directory of the file that includes them) when the text for
+            NVRTC is assembled.
+    """
+
+    def __init__(self, header, unit, cpu_library, include_dirs=()):
+        self.header = header
+        self.unit = unit
+        self.include_dirs = list(include_dirs)
+        self.signatures = _parse_signatures(_read(header))
+        self._cpu_library_path = cpu_library
+        self._cpu_library = None
+        self._gpu_modules = {}
+
+    def check_args(self, name, dtype, args):
+        params = self.signatures[name][:-1]
+        if len(args) != len(params):
+            raise TypeError('kernel {} takes {} arguments, got {}'.format(
+                name, len(params), len(args)))
+        for (pname, kind, scalar), arg in zip(params, args):
+            if kind != 'ptr' or arg is None:
+                continue
+            expected = _resolve(dtype, scalar)
+            if arg.dtype != expected or not arg.flags.c_contiguous:
+                # An internal error: callers prepare their arrays.
+                raise TypeError('kernel {}: argument {} must be a '
+                                'C-contiguous {} array, got {} '
+                                '(contiguous={})'.format(
+                                    name, pname, expected, arg.dtype,
+                                    arg.flags.c_contiguous))
+
+    # -- CPU: the shared library through ctypes -----------------------------
+
+    def cpu_library(self):
+        if self._cpu_library is None:
+            path = self._cpu_library_path
+            if callable(path):
+                path = path()
+            library = ctypes.CDLL(path)
+            for name, params in self.signatures.items():
+                for dtype, suffix in _SUFFIX.items():
+                    function = getattr(library, name + suffix)
+                    function.restype = None
+                    function.argtypes = [
+                        ctypes.c_void_p if kind == 'ptr' else
+                        numpy.ctypeslib.as_ctypes_type(_resolve(dtype, scalar))
+                        for _, kind, scalar in params]
+            self._cpu_library = library
+        return self._cpu_library
+
+    def _launch_cpu(self, name, n, dtype, args):
+        function = getattr(self.cpu_library(), name + _SUFFIX[dtype])
+        params = self.signatures[name]
+        c_args = []
+        for (_, kind, scalar), arg in zip(params, list(args) + [n]):
+            if kind == 'ptr':
+                c_args.append(None if arg is None else arg.ctypes.data)
+            else:
+                c_args.append(_resolve(dtype, scalar).type(arg).item())
+        function(*c_args)
+
+    # -- GPU: the same source through CuPy / NVRTC --------------------------
+
+    def _inline(self, path, depth=0):
+        if depth > 16:
+            raise RuntimeError('#include nesting too deep at {}'.format(path))
+        directories = [os.path.dirname(path)] + self.include_dirs
+
+        def replace(match):
+            for directory in directories:
+                candidate = os.path.join(directory, match.group(1))
+                if os.path.isfile(candidate):
+                    return self._inline(candidate, depth + 1)
+            raise RuntimeError('{}: cannot find included file {!r}'.format(
+                path, match.group(1)))
+
+        return _INCLUDE.sub(replace, _read(path))
+
+    def gpu_source(self):
+        """The text CuPy compiles: the unit with quoted includes inlined."""
+        return self._inline(self.unit)
+
+    def _gpu_module(self):
+        import cupy
+        device = cupy.cuda.Device().id
+        module = self._gpu_modules.get(device)
+        if module is None:
+            # --fmad=false: no fused multiply-add contraction, so GPU
+            # arithmetic rounds like the CPU build (-ffp-contract=off).
+            module = cupy.RawModule(code=self.gpu_source(),
+                                    options=('--std=c++14', '--fmad=false'))
+            self._gpu_modules[device] = module
+        return module
+
+    def _launch_gpu(self, name, n, dtype, args):
+        function = self._gpu_module().get_function(name + _SUFFIX[dtype])
+        params = self.signatures[name]
+        gpu_args = []
+        for (_, kind, scalar), arg in zip(params, list(args) + [n]):
+            if kind == 'ptr':
+                gpu_args.append(numpy.uint64(0) if arg is None else arg)
+            else:
+                gpu_args.append(_resolve(dtype, scalar).type(arg))
+        blocks = (n + _THREADS - 1) // _THREADS
+        function((blocks,), (_THREADS,), tuple(gpu_args))
+
+    def launch(self, name, n, dtype, *args):
+        """Run kernel ``name`` over ``n`` indices on the arrays' device."""
+        dtype = numpy.dtype(dtype)
+        if dtype not in _SUFFIX:
+            raise TypeError('kernels run in float32 or float64, not '
+                            '{}'.format(dtype))
+        self.check_args(name, dtype, args)
+        if n <= 0:
+            return
+        arrays = [arg for (_, kind, _), arg in zip(self.signatures[name], args)
+                  if kind == 'ptr' and arg is not None]
+        if arrays and not isinstance(arrays[0], numpy.ndarray):
+            self._launch_gpu(name, n, dtype, args)
+        else:
+            self._launch_cpu(name, n, dtype, args)
+
+
+# ----------------------------------------------------------------------------
+# The package's own kernels.
+
+def _package_cpu_library():
+    spec = importlib.util.find_spec('neural_renderer._kernels_cpu')
+    if spec is None or spec.origin is None:
+        raise ImportError(
+            'the CPU kernels of neural_renderer are not built: install '
+            'the package with `pip install -e .` (needs a C++ compiler)')
+    return spec.origin
+
+
+_PACKAGE = KernelSource(_HEADER, _UNIT, _package_cpu_library)
+SIGNATURES = _PACKAGE.signatures
 # Values per pixel record of the pack_edge_records kernel (NR_RECORD).
 EDGE_RECORD_SIZE = int(re.search(r'#define NR_RECORD (\d+)',
                                  _read(_HEADER)).group(1))
 
 
-def _resolve(dtype, scalar):
-    return numpy.dtype(scalar if scalar != 'S' else dtype)
-
-
 def _check_args(name, dtype, args):
-    params = SIGNATURES[name][:-1]
-    if len(args) != len(params):
-        raise TypeError('kernel {} takes {} arguments, got {}'.format(
-            name, len(params), len(args)))
-    for (pname, kind, scalar), arg in zip(params, args):
-        if kind != 'ptr' or arg is None:
-            continue
-        expected = _resolve(dtype, scalar)
-        if arg.dtype != expected or not arg.flags.c_contiguous:
-            # An internal error: callers prepare their arrays.
-            raise TypeError('kernel {}: argument {} must be a C-contiguous {} '
-                            'array, got {} (contiguous={})'.format(
-                                name, pname, expected, arg.dtype,
-                                arg.flags.c_contiguous))
-
-
-# ----------------------------------------------------------------------------
-# CPU: the C++ extension through ctypes.
-
-_cpu_library = None
+    _PACKAGE.check_args(name, dtype, args)
 
 
 def _load_cpu_library():
-    global _cpu_library
-    if _cpu_library is None:
-        spec = importlib.util.find_spec('neural_renderer._kernels_cpu')
-        if spec is None or spec.origin is None:
-            raise ImportError(
-                'the CPU kernels of neural_renderer are not built: install '
-                'the package with `pip install -e .` (needs a C++ compiler)')
-        library = ctypes.CDLL(spec.origin)
-        for name, params in SIGNATURES.items():
-            for dtype, suffix in _SUFFIX.items():
-                function = getattr(library, name + suffix)
-                function.restype = None
-                function.argtypes = [
-                    ctypes.c_void_p if kind == 'ptr' else
-                    numpy.ctypeslib.as_ctypes_type(_resolve(dtype, scalar))
-                    for _, kind, scalar in params]
-        _cpu_library = library
-    return _cpu_library
-
-
-def _launch_cpu(name, n, dtype, args):
-    function = getattr(_load_cpu_library(), name + _SUFFIX[dtype])
-    params = SIGNATURES[name]
-    c_args = []
-    for (_, kind, scalar), arg in zip(params, list(args) + [n]):
-        if kind == 'ptr':
-            c_args.append(None if arg is None else arg.ctypes.data)
-        else:
-            c_args.append(_resolve(dtype, scalar).type(arg).item())
-    function(*c_args)
-
-
-# ----------------------------------------------------------------------------
-# GPU: the same source through CuPy / NVRTC.
-
-_gpu_modules = {}
-_THREADS = 256
+    return _PACKAGE.cpu_library()
 
 
 def gpu_source():
     """The text CuPy compiles: kernels.cpp with the header inlined."""
-    unit = _read(_UNIT)
-    return unit.replace('#include "rasterize.cuh"', _read(_HEADER))
-
-
-def _gpu_module():
-    import cupy
-    device = cupy.cuda.Device().id
-    module = _gpu_modules.get(device)
-    if module is None:
-        # --fmad=false: no fused multiply-add contraction, so GPU arithmetic
-        # rounds like the CPU build (-ffp-contract=off).
-        module = cupy.RawModule(code=gpu_source(),
-                                options=('--std=c++14', '--fmad=false'))
-        _gpu_modules[device] = module
-    return module
-
-
-def _launch_gpu(name, n, dtype, args):
-    function = _gpu_module().get_function(name + _SUFFIX[dtype])
-    params = SIGNATURES[name]
-    gpu_args = []
-    for (_, kind, scalar), arg in zip(params, list(args) + [n]):
-        if kind == 'ptr':
-            gpu_args.append(numpy.uint64(0) if arg is None else arg)
-        else:
-            gpu_args.append(_resolve(dtype, scalar).type(arg))
-    blocks = (n + _THREADS - 1) // _THREADS
-    function((blocks,), (_THREADS,), tuple(gpu_args))
+    return _PACKAGE.gpu_source()
 
 
 def launch(name, n, dtype, *args):
     """Run kernel ``name`` over ``n`` indices on the arrays' device."""
-    dtype = numpy.dtype(dtype)
-    if dtype not in _SUFFIX:
-        raise TypeError('kernels run in float32 or float64, not {}'.format(
-            dtype))
-    _check_args(name, dtype, args)
-    if n <= 0:
-        return
-    arrays = [arg for (_, kind, _), arg in zip(SIGNATURES[name], args)
-              if kind == 'ptr' and arg is not None]
-    if arrays and not isinstance(arrays[0], numpy.ndarray):
-        _launch_gpu(name, n, dtype, args)
-    else:
-        _launch_cpu(name, n, dtype, args)
+    _PACKAGE.launch(name, n, dtype, *args)
