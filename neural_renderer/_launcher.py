@@ -231,6 +231,9 @@ SIGNATURES = _PACKAGE.signatures
 # Values per pixel record of the pack_edge_records kernel (NR_RECORD).
 EDGE_RECORD_SIZE = int(re.search(r'#define NR_RECORD (\d+)',
                                  _read(_HEADER)).group(1))
+# Side of the square pixel tiles pack_edge_records' indices run over.
+EDGE_RECORD_TILE = int(re.search(r'#define NR_TILE (\d+)',
+                                 _read(_HEADER)).group(1))
 
 
 def _check_args(name, dtype, args):

@@ -20,6 +20,7 @@ import chainer.functions as F
 from chainer.utils import type_check
 
 from neural_renderer import _launcher
+from neural_renderer.average_2x2 import average_2x2
 
 _EMPTY_KEY = numpy.uint64(0xFFFFFFFFFFFFFFFF)
 DEFAULT_IMAGE_SIZE = 256
@@ -155,8 +156,10 @@ class Rasterize(function_node.FunctionNode):
             record = _launcher.EDGE_RECORD_SIZE
             rows = xp.empty((batch_size, height, width, record), dtype)
             columns = xp.empty((batch_size, width, height, record), dtype)
-            _launcher.launch('pack_edge_records',
-                             batch_size * height * width, dtype, rgb, alpha,
+            tile = _launcher.EDGE_RECORD_TILE
+            num_tiled = batch_size * (-(-height // tile)) * (
+                -(-width // tile)) * tile * tile
+            _launcher.launch('pack_edge_records', num_tiled, dtype, rgb, alpha,
                              grad_rgb, grad_alpha, height, width, rows,
                              columns)
             _launcher.launch('backward_edges', batch_size * num_faces, dtype,
@@ -322,10 +325,10 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
         rgb = None
         alpha, depth = function.apply((faces,))
     if anti_aliasing:
-        if return_rgb:
-            rgb = F.average_pooling_2d(rgb, 2, 2)
-        alpha = F.average_pooling_2d(alpha[:, None], 2, 2)[:, 0]
-        depth = F.average_pooling_2d(depth[:, None], 2, 2)[:, 0]
+        # Only the maps asked for: each average is a pass over the 2x image.
+        rgb = average_2x2(rgb) if return_rgb else None
+        alpha = average_2x2(alpha) if return_alpha else None
+        depth = average_2x2(depth) if return_depth else None
     return {
         'rgb': rgb if return_rgb else None,
         'alpha': alpha if return_alpha else None,
