@@ -226,3 +226,14 @@ def test_sweep_plan_covers_the_issue_axes():
     # Unknown names are refused.
     with pytest.raises(SystemExit):
         sweep.parse_args(['--groups', 'nonsense'])
+
+
+def test_profile_stages_runs_and_times_every_kernel():
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                          'benchmarks', 'profile_stages.py')
+    output = subprocess.check_output(
+        [sys.executable, script, '--image-size', '16', '--repeat', '1'],
+        universal_newlines=True)
+    for name in ('lighting', 'rasterize_faces', 'resolve_pixels',
+                 'backward_pixels', 'pack_edge_records', 'backward_edges'):
+        assert name in output
