@@ -3,7 +3,7 @@
 Usage: python benchmarks/profile_stages.py [--image-size 256] [--repeat 15]
 
 Times the stages of ``Renderer.render_rgbad`` on the teapot (fill_back,
-lighting, camera + projection, rasterization) under no_backprop_mode, then
+per-face lighting, camera + projection, rasterization) under no_backprop_mode, then
 forward + backward of ``render`` with vertices and textures as Variables,
 and the median time of every kernel launch in each. CPU only.
 """
@@ -19,6 +19,7 @@ import chainer
 import chainer.functions as F
 
 from neural_renderer import _launcher
+from neural_renderer.lighting import face_light
 from neural_renderer.vertices_to_faces import vertices_to_faces
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data')
@@ -71,20 +72,21 @@ def main():
 
     rows = []
     with chainer.no_backprop_mode():
-        doubled_faces, doubled_textures = renderer._fill_back(faces, textures)
-        rows.append(('fill_back', median_ms(
-            lambda: renderer._fill_back(faces, textures), args.repeat)))
-        rows.append(('lighting', median_ms(lambda: nr.lighting(
-            vertices_to_faces(vertices, doubled_faces), doubled_textures),
-            args.repeat)))
+        doubled_faces = renderer._fill_back(faces)
+        rows.append(('fill_back (faces only)', median_ms(
+            lambda: renderer._fill_back(faces), args.repeat)))
+        rows.append(('face_light (per-face lighting)', median_ms(
+            lambda: face_light(
+                vertices_to_faces(vertices, doubled_faces)), args.repeat)))
         rows.append(('look_at + perspective + vertices_to_faces', median_ms(
             lambda: vertices_to_faces(renderer._to_screen(vertices),
                                       doubled_faces), args.repeat)))
-        screen_faces, lit = renderer._screen_faces(vertices, faces, textures)
+        screen_faces, _, light = renderer._screen_faces(vertices, faces,
+                                                        textures)
         with KernelTimer() as timer:
             rows.append(('rasterize_rgbad (kernels + 2x2 averages)',
                          median_ms(lambda: renderer._rasterize(
-                             screen_faces, lit, True, True, True),
+                             screen_faces, textures, light, True, True, True),
                              args.repeat)))
         forward_kernels = timer.times
         rows.append(('render_rgbad, whole forward', median_ms(

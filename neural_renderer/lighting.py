@@ -53,9 +53,31 @@ def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
         raise ValueError('textures: expected cubes [B, F, T, T, T, 3], got '
                          '{}'.format(tuple(t_array.shape)))
 
+    light = face_light(faces, intensity_ambient, intensity_directional,
+                       color_ambient, color_directional, direction,
+                       dtype_like=t_array)
+    light = F.reshape(light, (batch_size, num_faces, 1, 1, 1, 3))
+    return textures * F.broadcast_to(light, t_array.shape)
+
+
+def face_light(faces, intensity_ambient=0.5, intensity_directional=0.5,
+               color_ambient=(1, 1, 1), color_directional=(1, 1, 1),
+               direction=(0, 1, 0), dtype_like=None):
+    """The light factor of each face, I_a c_a + I_d c_d max(n . direction,
+    0), as :func:`lighting` applies it (same arguments and conventions).
+
+    Returns:
+        chainer.Variable [B, F, 3], of the dtype of ``dtype_like`` (an array)
+        if given, else of ``faces``. The renderer hands it to the rasterizer,
+        which multiplies it into the sampled texel colour: the texel cubes
+        themselves are never lit, copied or multiplied.
+    """
+    f_array = _checks.check_array('faces', faces, ndim=4, shape_suffix=(3, 3))
+    like = f_array if dtype_like is None else dtype_like
+    batch_size, num_faces = f_array.shape[:2]
+
     def param(name, value, item_shape):
-        return _checks.as_batched(name, value, t_array, batch_size,
-                                  item_shape)
+        return _checks.as_batched(name, value, like, batch_size, item_shape)
 
     i_ambient = param('intensity_ambient', intensity_ambient, ())
     i_directional = param('intensity_directional', intensity_directional, ())
@@ -65,8 +87,8 @@ def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
 
     v0, v1, v2 = F.separate(faces, axis=2)  # each [B, F, 3]
     normals = _vector.normalize(_vector.cross(v0 - v1, v2 - v1), _NORM_EPS)
-    if normals.dtype != t_array.dtype:
-        normals = F.cast(normals, t_array.dtype)
+    if normals.dtype != like.dtype:
+        normals = F.cast(normals, like.dtype)
 
     # [B, F]: cosine between normal and light direction, clamped at 0 (faces
     # turned away get no directional light).
@@ -79,6 +101,4 @@ def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
         (i_directional[:, None] * c_directional)[:, None, :],
         (batch_size, num_faces, 3)) * F.broadcast_to(
             cosine[:, :, None], (batch_size, num_faces, 3))
-    light = F.reshape(ambient + directional,
-                      (batch_size, num_faces, 1, 1, 1, 3))
-    return textures * F.broadcast_to(light, t_array.shape)
+    return ambient + directional

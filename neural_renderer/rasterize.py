@@ -34,10 +34,14 @@ DEFAULT_BACKGROUND_COLOR = (0, 0, 0)
 class Rasterize(function_node.FunctionNode):
     """Rasterizes faces into rgb, alpha and depth maps in one pass.
 
-    Inputs: ``faces`` [B, F, 3, 3] and optionally ``textures``
-    [B, F, T, T, T, 3] of the same float dtype. Outputs: ``(rgb, alpha,
-    depth)`` with textures, ``(alpha, depth)`` without; rgb [B, 3, H, W],
-    alpha and depth [B, H, W].
+    Inputs: ``faces`` [B, F, 3, 3], optionally ``textures``
+    [B, Ft, T, T, T, 3] and then optionally ``light`` [B, F, 3], all of one
+    float dtype. Ft is F, or F / 2 when faces F/2..F-1 are the reversed
+    copies [v2, v1, v0] of faces 0..F/2-1 (what ``fill_back`` makes): those
+    sample the cube of their original face, as the cube with axes 0 and 2
+    swapped would. ``light`` multiplies each face's sampled colour (flat
+    lighting). Outputs: ``(rgb, alpha, depth)`` with textures, ``(alpha,
+    depth)`` without; rgb [B, 3, H, W], alpha and depth [B, H, W].
 
     Args:
         image_height, image_width (int): output size in pixels.
@@ -58,7 +62,8 @@ class Rasterize(function_node.FunctionNode):
         self.background_color = background_color
 
     def check_type_forward(self, in_types):
-        type_check._argname(in_types, ('faces', 'textures')[:len(in_types)])
+        type_check._argname(in_types,
+                            ('faces', 'textures', 'light')[:len(in_types)])
         faces_type = in_types[0]
         type_check.expect(
             faces_type.dtype.kind == 'f',
@@ -66,27 +71,45 @@ class Rasterize(function_node.FunctionNode):
             faces_type.shape[2] == 3,
             faces_type.shape[3] == 3,
         )
-        if len(in_types) == 2:
+        if len(in_types) >= 2:
             textures_type = in_types[1]
             type_check.expect(
                 textures_type.dtype == faces_type.dtype,
                 textures_type.ndim == 6,
                 textures_type.shape[0] == faces_type.shape[0],
-                textures_type.shape[1] == faces_type.shape[1],
                 textures_type.shape[2] == textures_type.shape[3],
                 textures_type.shape[2] == textures_type.shape[4],
                 textures_type.shape[5] == 3,
+            )
+            num_faces = type_check.eval(faces_type.shape[1])
+            texture_faces = type_check.eval(textures_type.shape[1])
+            if texture_faces != num_faces and 2 * texture_faces != num_faces:
+                raise type_check.InvalidType(
+                    'textures.shape[1] in (F, F / 2)',
+                    'textures.shape[1] = {}, F = {}'.format(texture_faces,
+                                                            num_faces))
+        if len(in_types) == 3:
+            light_type = in_types[2]
+            type_check.expect(
+                light_type.dtype == faces_type.dtype,
+                light_type.ndim == 3,
+                light_type.shape[0] == faces_type.shape[0],
+                light_type.shape[1] == faces_type.shape[1],
+                light_type.shape[2] == 3,
             )
 
     def forward(self, inputs):
         xp = backend.get_array_module(*inputs)
         faces = xp.ascontiguousarray(inputs[0])
-        textures = xp.ascontiguousarray(inputs[1]) if len(inputs) == 2 \
+        textures = xp.ascontiguousarray(inputs[1]) if len(inputs) >= 2 \
+            else None
+        light = xp.ascontiguousarray(inputs[2]) if len(inputs) == 3 \
             else None
         dtype = faces.dtype
         batch_size, num_faces = faces.shape[:2]
         height, width = self.image_height, self.image_width
         texture_size = 0 if textures is None else textures.shape[2]
+        texture_faces = num_faces if textures is None else textures.shape[1]
 
         zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
                           dtype=numpy.uint64)
@@ -103,9 +126,10 @@ class Rasterize(function_node.FunctionNode):
             background = xp.ascontiguousarray(
                 xp.asarray(self.background_color, dtype=dtype))
         _launcher.launch('resolve_pixels', batch_size * height * width, dtype,
-                         faces, textures, zbuffer, background, num_faces,
-                         height, width, texture_size, self.far, face_index,
-                         rgb, alpha, depth)
+                         faces, textures, light, zbuffer, background,
+                         num_faces, texture_faces, height, width,
+                         texture_size, self.far, face_index, rgb, alpha,
+                         depth)
         self.face_index = face_index
         self.retain_inputs(tuple(range(len(inputs))))
         if textures is None:
@@ -121,9 +145,11 @@ class Rasterize(function_node.FunctionNode):
         xp = backend.get_array_module(faces)
         faces = xp.ascontiguousarray(faces)
         dtype = faces.dtype
-        textures = None
-        if len(inputs) == 2:
+        textures = light = None
+        if len(inputs) >= 2:
             textures = xp.ascontiguousarray(inputs[1].array)
+            if len(inputs) == 3:
+                light = xp.ascontiguousarray(inputs[2].array)
             rgb, alpha, depth = [o.array for o in outputs]
             grad_rgb, grad_alpha, grad_depth = grad_outputs
         else:
@@ -141,15 +167,21 @@ class Rasterize(function_node.FunctionNode):
         batch_size, num_faces = faces.shape[:2]
         height, width = self.image_height, self.image_width
         texture_size = 0 if textures is None else textures.shape[2]
+        texture_faces = num_faces if textures is None else textures.shape[1]
 
         grad_faces = xp.zeros_like(faces)
-        grad_textures = None
+        grad_textures = grad_light = None
         if textures is not None:
             grad_textures = xp.zeros_like(textures)
+        if light is not None:
+            grad_light = xp.zeros_like(light)
+        with_rgb = grad_rgb is not None
         _launcher.launch('backward_pixels', batch_size * height * width,
-                         dtype, faces, self.face_index, grad_rgb, grad_depth,
-                         num_faces, height, width, texture_size, grad_faces,
-                         grad_textures if grad_rgb is not None else None)
+                         dtype, faces, textures, light, self.face_index,
+                         grad_rgb, grad_depth, num_faces, texture_faces,
+                         height, width, texture_size, grad_faces,
+                         grad_textures if with_rgb else None,
+                         grad_light if with_rgb else None)
         if grad_rgb is not None or grad_alpha is not None:
             # Per-pixel records in row and column order: the edge scans of
             # backward_edges then read memory contiguously along both axes.
@@ -163,13 +195,16 @@ class Rasterize(function_node.FunctionNode):
                              grad_rgb, grad_alpha, height, width, rows,
                              columns)
             _launcher.launch('backward_edges', batch_size * num_faces, dtype,
-                             faces, textures if grad_rgb is not None else None,
-                             self.face_index, rgb, depth, rows, columns,
-                             num_faces, height, width, texture_size,
-                             self.near, self.far, self.eps, grad_faces)
+                             faces, textures if with_rgb else None, light,
+                             self.face_index, rgb, rows, columns,
+                             num_faces, texture_faces, height, width,
+                             texture_size, self.near, self.far, self.eps,
+                             grad_faces)
         result = [chainer.Variable(grad_faces)]
         if textures is not None:
             result.append(chainer.Variable(grad_textures))
+        if light is not None:
+            result.append(chainer.Variable(grad_light))
         return tuple(result[i] for i in indexes)
 
 
@@ -217,7 +252,7 @@ def _check_memory(xp, batch_size, height, width, itemsize, textured):
                                  limit / 2 ** 30))
 
 
-def _check_inputs(faces, textures):
+def _check_inputs(faces, textures, light=None):
     faces_array = faces.array if isinstance(faces, chainer.Variable) \
         else faces
     if not hasattr(faces_array, 'ndim'):
@@ -248,18 +283,31 @@ def _check_inputs(faces, textures):
         raise TypeError('textures must be an array or chainer.Variable, got '
                         '{}'.format(type(textures).__name__))
     shape = textures_array.shape
-    if (textures_array.ndim != 6 or shape[:2] != faces_array.shape[:2] or
+    num_faces = faces_array.shape[1]
+    if (textures_array.ndim != 6 or shape[0] != faces_array.shape[0] or
+            shape[1] not in (num_faces, num_faces / 2) or
             not shape[2] == shape[3] == shape[4] or shape[5] != 3 or
             shape[2] < 1):
         raise ValueError(
             'textures must have shape [B, F, T, T, T, 3] = [{}, {}, T, T, T, '
-            '3] with T >= 1 to match faces, got {}'.format(
-                faces_array.shape[0], faces_array.shape[1], shape))
+            '3] with T >= 1 to match faces (or F / 2 faces for fill_back '
+            'faces), got {}'.format(faces_array.shape[0], num_faces, shape))
     if textures_array.dtype != faces_array.dtype:
         raise TypeError('textures must have the dtype of faces ({}), got '
                         '{}'.format(faces_array.dtype, textures_array.dtype))
     if not bool(xp.isfinite(textures_array).all()):
         raise ValueError('textures contain NaN or inf values')
+    if light is not None:
+        light_array = light.array if isinstance(light, chainer.Variable) \
+            else light
+        if getattr(light_array, 'shape', None) != faces_array.shape[:2] + (3,):
+            raise ValueError('light must have shape [B, F, 3] = [{}, {}, 3], '
+                             'got {}'.format(faces_array.shape[0], num_faces,
+                                             getattr(light_array, 'shape',
+                                                     type(light).__name__)))
+        if light_array.dtype != faces_array.dtype:
+            raise TypeError('light must have the dtype of faces ({}), got '
+                            '{}'.format(faces_array.dtype, light_array.dtype))
     return faces_array
 
 
@@ -281,20 +329,26 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                     anti_aliasing=DEFAULT_ANTI_ALIASING, near=DEFAULT_NEAR,
                     far=DEFAULT_FAR, eps=DEFAULT_EPS,
                     background_color=DEFAULT_BACKGROUND_COLOR,
-                    return_rgb=True, return_alpha=True, return_depth=True):
+                    return_rgb=True, return_alpha=True, return_depth=True,
+                    light=None):
     """Rasterizes faces into rgb, alpha and depth images from one pass.
 
     Args:
         faces (Variable or array): [B, F, 3, 3] float32/float64 screen-space
             faces (x, y NDC, y up; z camera depth).
         textures (Variable or array): [B, F, T, T, T, 3] per-face texel
-            cubes, same dtype; needed for rgb.
+            cubes, same dtype; needed for rgb. When faces F/2..F-1 are the
+            reversed copies of faces 0..F/2-1 (as ``fill_back`` makes them),
+            [B, F/2, T, T, T, 3] cubes serve both copies.
         image_size (int or (int, int)): S for S x S images, or (H, W).
         anti_aliasing (bool): rasterize at 2x and average 2x2 blocks.
         near, far (float): depth range drawn (exclusive).
         eps (float): see :class:`Rasterize`.
         background_color: [3] or [B, 3] colour of empty pixels.
         return_rgb, return_alpha, return_depth (bool): which maps to return.
+        light (Variable or array): optional [B, F, 3] colour factor per face
+            (flat lighting, see ``lighting.face_light``), applied to the
+            sampled texel colour; differentiable.
 
     Returns:
         dict: ``'rgb'`` [B, 3, H, W], ``'alpha'`` [B, H, W] and ``'depth'``
@@ -302,7 +356,8 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     """
     if return_rgb and textures is None:
         raise ValueError('textures are needed to return rgb images')
-    faces_array = _check_inputs(faces, textures if return_rgb else None)
+    faces_array = _check_inputs(faces, textures if return_rgb else None,
+                                light if return_rgb else None)
     height, width = image_shape(image_size)
     if not (numpy.isfinite(near) and numpy.isfinite(far) and near < far):
         raise ValueError('near and far must be finite with near < far, got '
@@ -319,7 +374,9 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
 
     function = Rasterize(height * scale, width * scale, float(near),
                          float(far), float(eps), background)
-    if return_rgb:
+    if return_rgb and light is not None:
+        rgb, alpha, depth = function.apply((faces, textures, light))
+    elif return_rgb:
         rgb, alpha, depth = function.apply((faces, textures))
     else:
         rgb = None

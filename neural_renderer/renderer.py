@@ -2,10 +2,9 @@
 import math
 
 import chainer
-import chainer.functions as F
 
 from neural_renderer import _checks
-from neural_renderer.lighting import lighting
+from neural_renderer.lighting import face_light
 from neural_renderer.look import look
 from neural_renderer.look_at import look_at
 from neural_renderer.perspective import perspective
@@ -65,20 +64,19 @@ class Renderer(chainer.Link):
 
     # -- pipeline stages ----------------------------------------------------
 
-    def _fill_back(self, faces, textures):
+    def _fill_back(self, faces):
+        """faces [B, F, 3] -> [B, 2F, 3]: the faces, then their reversed
+        copies [v2, v1, v0]. The copies need no texel cubes of their own:
+        the rasterizer samples the original cube with reversed weights (the
+        cube with axes 0 and 2 swapped, as in the original package)."""
         if not self.fill_back:
-            return faces, textures
+            return faces
         faces_array = faces.array if isinstance(faces, chainer.Variable) \
             else faces
         xp = chainer.backend.get_array_module(faces_array)
         reversed_faces = faces_array[:, :, ::-1]
-        faces = xp.concatenate((faces_array, reversed_faces), axis=1)
-        if textures is not None:
-            # The reversed face [v2, v1, v0] swaps texel cube axes 0 and 2.
-            textures = F.concat(
-                (textures, F.transpose(textures, (0, 1, 4, 3, 2, 5))),
-                axis=1)
-        return xp.ascontiguousarray(faces), textures
+        return xp.ascontiguousarray(
+            xp.concatenate((faces_array, reversed_faces), axis=1))
 
     def _to_screen(self, vertices):
         if self.camera_mode == 'look_at':
@@ -98,22 +96,28 @@ class Renderer(chainer.Link):
         _checks.check_finite('vertices', vertices)
         _checks.check_array('faces', faces, ndim=3, shape_suffix=(3,),
                             dtype_kind='iu')
-        faces, textures = self._fill_back(faces, textures)
+        faces = self._fill_back(faces)
+        light = None
         if textures is not None:
-            faces_lighting = vertices_to_faces(vertices, faces)
-            textures = lighting(
-                faces_lighting, textures, self.light_intensity_ambient,
+            # Flat lighting as a factor per drawn face, applied by the
+            # rasterizer: equal to lighting() on the texel cubes, without a
+            # pass over them.
+            light = face_light(
+                vertices_to_faces(vertices, faces),
+                self.light_intensity_ambient,
                 self.light_intensity_directional, self.light_color_ambient,
-                self.light_color_directional, self.light_direction)
+                self.light_color_directional, self.light_direction,
+                dtype_like=textures.array if isinstance(
+                    textures, chainer.Variable) else textures)
         vertices = self._to_screen(vertices)
-        return vertices_to_faces(vertices, faces), textures
+        return vertices_to_faces(vertices, faces), textures, light
 
-    def _rasterize(self, faces, textures, return_rgb, return_alpha,
+    def _rasterize(self, faces, textures, light, return_rgb, return_alpha,
                    return_depth):
         return rasterize_rgbad(
             faces, textures, self.image_size, self.anti_aliasing, self.near,
             self.far, self.rasterizer_eps, self.background_color,
-            return_rgb, return_alpha, return_depth)
+            return_rgb, return_alpha, return_depth, light=light)
 
     # -- public API ---------------------------------------------------------
 
@@ -127,8 +131,8 @@ class Renderer(chainer.Link):
                 from outside.
             textures: [B, F, T, T, T, 3] per-face texel cubes.
         """
-        faces, textures = self._screen_faces(vertices, faces, textures)
-        return self._rasterize(faces, textures, True, True, True)
+        faces, textures, light = self._screen_faces(vertices, faces, textures)
+        return self._rasterize(faces, textures, light, True, True, True)
 
     def __call__(self, vertices, faces, textures=None, mode=None):
         """Renders in one of the modes of the PyTorch port's ``forward``.
@@ -150,16 +154,18 @@ class Renderer(chainer.Link):
 
     def render(self, vertices, faces, textures):
         """RGB images [B, 3, H, W] (see render_rgbad for the arguments)."""
-        faces, textures = self._screen_faces(vertices, faces, textures)
-        return self._rasterize(faces, textures, True, False, False)['rgb']
+        faces, textures, light = self._screen_faces(vertices, faces, textures)
+        return self._rasterize(faces, textures, light, True, False,
+                               False)['rgb']
 
     def render_silhouettes(self, vertices, faces):
         """Silhouettes (alpha) [B, H, W] of meshes vertices [B, V, 3],
         faces [B, F, 3]."""
-        faces, _ = self._screen_faces(vertices, faces)
-        return self._rasterize(faces, None, False, True, False)['alpha']
+        faces, _, _ = self._screen_faces(vertices, faces)
+        return self._rasterize(faces, None, None, False, True, False)['alpha']
 
     def render_depth(self, vertices, faces):
         """Depth images [B, H, W] (``far`` on the background)."""
-        faces, _ = self._screen_faces(vertices, faces)
-        return self._rasterize(faces, None, False, False, True)['depth']
+        faces, _, _ = self._screen_faces(vertices, faces)
+        return self._rasterize(faces, None, None, False, False,
+                               True)['depth']

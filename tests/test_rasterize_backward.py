@@ -284,6 +284,31 @@ def test_texture_gradient_matches_finite_differences():
                                   rtol=1e-6)
 
 
+def test_texture_and_light_gradients_with_fill_back_faces():
+    # Faces [f0, f1, reversed f0, reversed f1] with cubes for f0 and f1
+    # only, and a light factor per drawn face: rgb is linear in both, so
+    # finite differences are exact.
+    front = depth_faces()
+    reversed_faces = front[:, :, ::-1].copy()
+    # Mirror x so that the reversed copies face the camera and are drawn.
+    reversed_faces[..., 0] *= -1
+    faces = numpy.concatenate([front, reversed_faces], axis=1)
+    rng = numpy.random.RandomState(2)
+    textures = rng.rand(1, 2, 3, 3, 3, 3)
+    light = rng.rand(1, 4, 3) + 0.5
+    g = rng.randn(1, 3, SIZE, SIZE)
+    light_v = chainer.Variable(light)
+    F.sum(nr.rasterize_rgbad(faces, textures, SIZE, False,
+                             light=light_v)['rgb'] * g).backward()
+    assert (abs(light_v.grad).sum(axis=2) > 0).all()  # all four drawn
+
+    def rgb(t, l):
+        return nr.rasterize_rgbad(faces, t, SIZE, True, light=l)['rgb']
+
+    gradient_check.check_backward(rgb, (textures, light), g, eps=1e-4,
+                                  atol=1e-8, rtol=1e-6)
+
+
 def test_gradients_are_float32_in_float32():
     faces = chainer.Variable(triangle(dtype=numpy.float32)[None, None])
     textures = chainer.Variable(numpy.ones((1, 1, 2, 2, 2, 3), 'f'))

@@ -223,3 +223,55 @@ def test_bad_meshes_name_the_argument(vertices, faces, error, words):
     with pytest.raises(error) as info:
         nr.Renderer().render_silhouettes(vertices, faces)
     assert words in str(info.value)
+
+
+def composed_render(renderer, vertices, faces, textures):
+    """What Renderer.render computes, composed from the public functions the
+    original package chains: fill_back on faces and texel cubes, lighting()
+    on the cubes, camera, projection, rasterize(). The renderer instead
+    hands the rasterizer one light factor per face and the undoubled cubes."""
+    xp = chainer.backend.get_array_module(faces)
+    faces = xp.concatenate((faces, faces[:, :, ::-1]), axis=1)
+    textures = F.concat(
+        (textures, F.transpose(textures, (0, 1, 4, 3, 2, 5))), axis=1)
+    textures = nr.lighting(
+        nr.vertices_to_faces(vertices, faces), textures,
+        renderer.light_intensity_ambient,
+        renderer.light_intensity_directional, renderer.light_color_ambient,
+        renderer.light_color_directional, renderer.light_direction)
+    screen = nr.perspective(nr.look_at(vertices, renderer.eye),
+                            renderer.viewing_angle)
+    return nr.rasterize(nr.vertices_to_faces(screen, faces), textures,
+                        renderer.image_size, renderer.anti_aliasing,
+                        renderer.near, renderer.far, renderer.rasterizer_eps,
+                        renderer.background_color)
+
+
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+def test_in_kernel_lighting_and_fill_back_equal_the_composed_pipeline(dtype):
+    vertices, faces = load('teapot.obj')
+    vertices, faces = vertices[None].astype(dtype), faces[None]
+    rng = numpy.random.RandomState(3)
+    textures = rng.rand(1, faces.shape[1], 3, 3, 3, 3).astype(dtype)
+    renderer = nr.Renderer()
+    renderer.image_size = 40
+    renderer.eye = nr.get_points_from_angles(2.732, 25, 130)
+    renderer.light_direction = [0.3, 0.8, -0.5]
+    renderer.light_color_directional = [1., 0.6, 0.3]
+    intensity = chainer.Variable(numpy.asarray(0.7, dtype))
+    renderer.light_intensity_directional = intensity
+    grad = rng.randn(1, 3, 40, 40).astype(dtype)
+
+    results = []
+    for render in (renderer.render,
+                   lambda v, f, t: composed_render(renderer, v, f, t)):
+        v, t = chainer.Variable(vertices.copy()), chainer.Variable(textures)
+        intensity.cleargrad()
+        images = render(v, faces, t)
+        F.sum(images * grad).backward()
+        results.append((images.array, v.grad, t.grad, intensity.grad))
+    tolerance = 1e-5 if dtype == numpy.float32 else 1e-10
+    for ours, composed in zip(*results):
+        numpy.testing.assert_allclose(ours, composed, rtol=10 * tolerance,
+                                      atol=tolerance * abs(composed).max())
+    assert abs(results[0][1]).max() > 0  # the vertices got gradients

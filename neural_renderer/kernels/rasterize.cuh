@@ -14,7 +14,13 @@
 // * images [B, H, W] (rgb [B, 3, H, W]): row 0 is the top (y = +1). Pixel
 //   (row i, column j) has its centre at x = (2j + 1 - W) / W,
 //   y = (H - 1 - 2i) / H.
-// * textures [B, F, T, T, T, 3]: texel cube axis k belongs to vertex k.
+// * textures [B, Ft, T, T, T, 3]: texel cube axis k belongs to vertex k.
+//   Either Ft = F, or F = 2 Ft with faces Ft..2Ft-1 the reversed copies
+//   [v2, v1, v0] of faces 0..Ft-1 (fill_back): face Ft + f then samples cube
+//   f with its weights reversed, which is what the cube with axes 0 and 2
+//   swapped would give.
+// * light [B, F, 3] (may be null): per-face colour factor (flat lighting),
+//   applied to the sampled texel colour.
 // * The z-buffer holds, per pixel, a 64-bit key (orderable depth bits << 32 |
 //   face index): an atomic min picks the nearest face, ties the lower index.
 
@@ -252,6 +258,22 @@ NR_DEVICE void sample_texture(const T* cube, long long size, const T* w,
     }
 }
 
+// The texel cube of drawn face f and its perspective weights as that cube's
+// vertex order sees them (see the textures convention above).
+template <typename T>
+NR_DEVICE const T* face_cube(const T* textures, long long b, long long f,
+                             long long texture_faces, long long texture_size,
+                             T* wp) {
+    if (f >= texture_faces) {
+        f -= texture_faces;
+        const T w0 = wp[0];
+        wp[0] = wp[2];
+        wp[2] = w0;
+    }
+    return textures + (b * texture_faces + f) * texture_size * texture_size *
+                          texture_size * 3;
+}
+
 }  // namespace nr
 
 #endif  // NR_RASTERIZE_COMMON_CUH
@@ -306,11 +328,13 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
 
 // Forward pass 2, one index per pixel: decodes the winning face and writes
 // face index, rgb (texture sampled at the perspective-correct weights), alpha
-// and depth. textures may be null (texture_size 0): rgb is then left alone.
+// and depth. textures may be null (texture_size 0): rgb is then left alone;
+// light may be null (no lighting factor).
 NR_KERNEL void NR_NAME(resolve_pixels)(
         const scalar_t* faces, const scalar_t* textures,
-        const nr_key_t* zbuffer, const scalar_t* background,
-        long long num_faces, long long height, long long width,
+        const scalar_t* light, const nr_key_t* zbuffer,
+        const scalar_t* background, long long num_faces,
+        long long texture_faces, long long height, long long width,
         long long texture_size, scalar_t far, int* face_index, scalar_t* rgb,
         scalar_t* alpha, scalar_t* depth_map, long long n) {
     NR_FOR_EACH(index, n) [&] {
@@ -342,9 +366,11 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
         if (textures) {
             scalar_t wp[3], color[3];
             face.perspective_weights(w, depth, wp);
-            const long long cube = texture_size * texture_size * texture_size;
-            nr::sample_texture(textures + bf * cube * 3, texture_size, wp,
-                               color);
+            const scalar_t* cube = nr::face_cube(
+                textures, b, f, texture_faces, texture_size, wp);
+            nr::sample_texture(cube, texture_size, wp, color);
+            if (light)
+                for (int ch = 0; ch < 3; ++ch) color[ch] *= light[3 * bf + ch];
             for (int ch = 0; ch < 3; ++ch) rgb_pixel[ch * hw] = color[ch];
         }
     }();
@@ -352,13 +378,17 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
 
 // Backward, one index per pixel: the exact parts. Texture gradient (trilinear
 // weights times the rgb gradient) and the depth gradient d(depth)/d(face),
-// with the face assignment of the pixel held fixed. Either gradient may be
-// null. Accumulates with atomics into grad_faces and grad_textures.
+// with the face assignment of the pixel held fixed; with light, also the
+// light gradient (the incoming rgb gradient times the unlit texel colour).
+// grad_rgb, grad_depth and light may be null. Accumulates with atomics into
+// grad_faces, grad_textures and grad_light.
 NR_KERNEL void NR_NAME(backward_pixels)(
-        const scalar_t* faces, const int* face_index, const scalar_t* grad_rgb,
-        const scalar_t* grad_depth, long long num_faces, long long height,
+        const scalar_t* faces, const scalar_t* textures,
+        const scalar_t* light, const int* face_index,
+        const scalar_t* grad_rgb, const scalar_t* grad_depth,
+        long long num_faces, long long texture_faces, long long height,
         long long width, long long texture_size, scalar_t* grad_faces,
-        scalar_t* grad_textures, long long n) {
+        scalar_t* grad_textures, scalar_t* grad_light, long long n) {
     NR_FOR_EACH(index, n) [&] {
         const long long hw = height * width;
         const long long b = index / hw, pixel = index % hw;
@@ -369,21 +399,35 @@ NR_KERNEL void NR_NAME(backward_pixels)(
         face.load(faces + bf * 9);
         const scalar_t px = nr::column_x<scalar_t>(pixel % width, width);
         const scalar_t py = nr::row_y<scalar_t>(pixel / width, height);
-        if (grad_rgb && grad_textures) {
+        if (grad_rgb && textures && (grad_textures || grad_light)) {
             scalar_t w[3], wp[3];
             const scalar_t depth = face.weights_depth(px, py, w);
             face.perspective_weights(w, depth, wp);
+            const scalar_t* cube = nr::face_cube(
+                textures, b, (long long)f, texture_faces, texture_size, wp);
+            scalar_t* grad_cube =
+                grad_textures ? grad_textures + (cube - textures) : 0;
             nr::TexelStencil<scalar_t> st;
             st.build(wp, texture_size);
-            const long long cube = texture_size * texture_size * texture_size;
-            scalar_t* grad_cube = grad_textures + bf * cube * 3;
-            const scalar_t* g = grad_rgb + b * 3 * hw + pixel;
+            scalar_t g[3], color[3] = {0, 0, 0};
+            for (int ch = 0; ch < 3; ++ch) {
+                g[ch] = grad_rgb[(b * 3 + ch) * hw + pixel];
+                if (light) g[ch] *= light[3 * bf + ch];
+            }
             for (int c = 0; c < 8; ++c) {
                 if (st.weight[c] == 0) continue;
-                for (int ch = 0; ch < 3; ++ch)
-                    nr::atomic_add(grad_cube + 3 * st.index[c] + ch,
-                                   st.weight[c] * g[ch * hw]);
+                for (int ch = 0; ch < 3; ++ch) {
+                    if (grad_cube)
+                        nr::atomic_add(grad_cube + 3 * st.index[c] + ch,
+                                       st.weight[c] * g[ch]);
+                    color[ch] += st.weight[c] * cube[3 * st.index[c] + ch];
+                }
             }
+            if (light && grad_light)
+                for (int ch = 0; ch < 3; ++ch)
+                    nr::atomic_add(grad_light + 3 * bf + ch,
+                                   grad_rgb[(b * 3 + ch) * hw + pixel] *
+                                       color[ch]);
         }
         if (grad_depth) {
             const scalar_t g = grad_depth[index];
@@ -491,26 +535,23 @@ NR_KERNEL void NR_NAME(pack_edge_records)(
 // the vertex.
 //
 // rows / columns are pack_edge_records' output; textures may be null (no rgb
-// term). eps bounds |u - c| from below so that pixel centres on an edge give
+// term), light too (no lighting factor). eps bounds |u - c| from below so that pixel centres on an edge give
 // finite gradients.
 NR_KERNEL void NR_NAME(backward_edges)(
-        const scalar_t* faces, const scalar_t* textures, const int* face_index,
-        const scalar_t* rgb, const scalar_t* depth_map, const scalar_t* rows,
-        const scalar_t* columns, long long num_faces, long long height,
-        long long width, long long texture_size, scalar_t near, scalar_t far,
-        scalar_t eps, scalar_t* grad_faces, long long n) {
+        const scalar_t* faces, const scalar_t* textures,
+        const scalar_t* light, const int* face_index, const scalar_t* rgb,
+        const scalar_t* rows,
+        const scalar_t* columns, long long num_faces, long long texture_faces,
+        long long height, long long width, long long texture_size,
+        scalar_t near, scalar_t far, scalar_t eps, scalar_t* grad_faces,
+        long long n) {
     NR_FOR_EACH(index, n) [&] {
         const long long b = index / num_faces, f = index % num_faces;
         const long long hw = height * width;
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
         if (!face.drawable(near, far)) return;
-        const scalar_t* cube = 0;
-        if (textures)
-            cube = textures +
-                   index * texture_size * texture_size * texture_size * 3;
         const int* fi_map = face_index + b * hw;
-        const scalar_t* depth_b = depth_map + b * hw;
         const scalar_t* faces_b = faces + b * num_faces * 9;
         scalar_t grad[3][2] = {{0, 0}, {0, 0}, {0, 0}};
 
@@ -607,12 +648,17 @@ NR_KERNEL void NR_NAME(backward_edges)(
 
                     // Colour of the face at the crossing point.
                     scalar_t color_c[3] = {0, 0, 0};
-                    if (cube) {
+                    if (textures) {
                         scalar_t wp[3];
                         wp[ka] = (1 - t) / face.z[ka] * zc;
                         wp[kb] = t / face.z[kb] * zc;
                         wp[(edge + 2) % 3] = 0;
+                        const scalar_t* cube = nr::face_cube(
+                            textures, b, f, texture_faces, texture_size, wp);
                         nr::sample_texture(cube, texture_size, wp, color_c);
+                        if (light)
+                            for (int ch = 0; ch < 3; ++ch)
+                                color_c[ch] *= light[3 * index + ch];
                     }
 
                     scalar_t line_grad = 0;  // sum of dL / (u - c)
