@@ -13,27 +13,15 @@ its left-handed screen seen from outside, i.e. the right-hand normal
 """
 import functools
 import os
+import sys
 
 import numpy
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data')
 TEAPOT = os.path.join(DATA, 'teapot.obj')
 
-
-def icosahedron():
-    """(vertices [12, 3] on the unit sphere, faces [20, 3])."""
-    g = (1.0 + 5.0 ** 0.5) / 2.0
-    vertices = numpy.array([
-        [-1, g, 0], [1, g, 0], [-1, -g, 0], [1, -g, 0],
-        [0, -1, g], [0, 1, g], [0, -1, -g], [0, 1, -g],
-        [g, 0, -1], [g, 0, 1], [-g, 0, -1], [-g, 0, 1]], dtype=numpy.float64)
-    vertices /= numpy.linalg.norm(vertices, axis=1, keepdims=True)
-    faces = numpy.array([
-        [0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11],
-        [1, 5, 9], [5, 11, 4], [11, 10, 2], [10, 7, 6], [7, 1, 8],
-        [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9],
-        [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]])
-    return vertices, faces
+sys.path.insert(0, DATA)
+from make_sphere import icosahedron  # noqa: E402  (the sphere data's base)
 
 
 def _grid(n):
