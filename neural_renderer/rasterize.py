@@ -36,10 +36,10 @@ class Rasterize(function_node.FunctionNode):
 
     Inputs: ``faces`` [B, F, 3, 3], optionally ``textures``
     [B, Ft, T, T, T, 3] and then optionally ``light`` [B, F, 3], all of one
-    float dtype. Ft is F, or F / 2 when faces F/2..F-1 are the reversed
-    copies [v2, v1, v0] of faces 0..F/2-1 (what ``fill_back`` makes): those
-    sample the cube of their original face, as the cube with axes 0 and 2
-    swapped would. ``light`` multiplies each face's sampled colour (flat
+    float dtype. Ft is F, or with ``fill_back`` F / 2: faces F/2..F-1 are
+    then the reversed copies [v2, v1, v0] of faces 0..F/2-1 and sample the
+    cube of their original face with reversed weights, as the cube with axes
+    0 and 2 swapped would. ``light`` multiplies each face's sampled colour (flat
     lighting). Outputs: ``(rgb, alpha, depth)`` with textures, ``(alpha,
     depth)`` without; rgb [B, 3, H, W], alpha and depth [B, H, W].
 
@@ -50,16 +50,18 @@ class Rasterize(function_node.FunctionNode):
             centre used in the approximate gradient, so that centres lying
             on an edge give finite gradients.
         background_color (array): [B, 3] colour where no face is drawn.
+        fill_back (bool): see above.
     """
 
     def __init__(self, image_height, image_width, near, far, eps,
-                 background_color):
+                 background_color, fill_back=False):
         self.image_height = image_height
         self.image_width = image_width
         self.near = near
         self.far = far
         self.eps = eps
         self.background_color = background_color
+        self.fill_back = fill_back
 
     def check_type_forward(self, in_types):
         type_check._argname(in_types,
@@ -83,9 +85,11 @@ class Rasterize(function_node.FunctionNode):
             )
             num_faces = type_check.eval(faces_type.shape[1])
             texture_faces = type_check.eval(textures_type.shape[1])
-            if texture_faces != num_faces and 2 * texture_faces != num_faces:
+            expected = num_faces / 2 if self.fill_back else num_faces
+            if texture_faces != expected:
                 raise type_check.InvalidType(
-                    'textures.shape[1] in (F, F / 2)',
+                    'textures.shape[1] == F{}'.format(
+                        ' / 2 (fill_back)' if self.fill_back else ''),
                     'textures.shape[1] = {}, F = {}'.format(texture_faces,
                                                             num_faces))
         if len(in_types) == 3:
@@ -252,7 +256,7 @@ def _check_memory(xp, batch_size, height, width, itemsize, textured):
                                  limit / 2 ** 30))
 
 
-def _check_inputs(faces, textures, light=None):
+def _check_inputs(faces, textures, light=None, fill_back=False):
     faces_array = faces.array if isinstance(faces, chainer.Variable) \
         else faces
     if not hasattr(faces_array, 'ndim'):
@@ -284,14 +288,20 @@ def _check_inputs(faces, textures, light=None):
                         '{}'.format(type(textures).__name__))
     shape = textures_array.shape
     num_faces = faces_array.shape[1]
+    if fill_back and num_faces % 2:
+        raise ValueError('faces: with fill_back=True the faces must be the '
+                         'faces then their reversed copies (an even number), '
+                         'got {}'.format(num_faces))
+    texture_faces = num_faces // 2 if fill_back else num_faces
     if (textures_array.ndim != 6 or shape[0] != faces_array.shape[0] or
-            shape[1] not in (num_faces, num_faces / 2) or
+            shape[1] != texture_faces or
             not shape[2] == shape[3] == shape[4] or shape[5] != 3 or
             shape[2] < 1):
         raise ValueError(
-            'textures must have shape [B, F, T, T, T, 3] = [{}, {}, T, T, T, '
-            '3] with T >= 1 to match faces (or F / 2 faces for fill_back '
-            'faces), got {}'.format(faces_array.shape[0], num_faces, shape))
+            'textures must have shape [B, {}, T, T, T, 3] = [{}, {}, T, T, T, '
+            '3] with T >= 1 to match faces{}, got {}'.format(
+                'F / 2' if fill_back else 'F', faces_array.shape[0],
+                texture_faces, ' (fill_back)' if fill_back else '', shape))
     if textures_array.dtype != faces_array.dtype:
         raise TypeError('textures must have the dtype of faces ({}), got '
                         '{}'.format(faces_array.dtype, textures_array.dtype))
@@ -308,6 +318,8 @@ def _check_inputs(faces, textures, light=None):
         if light_array.dtype != faces_array.dtype:
             raise TypeError('light must have the dtype of faces ({}), got '
                             '{}'.format(faces_array.dtype, light_array.dtype))
+        if not bool(xp.isfinite(light_array).all()):
+            raise ValueError('light contains NaN or inf values')
     return faces_array
 
 
@@ -330,16 +342,16 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                     far=DEFAULT_FAR, eps=DEFAULT_EPS,
                     background_color=DEFAULT_BACKGROUND_COLOR,
                     return_rgb=True, return_alpha=True, return_depth=True,
-                    light=None):
+                    light=None, fill_back=False):
     """Rasterizes faces into rgb, alpha and depth images from one pass.
 
     Args:
         faces (Variable or array): [B, F, 3, 3] float32/float64 screen-space
             faces (x, y NDC, y up; z camera depth).
         textures (Variable or array): [B, F, T, T, T, 3] per-face texel
-            cubes, same dtype; needed for rgb. When faces F/2..F-1 are the
-            reversed copies of faces 0..F/2-1 (as ``fill_back`` makes them),
-            [B, F/2, T, T, T, 3] cubes serve both copies.
+            cubes, same dtype; needed for rgb. With ``fill_back``,
+            [B, F/2, T, T, T, 3]: one cube serves a face and its reversed
+            copy.
         image_size (int or (int, int)): S for S x S images, or (H, W).
         anti_aliasing (bool): rasterize at 2x and average 2x2 blocks.
         near, far (float): depth range drawn (exclusive).
@@ -349,6 +361,11 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
         light (Variable or array): optional [B, F, 3] colour factor per face
             (flat lighting, see ``lighting.face_light``), applied to the
             sampled texel colour; differentiable.
+        fill_back (bool): faces F/2..F-1 are the reversed copies [v2, v1,
+            v0] of faces 0..F/2-1 (what the renderer's ``fill_back`` makes),
+            and ``textures`` holds cubes for faces 0..F/2-1 only: a copy
+            samples its original's cube with reversed weights, as the cube
+            with axes 0 and 2 swapped would give.
 
     Returns:
         dict: ``'rgb'`` [B, 3, H, W], ``'alpha'`` [B, H, W] and ``'depth'``
@@ -357,7 +374,7 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     if return_rgb and textures is None:
         raise ValueError('textures are needed to return rgb images')
     faces_array = _check_inputs(faces, textures if return_rgb else None,
-                                light if return_rgb else None)
+                                light if return_rgb else None, fill_back)
     height, width = image_shape(image_size)
     if not (numpy.isfinite(near) and numpy.isfinite(far) and near < far):
         raise ValueError('near and far must be finite with near < far, got '
@@ -373,7 +390,7 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     background = _background(background_color, batch_size, dtype)
 
     function = Rasterize(height * scale, width * scale, float(near),
-                         float(far), float(eps), background)
+                         float(far), float(eps), background, fill_back)
     if return_rgb and light is not None:
         rgb, alpha, depth = function.apply((faces, textures, light))
     elif return_rgb:

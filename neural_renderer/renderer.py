@@ -117,7 +117,8 @@ class Renderer(chainer.Link):
         return rasterize_rgbad(
             faces, textures, self.image_size, self.anti_aliasing, self.near,
             self.far, self.rasterizer_eps, self.background_color,
-            return_rgb, return_alpha, return_depth, light=light)
+            return_rgb, return_alpha, return_depth, light=light,
+            fill_back=self.fill_back)
 
     # -- public API ---------------------------------------------------------
 

@@ -298,15 +298,19 @@ def test_texture_and_light_gradients_with_fill_back_faces():
     light = rng.rand(1, 4, 3) + 0.5
     g = rng.randn(1, 3, SIZE, SIZE)
     light_v = chainer.Variable(light)
-    F.sum(nr.rasterize_rgbad(faces, textures, SIZE, False,
-                             light=light_v)['rgb'] * g).backward()
+    F.sum(nr.rasterize_rgbad(faces, textures, SIZE, False, light=light_v,
+                             fill_back=True)['rgb'] * g).backward()
     assert (abs(light_v.grad).sum(axis=2) > 0).all()  # all four drawn
 
     def rgb(t, l):
-        return nr.rasterize_rgbad(faces, t, SIZE, True, light=l)['rgb']
+        return nr.rasterize_rgbad(faces, t, SIZE, True, light=l,
+                                  fill_back=True)['rgb']
 
     gradient_check.check_backward(rgb, (textures, light), g, eps=1e-4,
                                   atol=1e-8, rtol=1e-6)
+    # Without fill_back the halved cubes are a shape error, not a guess.
+    with pytest.raises(ValueError, match='textures must have shape'):
+        nr.rasterize_rgbad(faces, textures, SIZE, light=light)
 
 
 def test_gradients_are_float32_in_float32():

@@ -75,3 +75,27 @@ def test_bad_background():
         nr.rasterize(GOOD, textures, 8, background_color=(1, 0))
     with pytest.raises(ValueError, match='background_color'):
         nr.rasterize(GOOD, textures, 8, background_color=numpy.zeros((2, 3)))
+
+
+@pytest.mark.parametrize('light, error, words', [
+    (numpy.ones((1, 2, 3), 'f'), ValueError, 'light must have shape'),
+    (numpy.ones((1, 1, 4), 'f'), ValueError, 'light must have shape'),
+    (numpy.ones((1, 1, 3), 'd'), TypeError, 'dtype'),
+    (numpy.full((1, 1, 3), numpy.inf, 'f'), ValueError, 'NaN or inf'),
+])
+def test_bad_light(light, error, words):
+    faces = numpy.zeros((1, 1, 3, 3), 'f')
+    textures = numpy.ones((1, 1, 2, 2, 2, 3), 'f')
+    with pytest.raises(error, match=words):
+        nr.rasterize_rgbad(faces, textures, 8, light=light)
+
+
+def test_fill_back_needs_an_even_number_of_faces_and_half_the_cubes():
+    faces = numpy.zeros((1, 3, 3, 3), 'f')
+    with pytest.raises(ValueError, match='even number'):
+        nr.rasterize_rgbad(faces, numpy.ones((1, 1, 2, 2, 2, 3), 'f'), 8,
+                           fill_back=True)
+    faces = numpy.zeros((1, 2, 3, 3), 'f')
+    with pytest.raises(ValueError, match='F / 2'):
+        nr.rasterize_rgbad(faces, numpy.ones((1, 2, 2, 2, 2, 3), 'f'), 8,
+                           fill_back=True)
