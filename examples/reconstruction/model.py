@@ -1,0 +1,243 @@
+"""Single-image mesh reconstruction from silhouettes (paper sec. 4.1).
+
+An encoder reads a 64 x 64 RGB + mask image, a decoder moves the 642
+vertices of a sphere template, and the neural renderer draws the predicted
+mesh's silhouettes for the loss. Everything here is a chainer.Chain (or a
+plain function on Variables) that other code can import:
+
+- :class:`Encoder` [B, 4, 64, 64] -> [B, 512]
+- :class:`Decoder` [B, 512] -> vertices [B, 642, 3]
+- :func:`deform` the quadrant-restricted vertex formula
+- :func:`iou_loss` (paper eq. 5), :func:`smoothness_loss` (eq. 6)
+- :class:`Reconstructor` encoder + decoder + renderer + losses
+
+Coordinates: the mesh lives in [-0.5, 0.5]^3, world y up, seen by the
+renderer's look-at camera as the data's views are (see dataset.py).
+"""
+import os
+
+import numpy
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+
+import neural_renderer as nr
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                    'data')
+TEMPLATE = os.path.join(DATA, 'sphere_642.obj')
+
+
+def load_template(path=TEMPLATE):
+    """The 642-vertex icosphere scaled to radius 0.5: vertices float32
+    [642, 3], faces int32 [1280, 3]."""
+    vertices, faces = nr.load_obj(path, normalization=False)
+    radius = numpy.linalg.norm(vertices, axis=1).max()
+    return (vertices * (0.5 / radius)).astype(numpy.float32), faces
+
+
+def deform(template, delta, centroid):
+    """The quadrant-restricted vertex formula.
+
+    Per coordinate, with template coordinate b in (-0.5, 0.5):
+    s = sign(b) sigmoid(logit(|b|) + delta), c = tanh(centroid),
+    v = 0.5 (c + (1 - c) max(s, 0) - (1 + c) max(-s, 0)).
+    A vertex therefore stays in the octant of its template position relative
+    to the (learned) centroid c, and inside (-0.5, 0.5); delta = 0 and c = 0
+    give v = b / 2. Template coordinates that are exactly 0 give s = 0
+    (v = c / 2) with finite gradients: |b| is clipped before the logit, and
+    sign(0) = 0.
+
+    Args:
+        template: [V, 3] float array, coordinates in (-0.5, 0.5).
+        delta: [B, V, 3] Variable, offsets in logit space.
+        centroid: [B, 3] Variable, pre-tanh centroid.
+
+    Returns:
+        Variable [B, V, 3].
+    """
+    xp = chainer.backend.get_array_module(template)
+    dtype = template.dtype
+    magnitude = xp.clip(xp.abs(template), 1e-6, 1 - 1e-6)
+    logit = (xp.log(magnitude) - xp.log1p(-magnitude)).astype(dtype)
+    sign = xp.sign(template).astype(dtype)
+    s = F.sigmoid(F.broadcast_to(logit, delta.shape) + delta) * \
+        F.broadcast_to(sign, delta.shape)
+    c = F.broadcast_to(F.tanh(centroid)[:, None, :], delta.shape)
+    return 0.5 * (c + (1 - c) * F.relu(s) - (1 + c) * F.relu(-s))
+
+
+def iou_loss(predicted, target, eps=1e-6):
+    """1 - mean over the batch of sum(t p) / sum(t + p - t p): predicted
+    (Variable) and target silhouettes [B, H, W] in [0, 1] (paper eq. 5)."""
+    axes = tuple(range(1, predicted.ndim))
+    intersection = F.sum(predicted * target, axis=axes)
+    union = F.sum(predicted + target - predicted * target, axis=axes) + eps
+    return 1 - F.mean(intersection / union)
+
+
+def smoothness_edges(faces):
+    """For every edge shared by two faces: (a, b, c, d) vertex indices with
+    (a, b) the edge and c, d the vertices opposite it in the two faces.
+    faces [F, 3] int -> int32 [E, 4]."""
+    opposite = {}
+    for face in numpy.asarray(faces):
+        for k in range(3):
+            a, b, c = face[k], face[(k + 1) % 3], face[(k + 2) % 3]
+            opposite.setdefault((min(a, b), max(a, b)), []).append(c)
+    edges = [(a, b, cs[0], cs[1]) for (a, b), cs in sorted(opposite.items())
+             if len(cs) == 2]
+    return numpy.asarray(edges, numpy.int32).reshape(-1, 4)
+
+
+def smoothness_loss(vertices, edges, eps=1e-6):
+    """sum over shared edges of (cos theta + 1)^2 (paper eq. 6), theta the
+    angle between the two faces measured by the vectors from the edge to
+    each opposite vertex, perpendicular to the edge: a flat pair has theta =
+    pi and costs 0, a pair folded flat onto itself costs 4.
+
+    vertices [B, V, 3] Variable, edges [E, 4] from :func:`smoothness_edges`;
+    returns the mean over the batch of the per-mesh sums."""
+    a, b, c, d = (vertices[:, edges[:, k]] for k in range(4))
+    axis = b - a
+    axis_norm2 = F.sum(axis * axis, axis=2, keepdims=True) + eps
+
+    def perpendicular(p):
+        along = F.sum((p - a) * axis, axis=2, keepdims=True) / axis_norm2
+        return p - a - F.broadcast_to(along, axis.shape) * axis
+
+    u, w = perpendicular(c), perpendicular(d)
+    cosine = F.sum(u * w, axis=2) / F.sqrt(
+        (F.sum(u * u, axis=2) + eps) * (F.sum(w * w, axis=2) + eps))
+    return F.mean(F.sum(F.square(cosine + 1), axis=1))
+
+
+class Encoder(chainer.Chain):
+    """[B, 4, 64, 64] (RGB + mask, in [0, 1]) -> [B, 512]: three 5 x 5
+    stride-2 convolutions (64, 128, 256 channels) and three fully connected
+    layers (1024, 1024, 512), ReLU after each, no batch normalisation."""
+
+    def __init__(self, dim_out=512):
+        super(Encoder, self).__init__()
+        with self.init_scope():
+            self.conv1 = L.Convolution2D(4, 64, 5, stride=2, pad=2)
+            self.conv2 = L.Convolution2D(64, 128, 5, stride=2, pad=2)
+            self.conv3 = L.Convolution2D(128, 256, 5, stride=2, pad=2)
+            self.fc1 = L.Linear(256 * 8 * 8, 1024)
+            self.fc2 = L.Linear(1024, 1024)
+            self.fc3 = L.Linear(1024, dim_out)
+
+    def forward(self, x):
+        h = F.relu(self.conv1(x))
+        h = F.relu(self.conv2(h))
+        h = F.relu(self.conv3(h))
+        h = F.relu(self.fc1(h))
+        h = F.relu(self.fc2(h))
+        return F.relu(self.fc3(h))
+
+
+class Decoder(chainer.Chain):
+    """[B, 512] -> vertices [B, 642, 3]: fully connected 1024, 2048 (ReLU),
+    then a centroid head (3, output scaled by 0.1, its learning rate by 0.1)
+    and a per-vertex offset head (642 x 3), combined by :func:`deform`."""
+
+    def __init__(self, template_vertices, dim_in=512):
+        super(Decoder, self).__init__()
+        self.add_persistent('template', template_vertices)
+        num_vertices = len(template_vertices)
+        with self.init_scope():
+            self.fc1 = L.Linear(dim_in, 1024)
+            self.fc2 = L.Linear(1024, 2048)
+            self.fc_centroid = L.Linear(2048, 3)
+            self.fc_bias = L.Linear(2048, num_vertices * 3)
+
+    def forward(self, h):
+        h = F.relu(self.fc1(h))
+        h = F.relu(self.fc2(h))
+        centroid = self.fc_centroid(h) * 0.1
+        delta = F.reshape(self.fc_bias(h), (h.shape[0], -1, 3))
+        return deform(self.template, delta, centroid)
+
+
+CENTROID_LR_SCALE = 0.1
+
+
+def setup_optimizer(model, alpha=1e-4):
+    """chainer.optimizers.Adam (alpha 1e-4, as the paper) on ``model``, with
+    the learning rate of every decoder's centroid head scaled by 0.1."""
+    optimizer = chainer.optimizers.Adam(alpha=alpha)
+    optimizer.setup(model)
+    for link in model.links():
+        if isinstance(link, Decoder):
+            for param in link.fc_centroid.params():
+                param.update_rule.hyperparam.alpha = alpha * CENTROID_LR_SCALE
+    return optimizer
+
+
+def scale_learning_rate(optimizer, factor):
+    """Multiplies Adam's alpha by ``factor`` for every parameter, those with
+    their own rate (the centroid head) included: the paper's drop to 0.1 at
+    95% of training."""
+    optimizer.alpha *= factor
+    for param in optimizer.target.params():
+        rule = param.update_rule
+        if rule is not None and 'alpha' in rule.hyperparam.__dict__:
+            rule.hyperparam.alpha *= factor
+
+
+class Reconstructor(chainer.Chain):
+    """Encoder + decoder + renderer, with the training loss.
+
+    ``__call__(images_a, images_b, eyes_a, eyes_b)``: images [B, 4, 64, 64]
+    of each object from two views and the cameras [B, 3] of those views.
+    Each predicted mesh (one from each image) is rendered from both cameras
+    and compared with both targets' masks; the loss is the mean IoU loss of
+    the four pairs plus ``lambda_smoothness`` times the smoothness loss of
+    both meshes. Reports loss, loss_silhouettes, loss_smoothness and iou.
+    """
+
+    def __init__(self, lambda_smoothness=0.001, image_size=64,
+                 template=TEMPLATE):
+        super(Reconstructor, self).__init__()
+        vertices, faces = load_template(template)
+        self.lambda_smoothness = lambda_smoothness
+        self.add_persistent('faces', faces)
+        self.add_persistent('edges', smoothness_edges(faces))
+        with self.init_scope():
+            self.encoder = Encoder()
+            self.decoder = Decoder(vertices)
+        self.renderer = nr.Renderer()
+        self.renderer.image_size = image_size
+        self.renderer.viewing_angle = 15
+        self.renderer.anti_aliasing = True
+
+    def predict(self, images):
+        """images [B, 4, 64, 64] -> vertices [B, 642, 3]."""
+        return self.decoder(self.encoder(images))
+
+    def render_silhouettes(self, vertices, eyes):
+        """Silhouettes [B, S, S] of meshes [B, V, 3] seen from eyes [B, 3]."""
+        self.renderer.eye = eyes
+        faces = self.xp.broadcast_to(self.faces,
+                                     (vertices.shape[0],) + self.faces.shape)
+        return self.renderer.render_silhouettes(vertices, faces)
+
+    def __call__(self, images_a, images_b, eyes_a, eyes_b):
+        vertices_a = self.predict(images_a)
+        vertices_b = self.predict(images_b)
+        masks_a, masks_b = images_a[:, 3], images_b[:, 3]
+        losses, ious = [], []
+        for vertices in (vertices_a, vertices_b):
+            for eyes, masks in ((eyes_a, masks_a), (eyes_b, masks_b)):
+                silhouettes = self.render_silhouettes(vertices, eyes)
+                loss = iou_loss(silhouettes, masks)
+                losses.append(loss)
+        loss_silhouettes = sum(losses) / len(losses)
+        loss_smoothness = (smoothness_loss(vertices_a, self.edges) +
+                           smoothness_loss(vertices_b, self.edges)) / 2
+        loss = loss_silhouettes + self.lambda_smoothness * loss_smoothness
+        chainer.report({'loss': loss, 'loss_silhouettes': loss_silhouettes,
+                        'loss_smoothness': loss_smoothness,
+                        'iou': 1 - loss_silhouettes}, self)
+        return loss

@@ -1,0 +1,119 @@
+"""The reconstruction model's pieces: vertex formula, losses, a few steps."""
+import os
+import sys
+
+import numpy
+import pytest
+
+import chainer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'examples', 'reconstruction'))
+import model  # noqa: E402
+
+
+def test_template_is_the_642_vertex_sphere_of_radius_half():
+    vertices, faces = model.load_template()
+    assert vertices.shape == (642, 3) and faces.shape == (1280, 3)
+    numpy.testing.assert_allclose(numpy.linalg.norm(vertices, axis=1), 0.5,
+                                  rtol=1e-5)
+    assert len(model.smoothness_edges(faces)) == 1920
+
+
+def test_deform_by_hand():
+    template = numpy.array([[0.25, -0.25, 0.]], numpy.float32)
+    delta = chainer.Variable(numpy.array([[[0., numpy.log(3.), 5.]]], 'f'))
+    centroid = chainer.Variable(numpy.zeros((1, 3), 'f'))
+    v = model.deform(template, delta, centroid).array[0, 0]
+    # x: s = sigmoid(logit(0.25)) = 0.25 -> v = 0.125.
+    # y: s = -sigmoid(logit(0.25) + log 3) = -(0.75 / (0.75 + 0.25)) ... :
+    #    logit(0.25) = -log 3, so s = -sigmoid(0) = -0.5 -> v = -0.25.
+    # z: template 0 -> s = 0 -> v = c / 2 = 0.
+    numpy.testing.assert_allclose(v, [0.125, -0.25, 0.], atol=1e-6)
+    # With a centroid c = tanh(atanh(0.5)) = 0.5 on x: v = 0.5 (c + (1 - c) s).
+    centroid = chainer.Variable(numpy.array([[numpy.arctanh(0.5), 0, 0]], 'f'))
+    v = model.deform(template, delta, centroid).array[0, 0]
+    assert v[0] == pytest.approx(0.5 * (0.5 + 0.5 * 0.25), abs=1e-6)
+
+
+def test_deform_stays_in_bounds_and_finite_on_zero_coordinates():
+    template, _ = model.load_template()
+    assert (template == 0).any()
+    rng = numpy.random.RandomState(0)
+    delta = chainer.Variable(rng.randn(3, 642, 3).astype('f') * 20)
+    centroid = chainer.Variable(rng.randn(3, 3).astype('f') * 5)
+    v = model.deform(template, delta, centroid)
+    assert (abs(v.array) <= 0.5).all()
+    # Each vertex stays on its template's side of the centroid.
+    c = numpy.tanh(centroid.array)[:, None, :] / 2
+    side = numpy.sign(template)[None]
+    assert ((v.array - c) * side >= -1e-6).all()
+    chainer.functions.sum(v * v).backward()
+    assert numpy.isfinite(delta.grad).all()
+    assert numpy.isfinite(centroid.grad).all()
+
+
+def test_iou_loss_of_identical_and_disjoint_masks():
+    a = numpy.zeros((2, 4, 4), 'f')
+    a[:, :2] = 1
+    b = 1 - a
+    assert float(model.iou_loss(chainer.Variable(a), a).array) == \
+        pytest.approx(0, abs=1e-6)
+    assert float(model.iou_loss(chainer.Variable(a), b).array) == \
+        pytest.approx(1, abs=1e-6)
+    # Half overlap: intersection 4, union 12 per item -> 1 - 1/3.
+    c = numpy.zeros((2, 4, 4), 'f')
+    c[:, 1:3] = 1
+    assert float(model.iou_loss(chainer.Variable(a), c).array) == \
+        pytest.approx(2. / 3, abs=1e-6)
+
+
+def two_triangles(fold):
+    """Triangles (0, 1, 2) and (1, 0, 3) sharing edge 0-1 on the x axis; the
+    second's far vertex rotated by ``fold`` radians about the edge from the
+    flat position (fold = pi folds it onto the first)."""
+    vertices = numpy.array([[0, 0, 0], [1, 0, 0], [0.5, 1, 0],
+                            [0.5, -numpy.cos(fold), numpy.sin(fold)]], 'f')
+    faces = numpy.array([[0, 1, 2], [1, 0, 3]], numpy.int32)
+    return vertices[None], model.smoothness_edges(faces)
+
+
+@pytest.mark.parametrize('fold, expected', [
+    (0., 0.),                 # flat: theta = pi, cos = -1
+    (numpy.pi / 2, 1.),       # right angle: cos = 0 -> (0 + 1)^2
+    (numpy.pi, 4.),           # folded onto itself: cos = 1 -> 4
+])
+def test_smoothness_of_flat_and_folded_pairs(fold, expected):
+    vertices, edges = two_triangles(fold)
+    assert edges.tolist() == [[0, 1, 2, 3]] or edges.tolist() == \
+        [[0, 1, 3, 2]]
+    loss = model.smoothness_loss(chainer.Variable(vertices), edges)
+    assert float(loss.array) == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_few_steps_lower_the_loss_on_one_batch():
+    # Two views of an ellipsoid's silhouette as the targets; with the
+    # smoothness weight 0 the loss is the silhouette IoU loss alone.
+    rng = numpy.random.RandomState(0)
+    reconstructor = model.Reconstructor(lambda_smoothness=0)
+    template, _ = model.load_template()
+    target = numpy.broadcast_to(template * numpy.array([1.6, 0.6, 1.], 'f'),
+                                (2, 642, 3)).copy()
+    eyes_a = numpy.array([[0, 1.366, -2.366]] * 2, 'f')
+    eyes_b = numpy.array([[2.366, 1.366, 0]] * 2, 'f')
+    images = []
+    for eyes in (eyes_a, eyes_b):
+        mask = reconstructor.render_silhouettes(target, eyes).array
+        rgb = rng.rand(2, 3, 64, 64).astype('f') * mask[:, None]
+        images.append(numpy.concatenate([rgb, mask[:, None]], axis=1))
+    optimizer = model.setup_optimizer(reconstructor, alpha=1e-4)
+    losses = []
+    for _ in range(6):
+        reconstructor.cleargrads()
+        loss = reconstructor(images[0], images[1], eyes_a, eyes_b)
+        loss.backward()
+        optimizer.update()
+        losses.append(float(loss.array))
+    assert numpy.isfinite(losses).all()
+    assert losses[-1] < losses[0] - 0.1, losses
+    assert all(numpy.isfinite(p.array).all() for p in reconstructor.params())
