@@ -1,0 +1,206 @@
+"""Per-class voxel IoU and a Markdown table shaped like the paper's Table 1.
+
+The protocol (paper 5.1.1): every test object is reconstructed from each of
+its 24 views; each reconstruction is voxelized (``voxelize.py``) and compared
+with the object's ground-truth voxels by IoU. A class's score is the mean
+over its objects x views; the table's "mean" is the mean of the class scores
+(every class weighs the same, whatever its number of objects).
+
+Command line: ``python evaluate_table.py ious.npz [-o table.md]`` where the
+.npz holds one array of IoUs per class, keyed by synset id (any shape, e.g.
+[N_objects, 24]).
+"""
+import argparse
+import numbers
+import sys
+
+import numpy
+
+# The 13 classes in the paper's column order: (synset id, name).
+CLASSES = (
+    ('02691156', 'airplane'),
+    ('02828884', 'bench'),
+    ('02933112', 'dresser'),
+    ('02958343', 'car'),
+    ('03001627', 'chair'),
+    ('03211117', 'display'),
+    ('03636649', 'lamp'),
+    ('03691459', 'speaker'),
+    ('04090263', 'rifle'),
+    ('04256520', 'sofa'),
+    ('04379243', 'table'),
+    ('04401088', 'phone'),
+    ('04530566', 'vessel'),
+)
+CLASS_IDS = tuple(c for c, _ in CLASSES)
+CLASS_NAMES = dict(CLASSES)
+
+
+def _paper_row(values, mean):
+    row = dict(zip(CLASS_IDS, values))
+    row['mean'] = mean
+    return row
+
+
+# Paper Table 1 (voxel IoU, 13 classes). The means are the paper's own.
+PAPER_ROWS = {
+    'Retrieval (paper)': _paper_row(
+        (.5564, .4875, .5713, .6519, .3512, .3958, .2905, .4600, .5133,
+         .5314, .3097, .6696, .4078), .4766),
+    'Voxel-based (PTN) (paper)': _paper_row(
+        (.5556, .4924, .6823, .7123, .4494, .5395, .4223, .5868, .5987,
+         .6221, .4938, .7504, .5507), .5736),
+    'Mesh-based (NMR) (paper)': _paper_row(
+        (.6172, .4998, .7143, .7095, .4990, .5831, .4126, .6536, .6322,
+         .6735, .4829, .7777, .5645), .6016),
+}
+
+
+def _check_class_id(argument, class_id):
+    if class_id not in CLASS_NAMES:
+        raise ValueError('{}: unknown class id {!r}; expected one of the 13 '
+                         'synset ids {}'.format(argument, class_id,
+                                                ', '.join(CLASS_IDS)))
+
+
+def class_mean_iou(ious_by_class):
+    """Mean IoU per class and the mean over classes.
+
+    Args:
+        ious_by_class: dict {synset id (str): IoUs}, the IoUs an array-like
+            of floats in [0, 1] of any shape (typically [N_objects, 24]: one
+            per object and view), non-empty.
+
+    Returns:
+        dict {synset id: float mean over that class's IoUs, ...,
+        'mean': float mean of the class means}, classes in the paper's
+        order.
+
+    Raises:
+        ValueError naming the argument (and the class) on an unknown class,
+        an empty dict or array, or a value outside [0, 1] / not finite.
+    """
+    if not isinstance(ious_by_class, dict):
+        raise TypeError('ious_by_class: expected a dict, got {}'.format(
+            type(ious_by_class).__name__))
+    if not ious_by_class:
+        raise ValueError('ious_by_class: no classes')
+    for class_id in ious_by_class:
+        _check_class_id('ious_by_class', class_id)
+    result = {}
+    for class_id in CLASS_IDS:
+        if class_id not in ious_by_class:
+            continue
+        values = numpy.asarray(ious_by_class[class_id], dtype=numpy.float64)
+        where = 'ious_by_class[{!r}]'.format(class_id)
+        if values.size == 0:
+            raise ValueError('{}: no IoUs'.format(where))
+        if not numpy.isfinite(values).all() or values.min() < 0 or \
+                values.max() > 1:
+            raise ValueError('{}: IoUs must be finite and in [0, 1]'.format(
+                where))
+        result[class_id] = float(values.mean())
+    result['mean'] = float(numpy.mean([result[c] for c in CLASS_IDS
+                                       if c in result]))
+    return result
+
+
+def _format_value(value):
+    # The paper's style: four decimals without the leading zero (.6172).
+    text = '{:.4f}'.format(value)
+    return text[1:] if text.startswith('0.') else text
+
+
+def format_table(rows, include_paper=True):
+    """Markdown table shaped like the paper's Table 1.
+
+    Args:
+        rows: dict {method name: {synset id: IoU, optional 'mean': IoU}} in
+            display order (e.g. a ``class_mean_iou`` result per method).
+            Missing classes show as '-'. The mean column is the row's 'mean'
+            if given, else the mean of its classes; a mean over fewer than
+            the 13 classes is marked with '*' and a note under the table.
+        include_paper (bool): put the paper's three rows (Retrieval, PTN,
+            NMR as reported) first, for reference.
+
+    Returns:
+        str: header (class names in the paper's order, then "mean"), the
+        separator line and one line per method, each value as ``.dddd``;
+        ends with a newline.
+    """
+    if not isinstance(rows, dict):
+        raise TypeError('rows: expected a dict of dicts (method -> class id '
+                        '-> IoU), got {}'.format(type(rows).__name__))
+    all_rows = dict(PAPER_ROWS) if include_paper else {}
+    for method, row in rows.items():
+        if not isinstance(row, dict):
+            raise TypeError('rows[{!r}]: expected a dict (class id -> IoU), '
+                            'got {}'.format(method, type(row).__name__))
+        for key, value in row.items():
+            if key != 'mean':
+                _check_class_id('rows[{!r}]'.format(method), key)
+            if not isinstance(value, numbers.Real) or \
+                    not 0 <= value <= 1:
+                raise ValueError('rows[{!r}][{!r}]: expected an IoU in '
+                                 '[0, 1], got {!r}'.format(method, key, value))
+        if method in all_rows:
+            raise ValueError('rows: method name {!r} is taken by a paper '
+                             'row'.format(method))
+        all_rows[method] = row
+
+    lines = ['| method | ' + ' | '.join(n for _, n in CLASSES) + ' | mean |',
+             '|---' * (len(CLASSES) + 2) + '|']
+    partial = False
+    for method, row in all_rows.items():
+        present = [row[c] for c in CLASS_IDS if c in row]
+        cells = [_format_value(row[c]) if c in row else '-'
+                 for c in CLASS_IDS]
+        if 'mean' in row:
+            mean = _format_value(row['mean'])
+        elif present:
+            mean = _format_value(float(numpy.mean(present)))
+        else:
+            mean = '-'
+        if len(present) < len(CLASS_IDS) and mean != '-':
+            mean += '*'
+            partial = True
+        lines.append('| {} | {} | {} |'.format(
+            method, ' | '.join(cells), mean))
+    text = '\n'.join(lines) + '\n'
+    if partial:
+        text += ('\n(*) mean over the classes evaluated, not all 13: not '
+                 'comparable with the paper\'s mean.\n')
+    return text
+
+
+def write_table(path, rows, include_paper=True):
+    """Writes ``format_table(rows, include_paper)`` to ``path`` (UTF-8) and
+    returns the text."""
+    text = format_table(rows, include_paper)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+    return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('ious', help='.npz with one IoU array per synset id')
+    parser.add_argument('-o', '--output', help='Markdown file to write')
+    parser.add_argument('--method', default='This implementation',
+                        help='row name (default: %(default)s)')
+    parser.add_argument('--no-paper', action='store_true',
+                        help='leave out the paper\'s rows')
+    args = parser.parse_args(argv)
+    with numpy.load(args.ious) as data:
+        ious = {key: data[key] for key in data.files}
+    rows = {args.method: class_mean_iou(ious)}
+    if args.output:
+        text = write_table(args.output, rows, not args.no_paper)
+    else:
+        text = format_table(rows, not args.no_paper)
+    sys.stdout.write(text)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
