@@ -115,7 +115,10 @@ setup(
         'setuptools<81',
     ],
     extras_require={
-        'test': ['pytest'],
+        # mpi4py with an MPI runtime from PyPI (mpich wheels): ChainerMN's
+        # multi-process training, and its test.
+        'test': ['pytest', 'mpi4py', 'mpich'],
+        'mpi': ['mpi4py', 'mpich'],
         'gpu': ['cupy-cuda12x'],
         'gpu-cuda13': ['cupy-cuda13x'],
         # benchmarks/ only (DEODR side by side); deodr 0.2.3 fails to

@@ -223,10 +223,23 @@ class Reconstructor(chainer.Chain):
                                      (vertices.shape[0],) + self.faces.shape)
         return self.renderer.render_silhouettes(vertices, faces)
 
+    def _at_render_size(self, masks):
+        # Rendering smaller than the data (quick runs) compares with the
+        # masks averaged down by the integer factor.
+        size = self.renderer.image_size
+        factor = masks.shape[-1] // size
+        if factor * size != masks.shape[-1]:
+            raise ValueError('image_size {} must divide the data\'s image '
+                             'size {}'.format(size, masks.shape[-1]))
+        if factor == 1:
+            return masks
+        return F.average_pooling_2d(masks[:, None], factor)[:, 0].array
+
     def __call__(self, images_a, images_b, eyes_a, eyes_b):
         vertices_a = self.predict(images_a)
         vertices_b = self.predict(images_b)
-        masks_a, masks_b = images_a[:, 3], images_b[:, 3]
+        masks_a, masks_b = (self._at_render_size(images[:, 3])
+                            for images in (images_a, images_b))
         losses, ious = [], []
         for vertices in (vertices_a, vertices_b):
             for eyes, masks in ((eyes_a, masks_a), (eyes_b, masks_b)):

@@ -1,0 +1,296 @@
+"""Train the single-image reconstruction model (paper sec. 4.1) with
+Chainer's Trainer, on one process or data-parallel with ChainerMN.
+
+Single process (CPU; ``--gpu 0`` for a GPU)::
+
+    python examples/reconstruction/train.py --data-dir DATA -o result
+
+Multi-process (``pip install -e ".[mpi]"`` first; naive all-reduce on the
+CPU, NCCL on GPUs with one process per GPU)::
+
+    mpiexec -n 2 python examples/reconstruction/train.py --data-dir DATA \\
+        -o result --communicator naive
+    mpiexec -n 4 python examples/reconstruction/train.py --data-dir DATA \\
+        -o result --communicator pure_nccl --gpu 0
+
+A killed run continues where it stopped with ``--resume auto`` (the latest
+snapshot in the output directory): the snapshot holds the model, Adam's
+state, the iterator's order and position and the log, and everything else
+(the learning-rate drop, the view pairs) is a function of the iteration, so
+the resumed run computes what the uninterrupted one would have.
+
+Each training example is an object seen from two views a and b of its 24:
+the dataset indexes (object, view a) pairs, and view b is a fixed function
+of the index (see :class:`ViewPairs`).
+"""
+import argparse
+import glob
+import os
+import re
+import sys
+
+import numpy
+
+import chainer
+from chainer import training
+from chainer.training import extensions
+
+import neural_renderer  # NOQA: installs the NumPy 2 compatibility first
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import dataset  # NOQA: E402
+import model as reconstruction_model  # NOQA: E402
+
+
+class ViewPairs(chainer.dataset.DatasetMixin):
+    """(object, view a) pairs of uint8 images [N, 24, 4, S, S].
+
+    Example i is object i // 24 seen from view a = i % 24 and a second view
+    b != a chosen by a seeded hash of i (fixed for the index, so a resumed
+    run sees the pairs an uninterrupted one would). Returns (image_a,
+    image_b, eye_a, eye_b): float32 [4, S, S] in [0, 1] and float32 [3]
+    cameras from :func:`dataset.view_eyes`.
+    """
+
+    def __init__(self, images, seed=0):
+        self.images = images
+        self.seed = seed
+        self.eyes = numpy.asarray(dataset.view_eyes(
+            numpy.arange(dataset.NUM_VIEWS)))
+
+    def __len__(self):
+        return len(self.images) * dataset.NUM_VIEWS
+
+    def second_view(self, i):
+        rng = numpy.random.RandomState((self.seed * 1000003 + i) % 2 ** 32)
+        view_a = i % dataset.NUM_VIEWS
+        return (view_a + 1 + rng.randint(dataset.NUM_VIEWS - 1)) % \
+            dataset.NUM_VIEWS
+
+    def get_example(self, i):
+        obj, view_a = divmod(i, dataset.NUM_VIEWS)
+        view_b = self.second_view(i)
+        scale = numpy.float32(1. / 255)
+        return (self.images[obj, view_a].astype(numpy.float32) * scale,
+                self.images[obj, view_b].astype(numpy.float32) * scale,
+                self.eyes[view_a], self.eyes[view_b])
+
+
+def learning_rate_schedule(base_rate, drop_at):
+    """An extension, run every iteration, that sets Adam's rate from the
+    iteration alone: ``base_rate``, times 0.1 from ``drop_at`` on (the
+    paper's drop at 95%). Hyperparameters are not part of snapshots; deriving
+    them from the iteration makes resumed runs agree."""
+
+    @training.make_extension(trigger=(1, 'iteration'), priority=200)
+    def schedule(trainer):
+        optimizer = trainer.updater.get_optimizer('main')
+        factor = 0.1 if trainer.updater.iteration >= drop_at else 1.
+        target = base_rate * factor
+        if optimizer.alpha != target:
+            reconstruction_model.scale_learning_rate(
+                optimizer, target / optimizer.alpha)
+
+    return schedule
+
+
+def validation_iou(model, images, device, batch_size=16, views=(0, 6, 12,
+                                                                  18)):
+    """An extension reporting ``validation/main/iou``: the mean silhouette
+    IoU of each validation image's predicted mesh, rendered from that
+    image's own view, with the image's mask (binarised at 0.5)."""
+
+    @training.make_extension(priority=training.PRIORITY_WRITER)
+    def evaluate(trainer):
+        xp = model.xp
+        eyes = dataset.view_eyes(numpy.asarray(views))
+        ious = []
+        with chainer.using_config('train', False), \
+                chainer.no_backprop_mode():
+            for start in range(0, len(images), batch_size):
+                chunk = images[start:start + batch_size]
+                for k, view in enumerate(views):
+                    x = chunk[:, view].astype(numpy.float32) / 255
+                    x = device.send(x)
+                    vertices = model.predict(x)
+                    eye = xp.asarray(numpy.broadcast_to(
+                        eyes[k], (len(chunk), 3)).copy())
+                    silhouettes = model.render_silhouettes(vertices,
+                                                           eye).array
+                    predicted = silhouettes >= 0.5
+                    target = model._at_render_size(x[:, 3]) >= 0.5
+                    union = (predicted | target).sum(axis=(1, 2))
+                    inter = (predicted & target).sum(axis=(1, 2))
+                    ious.append(chainer.backend.CpuDevice().send(
+                        inter / xp.maximum(union, 1)))
+        chainer.report({'validation/main/iou': float(
+            numpy.concatenate(ious).mean())})
+
+    return evaluate
+
+
+def latest_snapshot(output_dir):
+    """The snapshot of the highest iteration in ``output_dir``, or None."""
+    paths = glob.glob(os.path.join(output_dir, 'snapshot_iter_*'))
+    if not paths:
+        return None
+    return max(paths, key=lambda p: int(re.findall(r'\d+$', p)[0]))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data-dir', required=True,
+                        help='folder of {synset}_{split}_images.npz and '
+                             '_voxels.npz (the authors\' files, or '
+                             'make_synthetic.py\'s)')
+    parser.add_argument('--classes', default=None,
+                        help='comma-separated class names or synset ids '
+                             '(default: all 13)')
+    parser.add_argument('-o', '--output-dir', default='result')
+    parser.add_argument('--iterations', type=int, default=3000,
+                        help='training iterations (default %(default)s: '
+                             'about an hour on a 2-core CPU at batch 8; '
+                             'the paper trains 1,000,000 at batch 64)')
+    parser.add_argument('-b', '--batch-size', type=int, default=8,
+                        help='objects per iteration (paper: 64)')
+    parser.add_argument('--learning-rate', type=float, default=1e-4)
+    parser.add_argument('--lambda-smoothness', type=float, default=0.001,
+                        help='weight of the smoothness loss (paper: 0.001 '
+                             'for one class, 0 for the 13-class model)')
+    parser.add_argument('--image-size', type=int, default=64,
+                        help='rendered silhouette size (default 64)')
+    parser.add_argument('-g', '--gpu', type=int, default=-1)
+    parser.add_argument('--resume', default=None,
+                        help='a snapshot to continue from, or "auto" for '
+                             'the latest in --output-dir')
+    parser.add_argument('--snapshot-interval', type=int, default=500)
+    parser.add_argument('--val-interval', type=int, default=250)
+    parser.add_argument('--max-val-objects', type=int, default=64,
+                        help='validation objects used (default %(default)s)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--communicator', default='none',
+                        help='ChainerMN communicator (naive on CPU, '
+                             'pure_nccl on GPUs); none: one process')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='no progress bar (e.g. in logs)')
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    for name in ('iterations', 'batch_size', 'snapshot_interval',
+                 'val_interval', 'image_size'):
+        if getattr(args, name) <= 0:
+            raise SystemExit('train.py: error: --{} must be positive, got '
+                             '{}'.format(name.replace('_', '-'),
+                                         getattr(args, name)))
+    comm = None
+    if args.communicator != 'none':
+        import chainermn
+        comm = chainermn.create_communicator(args.communicator)
+    rank = comm.rank if comm is not None else 0
+    gpu = args.gpu
+    if comm is not None and gpu >= 0:
+        gpu = comm.intra_rank
+    device = chainer.get_device(gpu if gpu >= 0 else '@numpy')
+    device.use()
+    numpy.random.seed(args.seed)
+
+    class_ids = dataset.parse_class_ids(args.classes) if args.classes \
+        else None
+    train = val = None
+    if rank == 0:
+        images, _, _ = dataset.load_split(args.data_dir, class_ids, 'train',
+                                          as_float=False)
+        train = ViewPairs(images, seed=args.seed)
+        val_images, _, _ = dataset.load_split(args.data_dir, class_ids,
+                                              'val', as_float=False)
+        val = val_images[:args.max_val_objects]
+    if comm is not None:
+        import chainermn
+        train = chainermn.scatter_dataset(train, comm, shuffle=True,
+                                          seed=args.seed)
+
+    model = reconstruction_model.Reconstructor(
+        lambda_smoothness=args.lambda_smoothness,
+        image_size=args.image_size)
+    if comm is not None:
+        # The same initial weights on every process.
+        comm.bcast_data(model)
+    model.to_device(device)
+    optimizer = reconstruction_model.setup_optimizer(model,
+                                                     args.learning_rate)
+    if comm is not None:
+        import chainermn
+        optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
+
+    iterator = chainer.iterators.SerialIterator(train, args.batch_size,
+                                                shuffle=True)
+    updater = training.updaters.StandardUpdater(
+        iterator, optimizer, device=device,
+        loss_func=lambda a, b, ea, eb: model(a, b, ea, eb))
+    trainer = training.Trainer(updater, (args.iterations, 'iteration'),
+                               out=args.output_dir)
+    trainer.extend(learning_rate_schedule(
+        args.learning_rate, int(0.95 * args.iterations)))
+    if rank == 0:
+        log_trigger = (min(10, args.val_interval), 'iteration')
+        trainer.extend(validation_iou(model, val, device),
+                       trigger=(args.val_interval, 'iteration'))
+        trainer.extend(extensions.LogReport(trigger=log_trigger))
+        trainer.extend(extensions.PrintReport(
+            ['iteration', 'main/loss', 'main/loss_silhouettes',
+             'main/loss_smoothness', 'main/iou', 'validation/main/iou',
+             'elapsed_time']))
+        trainer.extend(extensions.PlotReport(
+            ['main/loss'], x_key='iteration', file_name='loss.png',
+            trigger=log_trigger))
+        trainer.extend(extensions.PlotReport(
+            ['main/iou', 'validation/main/iou'], x_key='iteration',
+            file_name='iou.png', trigger=log_trigger))
+        snapshot_trigger = training.triggers.ManualScheduleTrigger(
+            list(range(args.snapshot_interval, args.iterations,
+                       args.snapshot_interval)) + [args.iterations],
+            'iteration')
+        # Uncompressed: zlib on the ~300 MB of weights and Adam moments
+        # takes far longer than writing them.
+        trainer.extend(extensions.snapshot(
+            filename='snapshot_iter_{.updater.iteration}',
+            savefun=_save_uncompressed), trigger=snapshot_trigger)
+        if not args.no_progress:
+            trainer.extend(extensions.ProgressBar(update_interval=1))
+
+    resume = args.resume
+    if resume == 'auto':
+        resume = latest_snapshot(args.output_dir)
+    if resume:
+        if not os.path.isfile(resume):
+            raise SystemExit('train.py: error: --resume: no snapshot at '
+                             '{}'.format(resume))
+        # Every process loads rank 0's snapshot: the model, optimizer and
+        # iteration count are the same on all of them.
+        chainer.serializers.load_npz(resume, trainer, ignore_names=None
+                                     if comm is None else _not_iterator)
+    trainer.run()
+    if rank == 0:
+        path = os.path.join(args.output_dir, 'model_final.npz')
+        model.to_device("@numpy")
+        _save_uncompressed(path, model)
+        print('wrote', path)
+    return trainer
+
+
+def _save_uncompressed(path, target):
+    chainer.serializers.save_npz(path, target, compression=False)
+
+
+def _not_iterator(name):
+    # Other ranks hold other shards of the data: their iterator state is
+    # their own (ChainerMN scatters with a fixed seed, so each rank's shard
+    # is the same on resume, but its position is not in rank 0's snapshot).
+    return name.startswith('updater/iterator:')
+
+
+if __name__ == '__main__':
+    main()
