@@ -12,28 +12,15 @@ Command line: ``python evaluate_table.py ious.npz [-o table.md]`` where the
 """
 import argparse
 import numbers
+import os
 import sys
 
 import numpy
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 # The 13 classes in the paper's column order: (synset id, name).
-CLASSES = (
-    ('02691156', 'airplane'),
-    ('02828884', 'bench'),
-    ('02933112', 'dresser'),
-    ('02958343', 'car'),
-    ('03001627', 'chair'),
-    ('03211117', 'display'),
-    ('03636649', 'lamp'),
-    ('03691459', 'speaker'),
-    ('04090263', 'rifle'),
-    ('04256520', 'sofa'),
-    ('04379243', 'table'),
-    ('04401088', 'phone'),
-    ('04530566', 'vessel'),
-)
-CLASS_IDS = tuple(c for c, _ in CLASSES)
-CLASS_NAMES = dict(CLASSES)
+from dataset import CLASSES, CLASS_IDS, CLASS_NAMES  # noqa: E402,F401
 
 
 def _paper_row(values, mean):
