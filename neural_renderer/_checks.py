@@ -107,6 +107,13 @@ def as_batched(name, value, like, batch_size, item_shape):
         chainer.Variable of shape ``(B,) + item_shape``. Gradients reach
         ``value`` when it is a Variable (summed over the broadcast batch).
     """
+    return chainer.as_variable(
+        as_batched_array(name, value, like, batch_size, item_shape))
+
+
+def as_batched_array(name, value, like, batch_size, item_shape):
+    """:func:`as_batched`, but a value that is not a Variable comes back as
+    a plain (C-contiguous) array: no graph node is made for constants."""
     like = _unwrap(like)
     device = backend.get_device_from_array(like)
     if isinstance(value, chainer.Variable):
@@ -117,6 +124,7 @@ def as_batched(name, value, like, batch_size, item_shape):
             raise ValueError('{}: is on {}, but the other inputs are on {}'
                              .format(name, value.device, device))
         var = value if value.dtype == like.dtype else F.cast(value, like.dtype)
+        shape = tuple(var.shape)
     else:
         if isinstance(value, chainer.get_array_types()):
             array = device.send(value)
@@ -134,18 +142,21 @@ def as_batched(name, value, like, batch_size, item_shape):
             raise TypeError('{}: expected a numeric dtype, got {}'.format(
                 name, array.dtype))
         check_finite(name, array)
-        var = chainer.Variable(array.astype(like.dtype, copy=False),
-                               requires_grad=False)
-    shape = tuple(var.shape)
+        var = array.astype(like.dtype, copy=False)
+        shape = tuple(var.shape)
     item_shape = tuple(item_shape)
-    if shape == item_shape:
-        var = F.broadcast_to(var, (batch_size,) + item_shape)
-    elif shape == (1,) + item_shape:
-        var = F.broadcast_to(var, (batch_size,) + item_shape)
-    elif shape != (batch_size,) + item_shape:
+    full = (batch_size,) + item_shape
+    if shape in (item_shape, (1,) + item_shape) and shape != full:
+        if isinstance(var, chainer.Variable):
+            return F.broadcast_to(var, full)
+        xp = backend.get_array_module(var)
+        return xp.ascontiguousarray(xp.broadcast_to(var, full))
+    if shape != full:
         item = ', '.join(str(s) for s in item_shape)
         single = '[{}]'.format(item) if item else 'a scalar'
         raise ValueError('{}: expected {} or shape [B={}{}], got shape {}'
                          .format(name, single, batch_size,
                                  ', ' + item if item else '', shape))
-    return var
+    if isinstance(var, chainer.Variable):
+        return var
+    return backend.get_array_module(var).ascontiguousarray(var)

@@ -3,14 +3,7 @@
 import chainer.functions as F
 
 from neural_renderer import _checks
-from neural_renderer import _vector
-
-# Added to the squared norm of the face normal before the square root.
-# Nonzero so that a zero-area face gets the normal 0 (ambient light only)
-# with finite gradients instead of 0 / 0; tiny (still a normal float32) so
-# that faces with edges down to ~1e-6 (|cross| >= 1e-12) keep unit normals
-# to float32 precision.
-_NORM_EPS = 1e-30
+from neural_renderer.face_light import face_light  # NOQA: also exported here
 
 
 def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
@@ -58,47 +51,3 @@ def lighting(faces, textures, intensity_ambient=0.5, intensity_directional=0.5,
                        dtype_like=t_array)
     light = F.reshape(light, (batch_size, num_faces, 1, 1, 1, 3))
     return textures * F.broadcast_to(light, t_array.shape)
-
-
-def face_light(faces, intensity_ambient=0.5, intensity_directional=0.5,
-               color_ambient=(1, 1, 1), color_directional=(1, 1, 1),
-               direction=(0, 1, 0), dtype_like=None):
-    """The light factor of each face, I_a c_a + I_d c_d max(n . direction,
-    0), as :func:`lighting` applies it (same arguments and conventions).
-
-    Returns:
-        chainer.Variable [B, F, 3], of the dtype of ``dtype_like`` (an array)
-        if given, else of ``faces``. The renderer hands it to the rasterizer,
-        which multiplies it into the sampled texel colour: the texel cubes
-        themselves are never lit, copied or multiplied.
-    """
-    f_array = _checks.check_array('faces', faces, ndim=4, shape_suffix=(3, 3))
-    like = f_array if dtype_like is None else dtype_like
-    batch_size, num_faces = f_array.shape[:2]
-
-    def param(name, value, item_shape):
-        return _checks.as_batched(name, value, like, batch_size, item_shape)
-
-    i_ambient = param('intensity_ambient', intensity_ambient, ())
-    i_directional = param('intensity_directional', intensity_directional, ())
-    c_ambient = param('color_ambient', color_ambient, (3,))
-    c_directional = param('color_directional', color_directional, (3,))
-    direction = param('direction', direction, (3,))
-
-    v0, v1, v2 = F.separate(faces, axis=2)  # each [B, F, 3]
-    normals = _vector.normalize(_vector.cross(v0 - v1, v2 - v1), _NORM_EPS)
-    if normals.dtype != like.dtype:
-        normals = F.cast(normals, like.dtype)
-
-    # [B, F]: cosine between normal and light direction, clamped at 0 (faces
-    # turned away get no directional light).
-    cosine = F.relu(F.sum(
-        normals * F.broadcast_to(direction[:, None, :], normals.shape),
-        axis=2))
-    ambient = F.broadcast_to((i_ambient[:, None] * c_ambient)[:, None, :],
-                             (batch_size, num_faces, 3))
-    directional = F.broadcast_to(
-        (i_directional[:, None] * c_directional)[:, None, :],
-        (batch_size, num_faces, 3)) * F.broadcast_to(
-            cosine[:, :, None], (batch_size, num_faces, 3))
-    return ambient + directional

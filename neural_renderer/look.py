@@ -3,8 +3,7 @@ import chainer
 
 from neural_renderer import _checks
 from neural_renderer.look_at import _check_nonzero
-from neural_renderer.look_at import _normalize
-from neural_renderer.look_at import _view_transform
+from neural_renderer.view_transform import view_transform
 
 
 def look(vertices, eye, direction=None, up=None):
@@ -40,13 +39,12 @@ def look(vertices, eye, direction=None, up=None):
         direction = (0., 0., 1.)
     if up is None:
         up = (0., 1., 0.)
-    eye_v = _checks.as_batched('eye', eye, v_array, batch_size, (3,))
-    direction_v = _checks.as_batched('direction', direction, v_array,
-                                     batch_size, (3,))
-    up_v = _checks.as_batched('up', up, v_array, batch_size, (3,))
-    if not isinstance(direction, chainer.Variable):
-        _check_nonzero('direction', direction_v.array,
-                       'must be a nonzero vector')
-    if not isinstance(up, chainer.Variable):
-        _check_nonzero('up', up_v.array, 'must be a nonzero vector')
-    return _view_transform(vertices, eye_v, _normalize(direction_v), up_v)
+    eye_v = _checks.as_batched_array('eye', eye, v_array, batch_size, (3,))
+    direction_v = _checks.as_batched_array('direction', direction, v_array,
+                                           batch_size, (3,))
+    up_v = _checks.as_batched_array('up', up, v_array, batch_size, (3,))
+    if not isinstance(direction_v, chainer.Variable):
+        _check_nonzero('direction', direction_v, 'must be a nonzero vector')
+    if not isinstance(up_v, chainer.Variable):
+        _check_nonzero('up', up_v, 'must be a nonzero vector')
+    return view_transform(vertices, eye_v, direction_v, up_v)

@@ -3,9 +3,72 @@ import math
 import numbers
 
 import chainer
+from chainer import backend
+from chainer import function_node
 import chainer.functions as F
+from chainer.utils import type_check
 
 from neural_renderer import _checks
+
+
+class Perspective(function_node.FunctionNode):
+    """x' = x / (z k r), y' = y / (z k), z' = z, with k = tan(angle).
+
+    Inputs: ``vertices`` [B, N, 3] camera coordinates, ``tangent`` [B]
+    (k per batch item), one float dtype; ``aspect_ratio`` r is a constant.
+    Output [B, N, 3]. Both inputs get gradients.
+    """
+
+    def __init__(self, aspect_ratio):
+        self.aspect_ratio = aspect_ratio
+
+    def check_type_forward(self, in_types):
+        type_check._argname(in_types, ('vertices', 'tangent'))
+        v_type, k_type = in_types
+        type_check.expect(
+            v_type.dtype.kind == 'f',
+            v_type.ndim == 3,
+            v_type.shape[2] == 3,
+            k_type.dtype == v_type.dtype,
+            k_type.ndim == 1,
+            k_type.shape[0] == v_type.shape[0],
+        )
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        vertices, tangent = inputs
+        xp = backend.get_array_module(vertices)
+        z = vertices[:, :, 2]
+        k = tangent[:, None]
+        out = xp.empty_like(vertices)
+        out[:, :, 0] = vertices[:, :, 0] / (
+            z * (k * vertices.dtype.type(self.aspect_ratio)))
+        out[:, :, 1] = vertices[:, :, 1] / (z * k)
+        out[:, :, 2] = z
+        return out,
+
+    def backward(self, indexes, grad_outputs):
+        vertices, tangent = [v.array for v in self.get_retained_inputs()]
+        g = grad_outputs[0].array
+        xp = backend.get_array_module(vertices)
+        x, y, z = vertices[:, :, 0], vertices[:, :, 1], vertices[:, :, 2]
+        r = vertices.dtype.type(self.aspect_ratio)
+        inv_height = 1 / (z * tangent[:, None])
+        gx_r = g[:, :, 0] * inv_height / r
+        gy_r = g[:, :, 1] * inv_height
+        # d(x / (z k r)) = dx / (z k r) - x' (dz / z + dk / k).
+        projected = gx_r * x + gy_r * y
+        result = [None, None]
+        if 0 in indexes:
+            gv = xp.empty_like(vertices)
+            gv[:, :, 0] = gx_r
+            gv[:, :, 1] = gy_r
+            gv[:, :, 2] = g[:, :, 2] - projected / z
+            result[0] = chainer.Variable(gv)
+        if 1 in indexes:
+            result[1] = chainer.Variable(
+                -projected.sum(axis=1) / tangent)
+        return tuple(result)
 
 
 def perspective(vertices, angle=30., aspect_ratio=1.):
@@ -39,18 +102,20 @@ def perspective(vertices, angle=30., aspect_ratio=1.):
             not 0 < aspect_ratio < float('inf'):
         raise ValueError('aspect_ratio: expected a positive number, got '
                          '{!r}'.format(aspect_ratio))
-    x, y, z = F.separate(chainer.as_variable(vertices), axis=2)
     if isinstance(angle, numbers.Real):
         if not 0 < angle < 90:
             raise ValueError('angle: expected degrees in (0, 90), got '
                              '{!r}'.format(angle))
-        width = math.tan(math.radians(angle))
-        height_scale = z * width
-        width_scale = z * (width * aspect_ratio)
+        xp = backend.get_array_module(v_array)
+        tangent = xp.full((v_array.shape[0],), math.tan(math.radians(angle)),
+                          v_array.dtype)
     else:
-        angle_v = _checks.as_batched('angle', angle, v_array,
-                                     v_array.shape[0], ())
-        width = F.tan(angle_v * (math.pi / 180.))
-        height_scale = z * F.broadcast_to(width[:, None], z.shape)
-        width_scale = height_scale * aspect_ratio
-    return F.stack((x / width_scale, y / height_scale, z), axis=2)
+        angle_v = _checks.as_batched_array('angle', angle, v_array,
+                                           v_array.shape[0], ())
+        if isinstance(angle_v, chainer.Variable):
+            tangent = F.tan(angle_v * (math.pi / 180.))
+        else:
+            tangent = backend.get_array_module(angle_v).tan(
+                angle_v * (math.pi / 180.))
+    y, = Perspective(float(aspect_ratio)).apply((vertices, tangent))
+    return y

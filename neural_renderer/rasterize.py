@@ -103,37 +103,10 @@ class Rasterize(function_node.FunctionNode):
             )
 
     def forward(self, inputs):
-        xp = backend.get_array_module(*inputs)
-        faces = xp.ascontiguousarray(inputs[0])
-        textures = xp.ascontiguousarray(inputs[1]) if len(inputs) >= 2 \
-            else None
-        light = xp.ascontiguousarray(inputs[2]) if len(inputs) == 3 \
-            else None
-        dtype = faces.dtype
-        batch_size, num_faces = faces.shape[:2]
-        height, width = self.image_height, self.image_width
-        texture_size = 0 if textures is None else textures.shape[2]
-        texture_faces = num_faces if textures is None else textures.shape[1]
-
-        zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
-                          dtype=numpy.uint64)
-        _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,
-                         faces, num_faces, height, width, self.near, self.far,
-                         zbuffer)
-        face_index = xp.empty((batch_size, height, width), numpy.int32)
-        alpha = xp.empty((batch_size, height, width), dtype)
-        depth = xp.empty((batch_size, height, width), dtype)
-        rgb = None
-        background = None
-        if textures is not None:
-            rgb = xp.empty((batch_size, 3, height, width), dtype)
-            background = xp.ascontiguousarray(
-                xp.asarray(self.background_color, dtype=dtype))
-        _launcher.launch('resolve_pixels', batch_size * height * width, dtype,
-                         faces, textures, light, zbuffer, background,
-                         num_faces, texture_faces, height, width,
-                         texture_size, self.far, face_index, rgb, alpha,
-                         depth)
+        faces, textures, light = (tuple(inputs) + (None, None))[:3]
+        face_index, rgb, alpha, depth = _draw(
+            faces, textures, light, self.image_height, self.image_width, 1,
+            self.near, self.far, self.background_color, True, True, True)
         self.face_index = face_index
         self.retain_inputs(tuple(range(len(inputs))))
         if textures is None:
@@ -210,6 +183,55 @@ class Rasterize(function_node.FunctionNode):
         if light is not None:
             result.append(chainer.Variable(grad_light))
         return tuple(result[i] for i in indexes)
+
+
+def _draw(faces, textures, light, height, width, scale, near, far,
+          background_color, return_rgb, return_alpha, return_depth):
+    """Both forward kernels on raw arrays: the z-buffer of a height x width
+    sample grid, then the maps of (height / scale) x (width / scale) pixels,
+    each the mean of its scale x scale samples.
+
+    Returns (face_index, rgb, alpha, depth): face_index [B, height, width]
+    int32 for scale 1, else None; rgb [B, 3, H, W] (None without textures
+    or not asked for), alpha and depth [B, H, W] (None when not asked for).
+    """
+    xp = backend.get_array_module(faces)
+    faces = xp.ascontiguousarray(faces)
+    dtype = faces.dtype
+    batch_size, num_faces = faces.shape[:2]
+    texture_size = 0 if textures is None else textures.shape[2]
+    texture_faces = num_faces if textures is None else textures.shape[1]
+    zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
+                      dtype=numpy.uint64)
+    _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,
+                     faces, num_faces, height, width, near, far, zbuffer)
+    out_shape = (batch_size, height // scale, width // scale)
+    face_index = xp.empty((batch_size, height, width), numpy.int32) \
+        if scale == 1 else None
+    alpha = xp.empty(out_shape, dtype) if return_alpha else None
+    depth = xp.empty(out_shape, dtype) if return_depth else None
+    rgb = background = None
+    if textures is not None and return_rgb:
+        textures = xp.ascontiguousarray(textures)
+        light = None if light is None else xp.ascontiguousarray(light)
+        rgb = xp.empty((batch_size, 3) + out_shape[1:], dtype)
+        background = xp.ascontiguousarray(
+            xp.asarray(background_color, dtype=dtype))
+    else:
+        textures = light = None
+        texture_size = 0
+    _launcher.launch('resolve_pixels', out_shape[0] * out_shape[1] *
+                     out_shape[2], dtype, faces, textures, light, zbuffer,
+                     background, num_faces, texture_faces, height, width,
+                     texture_size, scale, far, face_index, rgb, alpha, depth)
+    return face_index, rgb, alpha, depth
+
+
+def _needs_graph(*inputs):
+    """Whether a backward pass may follow: backprop is on and an input is a
+    Variable that requires its gradient."""
+    return chainer.config.enable_backprop and any(
+        isinstance(x, chainer.Variable) and x.requires_grad for x in inputs)
 
 
 def image_shape(image_size):
@@ -389,6 +411,22 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                   dtype.itemsize, return_rgb)
     background = _background(background_color, batch_size, dtype)
 
+    if not _needs_graph(faces, textures if return_rgb else None,
+                        light if return_rgb else None):
+        # Nothing will be differentiated: the kernels write the averaged
+        # maps directly, without the 2x maps, the face indices and the
+        # averaging passes.
+        def raw(x):
+            return x.array if isinstance(x, chainer.Variable) else x
+        _, rgb, alpha, depth = _draw(
+            faces_array, raw(textures) if return_rgb else None,
+            raw(light) if return_rgb else None, height * scale,
+            width * scale, scale, float(near), float(far), background,
+            return_rgb, return_alpha, return_depth)
+        return {key: None if value is None else chainer.Variable(
+                    value, requires_grad=False)
+                for key, value in (('rgb', rgb), ('alpha', alpha),
+                                   ('depth', depth))}
     function = Rasterize(height * scale, width * scale, float(near),
                          float(far), float(eps), background, fill_back)
     if return_rgb and light is not None:

@@ -167,3 +167,49 @@ def test_faces_behind_or_crossing_the_camera_plane_are_not_drawn():
     out = nr.rasterize_rgbad(faces, image_size=16, anti_aliasing=False,
                              near=-10, return_rgb=False)
     assert out['alpha'].array.sum() > 0
+
+
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+@pytest.mark.parametrize('anti_aliasing', [False, True])
+@pytest.mark.parametrize('fill_back', [False, True])
+def test_forward_only_path_equals_the_differentiable_one(dtype, anti_aliasing,
+                                                         fill_back):
+    # Without a graph to build, the kernels write the (averaged) maps
+    # directly; with one, the 2x maps go through the Rasterize node and
+    # average_2x2. Same bits either way, for every subset of maps asked for.
+    rng = numpy.random.RandomState(7)
+    faces = random_soup(rng, 40, dtype)
+    textures = random_textures(rng, 20 if fill_back else 40, 3, dtype)
+    if fill_back:
+        faces = numpy.concatenate([faces[:20], faces[:20, ::-1]])
+    light = rng.uniform(0.2, 1.5, (1, 40, 3)).astype(dtype)
+    background = rng.uniform(0, 1, (2, 3))
+    faces = numpy.ascontiguousarray(numpy.stack([faces, faces[::-1]]))
+    textures = numpy.stack([textures, textures[::-1]])
+    light = numpy.concatenate([light, light[:, ::-1]])
+    for asked in [(True, True, True), (True, False, False),
+                  (False, True, False), (False, False, True)]:
+        kwargs = dict(image_size=(13, 17), anti_aliasing=anti_aliasing,
+                      background_color=background, return_rgb=asked[0],
+                      return_alpha=asked[1], return_depth=asked[2],
+                      light=light, fill_back=fill_back)
+        direct = nr.rasterize_rgbad(faces, textures, **kwargs)
+        faces_v = chainer.Variable(faces)
+        graph = nr.rasterize_rgbad(faces_v, textures, **kwargs)
+        assert any(v is not None and v.creator is not None
+                   for v in graph.values())
+        for key, wanted in zip(('rgb', 'alpha', 'depth'), asked):
+            if not wanted:
+                assert direct[key] is None and graph[key] is None
+                continue
+            assert direct[key].creator is None
+            assert direct[key].dtype == dtype
+            numpy.testing.assert_array_equal(direct[key].array,
+                                             graph[key].array)
+        with chainer.no_backprop_mode():
+            no_backprop = nr.rasterize_rgbad(faces_v, textures, **kwargs)
+        for key, wanted in zip(('rgb', 'alpha', 'depth'), asked):
+            if wanted:
+                assert no_backprop[key].creator is None
+                numpy.testing.assert_array_equal(no_backprop[key].array,
+                                                 graph[key].array)

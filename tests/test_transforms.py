@@ -284,6 +284,8 @@ def test_perspective_gradients():
     grad_check(lambda v: perspective(v, 40, aspect_ratio=1.5), (vertices,))
     grad_check(lambda v, a: perspective(v, a),
                (vertices, numpy.array([25., 35.])))
+    grad_check(lambda v, a: perspective(v, a, aspect_ratio=1.5),
+               (vertices, numpy.array([25., 35.])))
 
 
 def test_perspective_errors():

@@ -326,53 +326,74 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
     }();
 }
 
-// Forward pass 2, one index per pixel: decodes the winning face and writes
-// face index, rgb (texture sampled at the perspective-correct weights), alpha
-// and depth. textures may be null (texture_size 0): rgb is then left alone;
-// light may be null (no lighting factor).
+// Forward pass 2, one index per output pixel: decodes the winning face of
+// each of the pixel's scale x scale samples and writes the samples' mean
+// rgb (texture sampled at the perspective-correct weights), alpha and depth
+// (`far` on the background). height and width are the sample grid's (the
+// z-buffer's); outputs are (height / scale) x (width / scale). scale 1 is
+// the plain pass; scale 2 is anti-aliasing without the 2x maps, summed in
+// the order of average_2x2 (column 0 rows 0, 1, then column 1) so that both
+// give the same bits. face_index ([B, height, width], meaningful for
+// scale 1), textures (texture_size 0; rgb is then left alone), light (no
+// lighting factor), rgb, alpha and depth_map may each be null.
 NR_KERNEL void NR_NAME(resolve_pixels)(
         const scalar_t* faces, const scalar_t* textures,
         const scalar_t* light, const nr_key_t* zbuffer,
         const scalar_t* background, long long num_faces,
         long long texture_faces, long long height, long long width,
-        long long texture_size, scalar_t far, int* face_index, scalar_t* rgb,
-        scalar_t* alpha, scalar_t* depth_map, long long n) {
+        long long texture_size, long long scale, scalar_t far,
+        int* face_index, scalar_t* rgb, scalar_t* alpha, scalar_t* depth_map,
+        long long n) {
     NR_FOR_EACH(index, n) [&] {
-        const long long hw = height * width;
-        const long long b = index / hw, pixel = index % hw;
-        const long long i = pixel / width, j = pixel % width;
-        scalar_t* rgb_pixel = rgb + b * 3 * hw + pixel;
-        const nr_key_t key = zbuffer[index];
-        if (key == NR_EMPTY_KEY) {
-            face_index[index] = -1;
-            alpha[index] = 0;
-            depth_map[index] = far;
-            if (textures)
-                for (int ch = 0; ch < 3; ++ch)
-                    rgb_pixel[ch * hw] = background[3 * b + ch];
-            return;
+        const long long out_h = height / scale, out_w = width / scale;
+        const long long out_hw = out_h * out_w;
+        const long long b = index / out_hw, pixel = index % out_hw;
+        const long long oi = pixel / out_w, oj = pixel % out_w;
+        const bool with_rgb = textures && rgb;
+        scalar_t sum_rgb[3] = {0, 0, 0}, sum_alpha = 0, sum_depth = 0;
+        for (long long dj = 0; dj < scale; ++dj) {
+            for (long long di = 0; di < scale; ++di) {
+                const long long i = oi * scale + di, j = oj * scale + dj;
+                const long long sample = (b * height + i) * width + j;
+                const nr_key_t key = zbuffer[sample];
+                if (key == NR_EMPTY_KEY) {
+                    if (face_index) face_index[sample] = -1;
+                    sum_depth += far;
+                    if (with_rgb)
+                        for (int ch = 0; ch < 3; ++ch)
+                            sum_rgb[ch] += background[3 * b + ch];
+                    continue;
+                }
+                const long long f = (long long)(key & 0xFFFFFFFFull);
+                const long long bf = b * num_faces + f;
+                nr::Face<scalar_t> face;
+                face.load(faces + bf * 9);
+                scalar_t w[3];
+                const scalar_t depth = face.weights_depth(
+                    nr::column_x<scalar_t>(j, width),
+                    nr::row_y<scalar_t>(i, height), w);
+                if (face_index) face_index[sample] = (int)f;
+                sum_alpha += 1;
+                sum_depth += depth;
+                if (with_rgb) {
+                    scalar_t wp[3], color[3];
+                    face.perspective_weights(w, depth, wp);
+                    const scalar_t* cube = nr::face_cube(
+                        textures, b, f, texture_faces, texture_size, wp);
+                    nr::sample_texture(cube, texture_size, wp, color);
+                    if (light)
+                        for (int ch = 0; ch < 3; ++ch)
+                            color[ch] *= light[3 * bf + ch];
+                    for (int ch = 0; ch < 3; ++ch) sum_rgb[ch] += color[ch];
+                }
+            }
         }
-        const long long f = (long long)(key & 0xFFFFFFFFull);
-        const long long bf = b * num_faces + f;
-        nr::Face<scalar_t> face;
-        face.load(faces + bf * 9);
-        scalar_t w[3];
-        const scalar_t depth = face.weights_depth(
-            nr::column_x<scalar_t>(j, width), nr::row_y<scalar_t>(i, height),
-            w);
-        face_index[index] = (int)f;
-        alpha[index] = 1;
-        depth_map[index] = depth;
-        if (textures) {
-            scalar_t wp[3], color[3];
-            face.perspective_weights(w, depth, wp);
-            const scalar_t* cube = nr::face_cube(
-                textures, b, f, texture_faces, texture_size, wp);
-            nr::sample_texture(cube, texture_size, wp, color);
-            if (light)
-                for (int ch = 0; ch < 3; ++ch) color[ch] *= light[3 * bf + ch];
-            for (int ch = 0; ch < 3; ++ch) rgb_pixel[ch * hw] = color[ch];
-        }
+        const scalar_t mean = (scalar_t)1 / (scalar_t)(scale * scale);
+        if (alpha) alpha[index] = sum_alpha * mean;
+        if (depth_map) depth_map[index] = sum_depth * mean;
+        if (with_rgb)
+            for (int ch = 0; ch < 3; ++ch)
+                rgb[(b * 3 + ch) * out_hw + pixel] = sum_rgb[ch] * mean;
     }();
 }
 

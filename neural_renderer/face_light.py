@@ -1,0 +1,142 @@
+"""The flat ambient + directional light factor of each face, as one
+FunctionNode (paper sec. 3.5)."""
+from chainer import backend
+import chainer
+from chainer import function_node
+from chainer.utils import type_check
+
+from neural_renderer import _checks
+from neural_renderer.view_transform import _cross
+from neural_renderer.view_transform import _dot
+from neural_renderer.view_transform import _normalize
+from neural_renderer.view_transform import _normalize_backward
+
+# Added to the squared norm of the face normal before the square root.
+# Nonzero so that a zero-area face gets the normal 0 (ambient light only)
+# with finite gradients instead of 0 / 0; tiny (still a normal float32) so
+# that faces with edges down to ~1e-6 (|cross| >= 1e-12) keep unit normals
+# to float32 precision.
+NORM_EPS = 1e-30
+
+
+class FaceLight(function_node.FunctionNode):
+    """light = ambient + directional max(n . direction, 0) per face.
+
+    n = normalize((v0 - v1) x (v2 - v1)) is the world-space normal (the
+    original's order: it points toward a viewer who sees the face
+    counter-clockwise).
+
+    Inputs: ``faces`` [B, F, 3, 3] world coordinates, ``ambient`` [B, 3]
+    (I_a c_a), ``directional`` [B, 3] (I_d c_d) and ``direction`` [B, 3],
+    one float dtype. Output [B, F, 3]. All inputs get gradients; a face with
+    n . direction = 0 gets none through the clamp (as ``F.relu``).
+    """
+
+    def check_type_forward(self, in_types):
+        type_check._argname(in_types, ('faces', 'ambient', 'directional',
+                                       'direction'))
+        faces_type = in_types[0]
+        type_check.expect(
+            faces_type.dtype.kind == 'f',
+            faces_type.ndim == 4,
+            faces_type.shape[2] == 3,
+            faces_type.shape[3] == 3,
+        )
+        for t in in_types[1:]:
+            type_check.expect(
+                t.dtype == faces_type.dtype,
+                t.ndim == 2,
+                t.shape[0] == faces_type.shape[0],
+                t.shape[1] == 3,
+            )
+
+    @staticmethod
+    def _normals(faces):
+        a = faces[:, :, 0] - faces[:, :, 1]
+        b = faces[:, :, 2] - faces[:, :, 1]
+        w = _cross(a, b)
+        n, s = _normalize(w, NORM_EPS)
+        return a, b, w, n, s
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1, 2, 3))
+        faces, ambient, directional, direction = inputs
+        n = self._normals(faces)[3]
+        cosine = _dot(n, direction[:, None, :])  # [B, F, 1]
+        cosine *= cosine > 0
+        return ambient[:, None, :] + directional[:, None, :] * cosine,
+
+    def backward(self, indexes, grad_outputs):
+        faces, ambient, directional, direction = [
+            v.array for v in self.get_retained_inputs()]
+        g = grad_outputs[0].array  # [B, F, 3]
+        xp = backend.get_array_module(faces)
+        a, b, w, n, s = self._normals(faces)
+        cosine = _dot(n, direction[:, None, :])
+        lit = cosine > 0
+        cosine *= lit
+        result = [None] * 4
+        if 1 in indexes:
+            result[1] = g.sum(axis=1)
+        if 2 in indexes:
+            result[2] = (g * cosine).sum(axis=1)
+        if 0 in indexes or 3 in indexes:
+            g_cosine = _dot(g, directional[:, None, :]) * lit  # [B, F, 1]
+            if 3 in indexes:
+                result[3] = (g_cosine * n).sum(axis=1)
+            if 0 in indexes:
+                gw = _normalize_backward(w, s, g_cosine * direction[:, None])
+                ga = _cross(b, gw)
+                gb = _cross(gw, a)
+                gf = xp.empty_like(faces)
+                gf[:, :, 0] = ga
+                gf[:, :, 1] = -ga - gb
+                gf[:, :, 2] = gb
+                result[0] = gf
+        return tuple(None if r is None else chainer.Variable(r)
+                     for r in result)
+
+
+def face_light(faces, intensity_ambient=0.5, intensity_directional=0.5,
+               color_ambient=(1, 1, 1), color_directional=(1, 1, 1),
+               direction=(0, 1, 0), dtype_like=None):
+    """The light factor of each face, I_a c_a + I_d c_d max(n . direction,
+    0), as :func:`neural_renderer.lighting` applies it (same arguments and
+    conventions).
+
+    Args:
+        faces: [B, F, 3, 3] float array or Variable, world coordinates.
+        intensity_ambient, intensity_directional: I_a, I_d: Python number,
+            or float array/Variable of shape [] or [B].
+        color_ambient, color_directional: c_a, c_d: list/tuple/array [3] or
+            [B, 3], or a Variable of those shapes.
+        direction: list/tuple/array [3] or [B, 3], or a Variable; points
+            from the surface toward the light, used as given (not
+            normalised), as in the original.
+        dtype_like: array whose dtype the result takes (default: faces').
+
+    Returns:
+        chainer.Variable [B, F, 3]. The renderer hands it to the rasterizer,
+        which multiplies it into the sampled texel colour: the texel cubes
+        themselves are never lit, copied or multiplied.
+    """
+    f_array = _checks.check_array('faces', faces, ndim=4, shape_suffix=(3, 3))
+    like = f_array if dtype_like is None else dtype_like
+    batch_size = f_array.shape[0]
+
+    def param(name, value, item_shape):
+        return _checks.as_batched_array(name, value, like, batch_size,
+                                        item_shape)
+
+    i_ambient = param('intensity_ambient', intensity_ambient, ())
+    i_directional = param('intensity_directional', intensity_directional, ())
+    c_ambient = param('color_ambient', color_ambient, (3,))
+    c_directional = param('color_directional', color_directional, (3,))
+    direction = param('direction', direction, (3,))
+    if f_array.dtype != like.dtype:
+        faces = chainer.functions.cast(faces, like.dtype)
+    # Plain arrays multiply without graph nodes; Variables through Chainer.
+    ambient = i_ambient[:, None] * c_ambient
+    directional = i_directional[:, None] * c_directional
+    light, = FaceLight().apply((faces, ambient, directional, direction))
+    return light
