@@ -1,0 +1,254 @@
+"""Evaluate single-image reconstruction with the paper's protocol (5.1.1),
+next to two baselines, and draw some reconstructions.
+
+Every object of the split is reconstructed from each of its 24 views; each
+predicted mesh is voxelized at 32^3 with the authors' protocol
+(``voxelize.py``) and compared with the object's voxels by IoU. A class's
+score is the mean over its objects x views, the table's mean the mean over
+classes (``evaluate_table.py``). Methods:
+
+- the trained model (``--model``: ``model_final.npz`` or a snapshot of
+  ``train.py``);
+- ``template``: the 642-vertex sphere the decoder deforms, as the decoder
+  gives it for zero offsets and a zero centroid (radius 0.25), and the same
+  sphere at radius 0.5 (the sphere inscribed in the objects' bounding cube);
+  the same prediction for every image;
+- ``retrieval``: the nearest training image (Euclidean distance over the 4
+  x 64 x 64 RGB + alpha values, all classes searched) gives its object's
+  voxels as the prediction.
+
+Usage::
+
+    python examples/reconstruction/evaluate.py --data-dir DATA \\
+        --model result/model_final.npz -o result/eval
+
+writes ``table.md`` (Table 1's layout), ``ious.npz`` (per method and class,
+[N_objects, 24]), ``results.json`` and ``reconstructions.png`` (per class:
+the input image, the predicted mesh from three views, the object's own
+images from those views).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy
+
+import chainer
+
+import neural_renderer as nr  # NOQA: installs the NumPy 2 compatibility
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import dataset  # NOQA: E402
+import evaluate_table  # NOQA: E402
+import model as reconstruction_model  # NOQA: E402
+import voxelize  # NOQA: E402
+
+METHODS = ('model', 'template', 'retrieval')
+# Views drawn in the pictures (azimuths 0, 120, 240 degrees).
+PICTURE_VIEWS = (0, 8, 16)
+
+
+def predict_voxels(model, images, device, batch_size=64):
+    """Voxels of the meshes predicted from ``images`` uint8 [N, 4, S, S]:
+    bool [N, 32, 32, 32] in the ground truth's indexing."""
+    faces = chainer.backend.CpuDevice().send(model.faces)
+    out = []
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].astype(numpy.float32) / 255
+            vertices = model.predict(device.send(x)).array
+            vertices = chainer.backend.CpuDevice().send(vertices)
+            out.append(voxelize.to_ground_truth_axes(
+                voxelize.voxelize(vertices, faces)))
+    return numpy.concatenate(out)
+
+
+def template_voxels(radius):
+    """Voxels of the template sphere scaled to ``radius``, [32, 32, 32] in
+    the ground truth's indexing."""
+    vertices, faces = reconstruction_model.load_template()
+    vertices = vertices * numpy.float32(radius / 0.5)
+    return voxelize.to_ground_truth_axes(voxelize.voxelize(vertices, faces))
+
+
+def nearest_neighbours(queries, database, chunk=512):
+    """Index of the nearest row of ``database`` [M, D] for each row of
+    ``queries`` [N, D] (Euclidean; both uint8 or float), in chunks."""
+    database = database.astype(numpy.float32)
+    database_norm2 = (database * database).sum(axis=1)
+    result = numpy.empty(len(queries), numpy.int64)
+    for start in range(0, len(queries), chunk):
+        q = queries[start:start + chunk].astype(numpy.float32)
+        # |q - d|^2 without |q|^2, which does not change the argmin.
+        distance = database_norm2[None, :] - 2 * q @ database.T
+        result[start:start + chunk] = distance.argmin(axis=1)
+    return result
+
+
+def load_model(path, device):
+    model = reconstruction_model.Reconstructor()
+    try:
+        chainer.serializers.load_npz(path, model)
+    except KeyError:
+        # A trainer snapshot: the model sits under updater/model:main/.
+        chainer.serializers.load_npz(path, model,
+                                     path='updater/model:main/')
+    model.to_device(device)
+    return model
+
+
+def render_views(renderer, vertices, faces, views):
+    """RGB images uint8 [len(views), S, S, 3] of one mesh (grey, lit)."""
+    textures = numpy.ones((1, len(faces), 2, 2, 2, 3), numpy.float32) * 0.8
+    out = []
+    for view in views:
+        renderer.eye = dataset.view_eyes(int(view))
+        with chainer.no_backprop_mode():
+            rgb = renderer.render(vertices[None], faces[None], textures)
+        out.append(numpy.clip(rgb.array[0].transpose(1, 2, 0) * 255, 0,
+                              255).astype(numpy.uint8))
+    return numpy.stack(out)
+
+
+def rgba_to_rgb(image, background=255):
+    """uint8 [4, S, S] (RGB + alpha) -> uint8 [S, S, 3] over white."""
+    rgb = image[:3].astype(numpy.float32)
+    alpha = image[3:4].astype(numpy.float32) / 255
+    out = rgb * alpha + background * (1 - alpha)
+    return numpy.clip(out, 0, 255).astype(numpy.uint8).transpose(1, 2, 0)
+
+
+def picture_rows(model, images_by_class, device, input_view=4):
+    """One row per class: input, prediction from PICTURE_VIEWS, the
+    object's stored images from those views. uint8 [C * S, 7 * S, 3]."""
+    renderer = dataset.make_renderer(image_size=64)
+    renderer.background_color = [1, 1, 1]
+    faces = chainer.backend.CpuDevice().send(model.faces)
+    rows = []
+    for images in images_by_class:
+        obj = images[0]
+        x = obj[input_view:input_view + 1].astype(numpy.float32) / 255
+        with chainer.using_config('train', False), \
+                chainer.no_backprop_mode():
+            vertices = model.predict(device.send(x)).array
+        vertices = chainer.backend.CpuDevice().send(vertices)[0]
+        predicted = render_views(renderer, vertices, faces, PICTURE_VIEWS)
+        truth = [rgba_to_rgb(obj[v]) for v in PICTURE_VIEWS]
+        tiles = [rgba_to_rgb(obj[input_view])] + list(predicted) + truth
+        rows.append(numpy.concatenate(tiles, axis=1))
+    return numpy.concatenate(rows, axis=0)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--data-dir', required=True)
+    parser.add_argument('--model', default=None,
+                        help='model_final.npz or a train.py snapshot '
+                             '(needed for the "model" method and the '
+                             'pictures)')
+    parser.add_argument('-o', '--output-dir', default='evaluation')
+    parser.add_argument('--split', default='test',
+                        choices=dataset.SPLITS)
+    parser.add_argument('--classes', default=None,
+                        help='comma-separated class names or synset ids '
+                             '(default: all 13)')
+    parser.add_argument('--methods', default=','.join(METHODS),
+                        help='comma-separated subset of %(default)s')
+    parser.add_argument('--max-objects', type=int, default=None,
+                        help='evaluate at most this many objects per class')
+    parser.add_argument('--paper-rows', action='store_true',
+                        help='put the paper\'s Table 1 rows in the table '
+                             '(only meaningful on the real data)')
+    parser.add_argument('-g', '--gpu', type=int, default=-1)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    methods = [m for m in args.methods.split(',') if m]
+    for method in methods:
+        if method not in METHODS:
+            parser.error('--methods: unknown method {!r} (expected some of '
+                         '{})'.format(method, ', '.join(METHODS)))
+    if 'model' in methods and not args.model:
+        parser.error('--model is needed for the "model" method')
+    if args.model and not os.path.isfile(args.model):
+        parser.error('--model: no file at {}'.format(args.model))
+    if args.max_objects is not None and args.max_objects <= 0:
+        parser.error('--max-objects must be positive')
+    class_ids = dataset.parse_class_ids(args.classes)
+    os.makedirs(args.output_dir, exist_ok=True)
+    device = chainer.get_device(args.gpu if args.gpu >= 0 else '@numpy')
+    device.use()
+
+    model = load_model(args.model, device) if args.model else None
+    database = database_voxels = None
+    if 'retrieval' in methods:
+        train_images, train_voxels, _ = dataset.load_split(
+            args.data_dir, class_ids, 'train', as_float=False)
+        database = train_images.reshape(-1, train_images[0, 0].size)
+        database_voxels = train_voxels
+    spheres = {}
+    if 'template' in methods:
+        spheres = {'template (r 0.25)': template_voxels(0.25),
+                   'template (r 0.5)': template_voxels(0.5)}
+
+    ious = {}   # method row name -> class id -> [N, 24]
+    images_by_class = []
+    start_time = time.time()
+    for class_id in class_ids:
+        images, voxels = dataset.load_class_split(args.data_dir, class_id,
+                                                  args.split)
+        if args.max_objects:
+            images, voxels = images[:args.max_objects], \
+                voxels[:args.max_objects]
+        images_by_class.append(images)
+        num_objects = len(images)
+        flat = images.reshape((-1,) + images.shape[2:])  # [N * 24, 4, S, S]
+        truth = numpy.repeat(voxels, dataset.NUM_VIEWS, axis=0)
+        shape = (num_objects, dataset.NUM_VIEWS)
+        if model is not None and 'model' in methods:
+            predicted = predict_voxels(model, flat, device)
+            ious.setdefault('model', {})[class_id] = voxelize.voxel_iou(
+                predicted, truth).reshape(shape)
+        for name, sphere in spheres.items():
+            ious.setdefault(name, {})[class_id] = voxelize.voxel_iou(
+                numpy.broadcast_to(sphere, voxels.shape),
+                voxels)[:, None].repeat(dataset.NUM_VIEWS, axis=1)
+        if database is not None:
+            nearest = nearest_neighbours(flat.reshape(len(flat), -1),
+                                         database)
+            retrieved = database_voxels[nearest // dataset.NUM_VIEWS]
+            ious.setdefault('retrieval', {})[class_id] = voxelize.voxel_iou(
+                retrieved, truth).reshape(shape)
+        print('{} ({}): {} objects, {:.0f} s so far'.format(
+            dataset.CLASS_NAMES[class_id], class_id, num_objects,
+            time.time() - start_time), flush=True)
+
+    rows = {name: evaluate_table.class_mean_iou(by_class)
+            for name, by_class in ious.items()}
+    text = evaluate_table.write_table(
+        os.path.join(args.output_dir, 'table.md'), rows, args.paper_rows)
+    sys.stdout.write(text)
+    numpy.savez(os.path.join(args.output_dir, 'ious.npz'), **{
+        '{}/{}'.format(name, class_id): values
+        for name, by_class in ious.items()
+        for class_id, values in by_class.items()})
+    with open(os.path.join(args.output_dir, 'results.json'), 'w') as f:
+        json.dump({'split': args.split, 'data_dir': args.data_dir,
+                   'model': args.model, 'rows': rows,
+                   'seconds': time.time() - start_time}, f, indent=1)
+    if model is not None:
+        import imageio
+        imageio.imwrite(os.path.join(args.output_dir,
+                                     'reconstructions.png'),
+                        picture_rows(model, images_by_class, device))
+    return rows
+
+
+if __name__ == '__main__':
+    main()
