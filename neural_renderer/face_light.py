@@ -28,9 +28,23 @@ class FaceLight(function_node.FunctionNode):
 
     Inputs: ``faces`` [B, F, 3, 3] world coordinates, ``ambient`` [B, 3]
     (I_a c_a), ``directional`` [B, 3] (I_d c_d) and ``direction`` [B, 3],
-    one float dtype. Output [B, F, 3]. All inputs get gradients; a face with
-    n . direction = 0 gets none through the clamp (as ``F.relu``).
+    one float dtype. Output [B, F, 3], or with ``fill_back`` [B, 2F, 3]:
+    then faces F..2F-1 are the reversed copies [v2, v1, v0] of faces
+    0..F-1, whose normal is exactly -n (the copies are never gathered). All
+    inputs get gradients; a face with n . direction = 0 gets none through
+    the clamp (as ``F.relu``).
     """
+
+    def __init__(self, fill_back=False):
+        self.fill_back = fill_back
+
+    def _cosine(self, n, direction):
+        """n . direction per drawn face [B, F or 2F, 1]."""
+        cosine = _dot(n, direction[:, None, :])
+        if self.fill_back:
+            xp = backend.get_array_module(cosine)
+            cosine = xp.concatenate((cosine, -cosine), axis=1)
+        return cosine
 
     def check_type_forward(self, in_types):
         type_check._argname(in_types, ('faces', 'ambient', 'directional',
@@ -62,7 +76,7 @@ class FaceLight(function_node.FunctionNode):
         self.retain_inputs((0, 1, 2, 3))
         faces, ambient, directional, direction = inputs
         n = self._normals(faces)[3]
-        cosine = _dot(n, direction[:, None, :])  # [B, F, 1]
+        cosine = self._cosine(n, direction)
         cosine *= cosine > 0
         return ambient[:, None, :] + directional[:, None, :] * cosine,
 
@@ -72,7 +86,7 @@ class FaceLight(function_node.FunctionNode):
         g = grad_outputs[0].array  # [B, F, 3]
         xp = backend.get_array_module(faces)
         a, b, w, n, s = self._normals(faces)
-        cosine = _dot(n, direction[:, None, :])
+        cosine = self._cosine(n, direction)
         lit = cosine > 0
         cosine *= lit
         result = [None] * 4
@@ -81,7 +95,10 @@ class FaceLight(function_node.FunctionNode):
         if 2 in indexes:
             result[2] = (g * cosine).sum(axis=1)
         if 0 in indexes or 3 in indexes:
-            g_cosine = _dot(g, directional[:, None, :]) * lit  # [B, F, 1]
+            g_cosine = _dot(g, directional[:, None, :]) * lit
+            if self.fill_back:
+                num_faces = faces.shape[1]
+                g_cosine = g_cosine[:, :num_faces] - g_cosine[:, num_faces:]
             if 3 in indexes:
                 result[3] = (g_cosine * n).sum(axis=1)
             if 0 in indexes:
@@ -99,7 +116,7 @@ class FaceLight(function_node.FunctionNode):
 
 def face_light(faces, intensity_ambient=0.5, intensity_directional=0.5,
                color_ambient=(1, 1, 1), color_directional=(1, 1, 1),
-               direction=(0, 1, 0), dtype_like=None):
+               direction=(0, 1, 0), dtype_like=None, fill_back=False):
     """The light factor of each face, I_a c_a + I_d c_d max(n . direction,
     0), as :func:`neural_renderer.lighting` applies it (same arguments and
     conventions).
@@ -114,9 +131,11 @@ def face_light(faces, intensity_ambient=0.5, intensity_directional=0.5,
             from the surface toward the light, used as given (not
             normalised), as in the original.
         dtype_like: array whose dtype the result takes (default: faces').
+        fill_back (bool): also the light of the reversed copies [v2, v1,
+            v0] of the faces (normal -n), after them: [B, 2F, 3].
 
     Returns:
-        chainer.Variable [B, F, 3]. The renderer hands it to the rasterizer,
+        chainer.Variable [B, F, 3] ([B, 2F, 3] with ``fill_back``). The renderer hands it to the rasterizer,
         which multiplies it into the sampled texel colour: the texel cubes
         themselves are never lit, copied or multiplied.
     """
@@ -138,5 +157,6 @@ def face_light(faces, intensity_ambient=0.5, intensity_directional=0.5,
     # Plain arrays multiply without graph nodes; Variables through Chainer.
     ambient = i_ambient[:, None] * c_ambient
     directional = i_directional[:, None] * c_directional
-    light, = FaceLight().apply((faces, ambient, directional, direction))
+    light, = FaceLight(fill_back).apply((faces, ambient, directional,
+                                         direction))
     return light

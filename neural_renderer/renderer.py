@@ -96,19 +96,21 @@ class Renderer(chainer.Link):
         _checks.check_finite('vertices', vertices)
         _checks.check_array('faces', faces, ndim=3, shape_suffix=(3,),
                             dtype_kind='iu')
-        faces = self._fill_back(faces)
         light = None
         if textures is not None:
             # Flat lighting as a factor per drawn face, applied by the
             # rasterizer: equal to lighting() on the texel cubes, without a
-            # pass over them.
+            # pass over them. The reversed copies of fill_back get the
+            # negated normal without being gathered.
             light = face_light(
                 vertices_to_faces(vertices, faces),
                 self.light_intensity_ambient,
                 self.light_intensity_directional, self.light_color_ambient,
                 self.light_color_directional, self.light_direction,
                 dtype_like=textures.array if isinstance(
-                    textures, chainer.Variable) else textures)
+                    textures, chainer.Variable) else textures,
+                fill_back=self.fill_back)
+        faces = self._fill_back(faces)
         vertices = self._to_screen(vertices)
         return vertices_to_faces(vertices, faces), textures, light
 

@@ -172,3 +172,28 @@ def test_gpu_matches_cpu():
                                   rtol=1e-5, atol=1e-6)
     numpy.testing.assert_allclose(cupy.asnumpy(direction.grad),
                                   cpu_direction.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_fill_back_light_is_the_light_of_the_reversed_copies():
+    # fill_back computes the copies' light from the negated normals instead
+    # of gathering the copies: the same bits as the doubled faces, and the
+    # same gradients.
+    from neural_renderer.face_light import face_light
+    rng = numpy.random.RandomState(3)
+    faces = rng.randn(2, 5, 3, 3)
+    doubled = numpy.concatenate([faces, faces[:, :, ::-1]], axis=1)
+    kwargs = dict(intensity_ambient=0.3, intensity_directional=0.8,
+                  color_directional=(1., 0.5, 0.2), direction=(0.3, 1, -0.4))
+    numpy.testing.assert_array_equal(
+        face_light(faces.astype(numpy.float32), fill_back=True,
+                   **kwargs).array,
+        face_light(doubled.astype(numpy.float32), **kwargs).array)
+
+    def func(f, ia, cd, d):
+        return face_light(f, ia, 0.7, (1, 1, 1), cd, d, fill_back=True)
+
+    inputs = (faces, numpy.array([0.3, 0.6]), rng.uniform(0.2, 1, (2, 3)),
+              numpy.array([0.3, 1.2, -0.2]))
+    gy = rng.randn(2, 10, 3)
+    gradient_check.check_backward(func, inputs, gy, dtype=numpy.float64,
+                                  atol=1e-6, rtol=1e-5)
