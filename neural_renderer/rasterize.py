@@ -16,7 +16,6 @@ import numpy
 import chainer
 from chainer import backend
 from chainer import function_node
-import chainer.functions as F
 from chainer.utils import type_check
 
 from neural_renderer import _launcher

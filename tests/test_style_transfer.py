@@ -1,0 +1,443 @@
+"""2D-to-3D style transfer and 3D DeepDream (paper sec. 4.2): the losses
+against values worked out by hand, the loading of the feature networks'
+weights, and both examples run for a few iterations at 32 px on the CPU
+with random features."""
+import json
+import os
+import sys
+
+import chainer
+import imageio.v2 as imageio
+import numpy
+import pytest
+
+import neural_renderer as nr
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                        'examples')
+sys.path.insert(0, EXAMPLES)
+
+import deep_dream  # NOQA
+import editing_losses as losses  # NOQA
+import features  # NOQA
+import style_transfer  # NOQA
+
+
+# -- losses by hand ---------------------------------------------------------
+
+def test_gram_matrix():
+    # Channel 0 = [1, 2, 3, 4], channel 1 = [0, 1, 1, 0] (flattened 2x2):
+    # F F^T = [[30, 5], [5, 2]], divided by C h w = 2 * 4.
+    f = numpy.array([[[[1, 2], [3, 4]], [[0, 1], [1, 0]]]], numpy.float32)
+    numpy.testing.assert_allclose(
+        losses.gram_matrix(f).array,
+        [[[3.75, 0.625], [0.625, 0.25]]], rtol=1e-6)
+
+
+def test_masked_gram_matrix_same_size():
+    # Mask [[1, 0], [1, 1]] removes the cell (0, 1): channel 0 becomes
+    # [1, 0, 3, 4], channel 1 [0, 0, 1, 0]; F'F'^T = [[26, 3], [3, 1]],
+    # divided by C * sum(mask) = 2 * 3.
+    f = numpy.array([[[[1, 2], [3, 4]], [[0, 1], [1, 0]]]], numpy.float32)
+    mask = numpy.array([[[1, 0], [1, 1]]], numpy.float32)
+    numpy.testing.assert_allclose(
+        losses.masked_gram_matrix(f, mask).array,
+        [[[26 / 6., 0.5], [0.5, 1 / 6.]]], rtol=1e-6)
+    # A mask of ones gives the plain Gram matrix.
+    numpy.testing.assert_allclose(
+        losses.masked_gram_matrix(f, numpy.ones((1, 2, 2), numpy.float32))
+        .array, losses.gram_matrix(f).array, rtol=1e-6)
+
+
+def test_masked_gram_matrix_pools_the_mask():
+    # One feature cell (value 2) from a 2x2 mask [[1, 0], [0, 0.5]]: the
+    # pooled mask is 0.375, F' = 0.75, G = 0.75^2 / (1 * 0.375) = 1.5.
+    f = numpy.full((1, 1, 1, 1), 2, numpy.float32)
+    mask = numpy.array([[[1, 0], [0, 0.5]]], numpy.float32)
+    numpy.testing.assert_allclose(
+        losses.masked_gram_matrix(f, mask).array, [[[1.5]]], rtol=1e-6)
+    # An empty silhouette gives 0, not NaN.
+    assert (losses.masked_gram_matrix(f, mask * 0).array == 0).all()
+    with pytest.raises(ValueError, match='multiples of 8'):
+        losses.masked_gram_matrix(f, numpy.ones((1, 3, 2), numpy.float32))
+
+
+def test_style_loss():
+    # Both "layers" are the features of test_gram_matrix and the targets
+    # are 0: each contributes 3.75^2 + 2 * 0.625^2 + 0.25^2 = 14.90625.
+    f = numpy.array([[[[1, 2], [3, 4]], [[0, 1], [1, 0]]]], numpy.float32)
+    ones = numpy.ones((1, 2, 2), numpy.float32)
+    zeros = numpy.zeros((2, 2), numpy.float32)
+    value = losses.style_loss([f, f], ones, [zeros, zeros])
+    assert float(value.array) == pytest.approx(2 * 14.90625, rel=1e-6)
+    # A batch of two equal images: the batch mean, the same value.
+    f2 = numpy.concatenate([f, f])
+    value = losses.style_loss([f2], numpy.concatenate([ones, ones]), [zeros])
+    assert float(value.array) == pytest.approx(14.90625, rel=1e-6)
+    # At the target's own Gram matrix the loss is 0.
+    target = losses.gram_matrix(f).array[0]
+    assert float(losses.style_loss([f], ones, [target]).array) == \
+        pytest.approx(0, abs=1e-10)
+
+
+def test_content_loss():
+    v = numpy.array([[1, 2, 3], [0, 0, 0]], numpy.float32)
+    vc = numpy.array([[1, 0, 3], [1, 1, 1]], numpy.float32)
+    assert float(losses.content_loss(v, vc).array) == 7  # 4 + 3
+
+
+def test_total_variation():
+    # Pixels 0..8 in a 3x3 image: horizontal neighbours differ by 1
+    # (6 pairs), vertical ones by 3 (6 pairs, 9 each): 6 + 54.
+    image = numpy.arange(9, dtype=numpy.float32).reshape(1, 1, 3, 3)
+    assert float(losses.total_variation(image).array) == 60
+    ones = numpy.ones((1, 3, 3), numpy.float32)
+    assert float(losses.total_variation(image, ones).array) == 60
+    # Background at the corners (0, 2) and (2, 0): the pairs with a
+    # background pixel drop out.
+    mask = numpy.array([[[1, 1, 0], [1, 1, 1], [0, 1, 1]]], numpy.float32)
+    # Horizontal pairs inside: (0,0)-(0,1), (1,0)-(1,1), (1,1)-(1,2),
+    # (2,1)-(2,2): 4 x 1. Vertical: (0,0)-(1,0), (0,1)-(1,1), (1,1)-(2,1),
+    # (1,2)-(2,2): 4 x 9. Total 40.
+    assert float(losses.total_variation(image, mask).array) == 40
+    # Half coverage at the centre halves its four pairs (1 + 1 + 9 + 9).
+    half = ones.copy()
+    half[0, 1, 1] = 0.5
+    assert float(losses.total_variation(image, half).array) == 50
+    # Channels add up, the batch is averaged.
+    two = numpy.concatenate([image, 2 * image], axis=1)
+    batch = numpy.concatenate([two, two])
+    assert float(losses.total_variation(batch).array) == 60 + 240
+
+
+def test_deep_dream_loss_and_edge_variance():
+    f = numpy.array([[[[1, 2]]], [[[3, 0]]]], numpy.float32)
+    assert float(losses.deep_dream_loss(f).array) == -7  # -(1+4+9) / 2
+    # A 3-4-5 triangle: lengths 3, 4, 5, variance 2/3.
+    v = numpy.array([[0, 0, 0], [3, 0, 0], [3, 4, 0]], numpy.float32)
+    faces = numpy.array([[0, 1, 2]], numpy.int32)
+    numpy.testing.assert_allclose(
+        losses.edge_lengths(v, faces).array, [3, 4, 5], rtol=1e-6)
+    assert float(losses.edge_length_variance(v, faces).array) == \
+        pytest.approx(2 / 3., rel=1e-6)
+
+
+def test_preprocess_is_caffe_bgr_and_differentiable():
+    rgb = chainer.Variable(numpy.array([1, 0.5, 0], numpy.float32)
+                           .reshape(1, 3, 1, 1))
+    out = features.preprocess(rgb, features.VGG16.mean_bgr)
+    numpy.testing.assert_allclose(
+        out.array.ravel(), [0 - 103.939, 127.5 - 116.779, 255 - 123.68],
+        rtol=1e-5)
+    weights = numpy.array([1, 2, 3], numpy.float32).reshape(1, 3, 1, 1)
+    chainer.functions.sum(out * weights).backward()
+    # d out_B / d R = 255 etc.: the weights come back reversed, x 255.
+    numpy.testing.assert_allclose(rgb.grad.ravel(), [765, 510, 255])
+
+
+# -- weights ----------------------------------------------------------------
+
+@pytest.fixture
+def dataset_root(tmp_path):
+    """An empty Chainer dataset root: what the machine has there does not
+    matter (and nothing is ever written to the real one)."""
+    before = chainer.dataset.get_dataset_root()
+    root = tmp_path / 'dataset_root'
+    root.mkdir()
+    chainer.dataset.set_dataset_root(str(root))
+    yield root
+    chainer.dataset.set_dataset_root(before)
+
+
+@pytest.fixture(scope='module')
+def googlenet_npz(tmp_path_factory):
+    """A GoogLeNet .npz written with Chainer's serializers (random weights
+    from seed 7): path and the network."""
+    network = features.randomize_convolutions(
+        chainer.links.GoogLeNet(pretrained_model=None), 7)
+    path = str(tmp_path_factory.mktemp('weights') / 'googlenet.npz')
+    chainer.serializers.save_npz(path, network, compression=False)
+    return path, network
+
+
+def assert_same_parameters(a, b):
+    pa, pb = dict(a.namedparams()), dict(b.namedparams())
+    assert sorted(pa) == sorted(pb)
+    for name in pa:
+        numpy.testing.assert_array_equal(pa[name].array, pb[name].array)
+
+
+def test_weights_load_from_pretrained_npz(googlenet_npz, dataset_root):
+    path, network = googlenet_npz
+    loaded, weights = features.load_network(features.GOOGLENET, path)
+    assert weights == path
+    assert_same_parameters(loaded, network)
+
+
+def test_weights_load_from_the_dataset_root(googlenet_npz, dataset_root):
+    path, network = googlenet_npz
+    assert features.resolve_weights(features.GOOGLENET) is None
+    with pytest.raises(features.WeightsNotFound):
+        features.load_network(features.GOOGLENET)
+    models = dataset_root / 'pfnet' / 'chainer' / 'models'
+    models.mkdir(parents=True)
+    os.symlink(path, str(models / 'bvlc_googlenet.npz'))
+    loaded, weights = features.load_network(features.GOOGLENET)
+    assert weights == str(models / 'bvlc_googlenet.npz')
+    assert_same_parameters(loaded, network)
+    # VGG-16 is looked up under its own name. (A VGG-16 .npz is ~550 MB,
+    # too big to write in a test: its loading path, the same code with
+    # the VGG16Layers link, is exercised by the two tests below.)
+    (models / 'VGG_ILSVRC_16_layers.npz').write_bytes(b'')
+    assert features.resolve_weights(features.VGG16) == \
+        str(models / 'VGG_ILSVRC_16_layers.npz')
+
+
+def test_wrong_weights_are_refused(googlenet_npz):
+    # VGG16Layers(pretrained_model=...) runs chainer.serializers.load_npz
+    # on a file without VGG's parameters: a clear error naming the option.
+    path, _ = googlenet_npz
+    with pytest.raises(ValueError, match='--pretrained .*not VGG-16'):
+        features.build_network(features.VGG16, path)
+    with pytest.raises(FileNotFoundError, match='--pretrained'):
+        features.resolve_weights(features.VGG16, path + '.missing')
+    with pytest.raises(ValueError, match='.npz or a .caffemodel'):
+        features.resolve_weights(features.VGG16, __file__)
+
+
+def test_caffemodel_is_converted_by_chainer_once(tmp_path):
+    # A real conversion with Chainer's converter, in its child process:
+    # an empty caffemodel is a valid, empty Caffe net, which VGG's
+    # converter saves as an .npz without parameters (next to it). Loading
+    # that into VGG16Layers then fails cleanly.
+    caffemodel = tmp_path / 'VGG_ILSVRC_16_layers.caffemodel'
+    caffemodel.write_bytes(b'')
+    npz_path = features.resolve_weights(features.VGG16, str(caffemodel),
+                                        cache_dir=str(tmp_path / 'out'))
+    assert npz_path == str(tmp_path / 'VGG_ILSVRC_16_layers.npz')
+    with numpy.load(npz_path) as converted:
+        assert len(converted.files) == 0
+    with pytest.raises(ValueError, match='not VGG-16'):
+        features.build_network(features.VGG16, npz_path)
+
+
+def test_caffemodel_conversion_is_reused(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_convert(spec, caffemodel, npz_path):
+        calls.append(caffemodel)
+        numpy.savez(npz_path)
+        return npz_path
+
+    monkeypatch.setattr(features, 'convert_caffemodel', fake_convert)
+    caffemodel = tmp_path / 'bvlc_googlenet.caffemodel'
+    caffemodel.write_bytes(b'')
+    first = features.resolve_weights(features.GOOGLENET, str(caffemodel))
+    again = features.resolve_weights(features.GOOGLENET, str(caffemodel))
+    assert first == again == str(tmp_path / 'bvlc_googlenet.npz')
+    assert len(calls) == 1
+    # A newer caffemodel is converted again.
+    later = os.path.getmtime(first) + 10
+    os.utime(str(caffemodel), (later, later))
+    features.resolve_weights(features.GOOGLENET, str(caffemodel))
+    assert len(calls) == 2
+
+
+# -- the examples -----------------------------------------------------------
+
+_NETWORKS = {}
+
+
+@pytest.fixture(autouse=True)
+def build_each_network_once(monkeypatch):
+    """Random VGG-16 takes seconds to build (its 100M-weight fc6 is drawn
+    even though no example reads it); the examples never change the
+    networks' weights, so the runs of this module share them."""
+    build = features.build_network
+
+    def cached(spec, weights, seed=0):
+        key = (spec.key, weights, seed)
+        if key not in _NETWORKS:
+            _NETWORKS[key] = build(spec, weights, seed)
+        return _NETWORKS[key]
+
+    monkeypatch.setattr(features, 'build_network', cached)
+
+
+@pytest.fixture(scope='module')
+def style_image(tmp_path_factory):
+    """Red and blue stripes, 4 pixels wide, 48 x 64."""
+    rows = (numpy.arange(48) // 4) % 2
+    image = numpy.zeros((48, 64, 3), numpy.uint8)
+    image[..., 0] = 255 * rows[:, None]
+    image[..., 1] = 60
+    image[..., 2] = 255 * (1 - rows[:, None])
+    path = str(tmp_path_factory.mktemp('style') / 'stripes.png')
+    imageio.imwrite(path, image)
+    return path
+
+
+QUICK = ['--image-size', '32', '--batch-size', '2']
+
+
+def assert_outputs(result, name, random_features=True):
+    vertices = result['vertices']
+    assert numpy.isfinite(vertices).all()
+    loaded, faces, textures = nr.load_obj(
+        result['mesh'], normalization=False, load_texture=True)
+    assert faces.shape == (2256, 3) and textures.shape[0] == 2256
+    # The .obj holds the optimised vertices (printed with 6 decimals).
+    numpy.testing.assert_allclose(loaded, vertices, atol=1e-5)
+    frames = imageio.mimread(result['gif'])
+    assert len(frames) > 10 and frames[0].shape[:2] == (32, 32)
+    plot = imageio.imread(result['loss_plot'])
+    assert plot.ndim == 3 and plot.shape[0] > 100
+    with open(result['summary']) as f:
+        summary = json.load(f)
+    assert summary['random_features'] is random_features
+    assert summary['iterations'] == result['iterations']
+    warning = os.path.join(os.path.dirname(result['mesh']),
+                           name + '_RANDOM_FEATURES.txt')
+    if random_features:
+        assert 'RANDOM FEATURES' in summary['warning']
+        with open(warning) as f:
+            assert 'NOT the paper' in f.read()
+    else:
+        assert summary['warning'] is None and not os.path.exists(warning)
+
+
+def test_style_transfer_lowers_the_loss(tmp_path, style_image, capsys):
+    result = style_transfer.main(
+        ['--style', style_image, '-o', str(tmp_path), '--iterations', '4',
+         '--random-features'] + QUICK)
+    first, final = result['first_evaluation'], result['final_evaluation']
+    assert first['content'] == 0 and final['content'] > 0
+    assert final['total'] < first['total']
+    assert final['style'] < first['style']
+    assert len(result['losses']['total']) == 4
+    assert_outputs(result, 'style_transfer')
+    assert 'RANDOM FEATURES' in capsys.readouterr().err
+
+
+@pytest.fixture
+def one_openmp_thread():
+    """The CPU rasterizer's backward adds the texel gradients with
+    atomics, in whatever order its OpenMP threads reach them; with more
+    than two terms the float sums can then differ in the last bit from
+    run to run. One thread fixes the order, so bit-identity can be asked
+    for."""
+    import ctypes
+    try:
+        gomp = ctypes.CDLL('libgomp.so.1')
+    except OSError:  # another OpenMP runtime: leave it as it is
+        yield
+        return
+    before = gomp.omp_get_max_threads()
+    gomp.omp_set_num_threads(1)
+    yield
+    gomp.omp_set_num_threads(before)
+
+
+def test_style_transfer_resumes_exactly(tmp_path, style_image,
+                                        one_openmp_thread):
+    base = ['--style', style_image, '--random-features',
+            '--save-every', '1'] + QUICK
+    straight = style_transfer.main(
+        base + ['-o', str(tmp_path / 'a'), '--iterations', '4'])
+    style_transfer.main(base + ['-o', str(tmp_path / 'b'),
+                                '--iterations', '2'])
+    resumed = style_transfer.main(
+        base + ['-o', str(tmp_path / 'b'), '--iterations', '4',
+                '--resume'])
+    assert resumed['iterations'] == 4
+    # The views of iteration i come from (seed, i) and Adam's state is in
+    # the file: the resumed run is the straight one, bit for bit.
+    numpy.testing.assert_array_equal(resumed['vertices'],
+                                     straight['vertices'])
+    assert resumed['losses'] == straight['losses']
+    assert resumed['first_evaluation'] == straight['first_evaluation']
+
+
+def test_deep_dream_lowers_the_loss(tmp_path, capsys):
+    result = deep_dream.main(['-o', str(tmp_path), '--iterations', '3',
+                              '--random-features'] + QUICK)
+    first, final = result['first_evaluation'], result['final_evaluation']
+    assert final['total'] < first['total'] < 0
+    assert_outputs(result, 'deep_dream')
+    assert 'RANDOM FEATURES' in capsys.readouterr().err
+
+
+def test_deep_dream_with_pretrained_npz(tmp_path, googlenet_npz,
+                                        dataset_root):
+    path, _ = googlenet_npz
+    # A warning left by an earlier random run must not survive.
+    (tmp_path / 'deep_dream_RANDOM_FEATURES.txt').write_text('stale')
+    result = deep_dream.main(['-o', str(tmp_path), '--iterations', '1',
+                              '--pretrained', path, '--save-every', '0']
+                             + QUICK)
+    assert_outputs(result, 'deep_dream', random_features=False)
+    with open(result['summary']) as f:
+        assert json.load(f)['weights'] == path
+
+
+@pytest.mark.parametrize('name', ['style_transfer', 'deep_dream'])
+def test_refuses_to_run_without_weights(name, tmp_path, style_image,
+                                        dataset_root, capsys):
+    module = {'style_transfer': style_transfer,
+              'deep_dream': deep_dream}[name]
+    argv = ['-o', str(tmp_path)] + QUICK
+    if name == 'style_transfer':
+        argv += ['--style', style_image]
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(argv)
+    assert exit_info.value.code == 1
+    message = capsys.readouterr().err
+    assert '--pretrained' in message and '--random-features' in message
+    assert len(message.strip().splitlines()) == 1
+    assert not os.path.exists(str(tmp_path / (name + '.obj')))
+
+
+def exit_code(module, argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(argv)
+    return exit_info.value.code, capsys.readouterr()
+
+
+def test_arguments(tmp_path, style_image, capsys):
+    for module in (style_transfer, deep_dream):
+        code, out = exit_code(module, ['--help'], capsys)
+        assert code == 0
+        for flag in ('--output-dir', '--gpu', '--iterations', '--image-size',
+                     '--pretrained', '--random-features', '--resume',
+                     '--lr-vertices', '--lr-textures', '--batch-size'):
+            assert flag in out.out
+        code, out = exit_code(module, ['--image-size', '0'], capsys)
+        assert code == 2 and 'positive integer' in out.err
+        code, out = exit_code(
+            module, ['--pretrained', 'x.npz', '--random-features'], capsys)
+        assert code == 2 and 'not allowed with' in out.err
+    code, out = exit_code(style_transfer, ['-o', str(tmp_path)], capsys)
+    assert code == 2 and '--style' in out.err
+    base = ['-o', str(tmp_path), '--random-features']
+    code, out = exit_code(style_transfer, base + [
+        '--style', style_image, '--image-size', '30'], capsys)
+    assert code == 2 and 'multiple of 8' in out.err
+    code, out = exit_code(style_transfer, base + [
+        '--style', str(tmp_path / 'none.png')], capsys)
+    assert code == 2 and '--style' in out.err
+    code, out = exit_code(deep_dream, base + [
+        '--mesh', str(tmp_path / 'none.obj')], capsys)
+    assert code == 2 and '--mesh' in out.err
+    code, out = exit_code(deep_dream, ['-o', str(tmp_path), '--pretrained',
+                                       str(tmp_path / 'none.npz')], capsys)
+    assert code == 1 and '--pretrained' in out.err
+    code, out = exit_code(deep_dream, base + ['--resume'], capsys)
+    assert code == 1 and '--resume' in out.err
+    not_a_state = str(tmp_path / 'not_a_state.npz')
+    numpy.savez(not_a_state, iteration=3)
+    code, out = exit_code(deep_dream, base + [
+        '--resume', '--state', not_a_state], capsys)
+    assert code == 1 and 'does not hold a state' in out.err
+    code, out = exit_code(deep_dream, base + ['--lambda-edge', '-1'],
+                          capsys)
+    assert code == 2 and '--lambda-edge' in out.err
