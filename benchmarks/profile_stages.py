@@ -1,6 +1,7 @@
 """Where the renderer's time goes: each pipeline stage and each kernel.
 
 Usage: python benchmarks/profile_stages.py [--image-size 256] [--repeat 15]
+       [--no-anti-aliasing]
 
 Times the stages of ``Renderer.render_rgbad`` on the teapot (fill_back,
 per-face lighting, camera + projection, rasterization) under no_backprop_mode, then
@@ -60,6 +61,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--image-size', type=int, default=256)
     parser.add_argument('--repeat', type=int, default=15)
+    parser.add_argument('--no-anti-aliasing', action='store_true')
     args = parser.parse_args()
 
     vertices, faces = nr.load_obj(os.path.join(DATA, 'teapot.obj'))
@@ -68,6 +70,7 @@ def main():
         1, faces.shape[1], 4, 4, 4, 3).astype(numpy.float32)
     renderer = nr.Renderer()
     renderer.image_size = args.image_size
+    renderer.anti_aliasing = not args.no_anti_aliasing
     renderer.eye = nr.get_points_from_angles(2.732, 30, 45)
 
     rows = []
@@ -76,8 +79,8 @@ def main():
         rows.append(('fill_back (faces only)', median_ms(
             lambda: renderer._fill_back(faces), args.repeat)))
         rows.append(('face_light (per-face lighting)', median_ms(
-            lambda: face_light(
-                vertices_to_faces(vertices, doubled_faces)), args.repeat)))
+            lambda: face_light(vertices_to_faces(vertices, faces),
+                               fill_back=True), args.repeat)))
         rows.append(('look_at + perspective + vertices_to_faces', median_ms(
             lambda: vertices_to_faces(renderer._to_screen(vertices),
                                       doubled_faces), args.repeat)))
@@ -109,8 +112,9 @@ def main():
                      median_ms(forward_backward, args.repeat)))
     backward_kernels = timer.times
 
-    print('teapot, {0} x {0}, anti-aliasing on, median ms of {1} calls'.format(
-        args.image_size, args.repeat))
+    print('teapot, {0} x {0}, anti-aliasing {2}, median ms of {1} calls'
+          .format(args.image_size, args.repeat,
+                  'off' if args.no_anti_aliasing else 'on'))
     for name, ms in rows:
         print('  {:<46s} {:8.2f}'.format(name, ms))
     for title, times in (('kernels, forward', forward_kernels),
