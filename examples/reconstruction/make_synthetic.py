@@ -313,9 +313,12 @@ class Part(object):
         return numpy.concatenate(points)
 
     def transformed(self, scale, shift):
-        """The part after world -> scale * (world + shift)."""
-        return Part(self.kind, self.params, scale * self.A,
-                    scale * (self.t + shift), self.colour)
+        """The part after world -> scale * (world + shift); ``scale`` a
+        number or one positive factor per axis [3]."""
+        scale = numpy.asarray(scale, numpy.float64)
+        return Part(self.kind, self.params,
+                    scale[..., None] * self.A if scale.ndim else
+                    scale * self.A, scale * (self.t + shift), self.colour)
 
 
 def box(centre, size, colour, rotate=None):
@@ -360,6 +363,10 @@ class Shape(object):
     def bounds(self):
         v = numpy.concatenate([p.vertices() for p in self.parts])
         return v.min(axis=0), v.max(axis=0)
+
+    def stretched(self, factors):
+        """The shape scaled by ``factors`` [3] (positive) along x, y, z."""
+        return Shape(p.transformed(factors, 0.) for p in self.parts)
 
     def normalised(self):
         low, high = self.bounds()
@@ -791,10 +798,25 @@ def object_rng(seed, class_id, split, index):
     return numpy.random.default_rng(numpy.random.SeedSequence(key))
 
 
-def make_shape(class_id, rng):
+# Default of ``stretch``: factors exp(U(-1, 1)), 0.37 to 2.72 per axis.
+DEFAULT_STRETCH = 1.0
+
+
+def make_shape(class_id, rng, stretch=DEFAULT_STRETCH):
     """A random normalised object of class ``class_id`` (a synset id):
-    a :class:`Shape` in [-0.5, 0.5]^3 with largest dimension 1."""
-    return Shape(MAKERS[class_id](rng)).normalised()
+    a :class:`Shape` in [-0.5, 0.5]^3 with largest dimension 1.
+
+    After its class's procedure the object is stretched along x, y and z by
+    independent factors exp(U(-stretch, stretch)) (drawn after the
+    procedure's own numbers), then normalised. Without it (stretch 0) the
+    objects of a class differ so little that any two of them overlap
+    closely: retrieving a training object by pixel distance scored a voxel
+    IoU of 0.79, where it scores 0.48 on ShapeNet (paper Table 1).
+    """
+    shape = Shape(MAKERS[class_id](rng))
+    if stretch:
+        shape = shape.stretched(numpy.exp(rng.uniform(-stretch, stretch, 3)))
+    return shape.normalised()
 
 
 # -- rendering and writing -------------------------------------------------
@@ -830,12 +852,15 @@ def render_views(vertices, faces, colours, renderer):
     return (numpy.clip(rgba, 0, 1) * 255 + 0.5).astype(numpy.uint8)
 
 
-def generate_object(class_id, split, index, seed=0, renderer=None):
+def generate_object(class_id, split, index, seed=0, renderer=None,
+                    stretch=DEFAULT_STRETCH):
     """(images uint8 [24, 4, S, S], voxels bool [32, 32, 32], shape) of
-    object ``index`` of a class and split."""
+    object ``index`` of a class and split (``stretch``: see
+    :func:`make_shape`)."""
     if renderer is None:
         renderer = dataset.make_renderer()
-    shape = make_shape(class_id, object_rng(seed, class_id, split, index))
+    shape = make_shape(class_id, object_rng(seed, class_id, split, index),
+                       stretch)
     images = render_views(*shape.mesh(), renderer=renderer)
     return images, shape.voxels(), shape
 
@@ -850,7 +875,8 @@ def _save(path, array):
 
 
 def generate(output_dir, counts, class_ids=None, seed=0,
-             image_size=dataset.IMAGE_SIZE, progress=True):
+             image_size=dataset.IMAGE_SIZE, progress=True,
+             stretch=DEFAULT_STRETCH):
     """Writes the data set; returns the list of files written.
 
     Args:
@@ -862,6 +888,8 @@ def generate(output_dir, counts, class_ids=None, seed=0,
         seed (int): seeds every object (see :func:`object_rng`).
         image_size (int): pixels per side (64 for the authors' format).
         progress (bool): show a tqdm progress bar over objects.
+        stretch (float): largest log stretch factor per axis (see
+            :func:`make_shape`; 0 for none).
     """
     class_ids = dataset.parse_class_ids(class_ids, name='classes')
     for split, n in counts.items():
@@ -873,6 +901,9 @@ def generate(output_dir, counts, class_ids=None, seed=0,
     if not isinstance(image_size, (int, numpy.integer)) or image_size < 1:
         raise ValueError('image_size: expected a positive integer, got '
                          '{!r}'.format(image_size))
+    if not 0 <= stretch < 3:
+        raise ValueError('stretch: expected a number in [0, 3), got '
+                         '{!r}'.format(stretch))
     os.makedirs(output_dir, exist_ok=True)
     renderer = dataset.make_renderer(image_size)
     total = len(class_ids) * sum(counts.values())
@@ -893,7 +924,7 @@ def generate(output_dir, counts, class_ids=None, seed=0,
                 voxels = numpy.zeros((n,) + (dataset.VOXEL_SIZE,) * 3, bool)
                 for i in range(n):
                     images[i], voxels[i], _ = generate_object(
-                        class_id, split, i, seed, renderer)
+                        class_id, split, i, seed, renderer, stretch)
                     bar.update()
                 for path, array in (
                         (dataset.image_path(output_dir, class_id, split),
@@ -943,6 +974,11 @@ def main(argv=None):
     parser.add_argument('--image-size', type=_count, default=64,
                         help='image size in pixels; the authors\' files use '
                              '64 (default: %(default)s)')
+    parser.add_argument('--stretch', type=float, default=DEFAULT_STRETCH,
+                        help='stretch each object along x, y, z by factors '
+                             'exp(U(-S, S)) before normalising (default: '
+                             '%(default)s; 0: the classes\' procedures '
+                             'alone)')
     parser.add_argument('--quiet', action='store_true',
                         help='no progress bar')
     args = parser.parse_args(argv)
@@ -952,11 +988,13 @@ def main(argv=None):
         parser.error(str(e))
     if args.image_size < 1:
         parser.error('--image-size: expected a positive integer')
+    if not 0 <= args.stretch < 3:
+        parser.error('--stretch: expected a number in [0, 3)')
     start = time.time()
     written = generate(args.output_dir, {'train': args.train,
                                          'val': args.val, 'test': args.test},
                        class_ids, args.seed, args.image_size,
-                       progress=not args.quiet)
+                       progress=not args.quiet, stretch=args.stretch)
     objects = len(class_ids) * (args.train + args.val + args.test)
     elapsed = time.time() - start
     print('%d files, %d objects in %s (%.1f s, %.3f s per object)' % (
