@@ -53,7 +53,11 @@ class VerticesToFaces(function_node.FunctionNode):
                                           minlength=num_rows)
         else:
             gx = xp.zeros((num_rows, 3), gy.dtype)
-            xp.add.at(gx, self.flat_index, gy)
+            if hasattr(xp.add, 'at'):
+                xp.add.at(gx, self.flat_index, gy)
+            else:  # CuPy before ufunc.at
+                import cupyx
+                cupyx.scatter_add(gx, self.flat_index, gy)
         return chainer.Variable(gx.reshape(self.vertices_shape)),
 
 
