@@ -32,6 +32,7 @@ def run(data_dir, out, *extra):
     return train.main(['--data-dir', data_dir, '-o', str(out),
                        '--classes', 'chair,table', '--batch-size', '2',
                        '--image-size', '32', '--val-interval', '2',
+                       '--learning-rate', '1e-4',
                        '--max-val-objects', '1', '--no-progress'] +
                       list(extra))
 

@@ -148,13 +148,16 @@ def build_parser():
                         help='comma-separated class names or synset ids '
                              '(default: all 13)')
     parser.add_argument('-o', '--output-dir', default='result')
-    parser.add_argument('--iterations', type=int, default=3000,
+    parser.add_argument('--iterations', type=int, default=6000,
                         help='training iterations (default %(default)s: '
-                             'about an hour on a 2-core CPU at batch 8; '
+                             'about 70 minutes on a 2-core CPU at batch 16; '
                              'the paper trains 1,000,000 at batch 64)')
-    parser.add_argument('-b', '--batch-size', type=int, default=8,
-                        help='objects per iteration (paper: 64)')
-    parser.add_argument('--learning-rate', type=float, default=1e-4)
+    parser.add_argument('-b', '--batch-size', type=int, default=16,
+                        help='objects per iteration and process '
+                             '(default %(default)s; paper: 64)')
+    parser.add_argument('--learning-rate', type=float, default=3e-4,
+                        help='Adam alpha (default %(default)s for the short '
+                             'CPU run; paper: 1e-4)')
     parser.add_argument('--lambda-smoothness', type=float, default=0.001,
                         help='weight of the smoothness loss (paper: 0.001 '
                              'for one class, 0 for the 13-class model)')
@@ -164,8 +167,8 @@ def build_parser():
     parser.add_argument('--resume', default=None,
                         help='a snapshot to continue from, or "auto" for '
                              'the latest in --output-dir')
-    parser.add_argument('--snapshot-interval', type=int, default=500)
-    parser.add_argument('--val-interval', type=int, default=250)
+    parser.add_argument('--snapshot-interval', type=int, default=1000)
+    parser.add_argument('--val-interval', type=int, default=500)
     parser.add_argument('--max-val-objects', type=int, default=64,
                         help='validation objects used (default %(default)s)')
     parser.add_argument('--seed', type=int, default=0)
