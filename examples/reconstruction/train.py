@@ -150,7 +150,8 @@ def build_parser():
     parser.add_argument('-o', '--output-dir', default='result')
     parser.add_argument('--iterations', type=int, default=6000,
                         help='training iterations (default %(default)s: '
-                             'about 70 minutes on a 2-core CPU at batch 16; '
+                             '76 minutes on the 2-core CPU of the README at '
+                             'batch 16; '
                              'the paper trains 1,000,000 at batch 64)')
     parser.add_argument('-b', '--batch-size', type=int, default=16,
                         help='objects per iteration and process '
