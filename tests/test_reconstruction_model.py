@@ -117,3 +117,38 @@ def test_a_few_steps_lower_the_loss_on_one_batch():
     assert numpy.isfinite(losses).all()
     assert losses[-1] < losses[0] - 0.1, losses
     assert all(numpy.isfinite(p.array).all() for p in reconstructor.params())
+
+
+def test_loss_is_the_mean_over_the_four_mesh_view_pairs():
+    # Reconstructor batches both views through the network and the four
+    # (mesh, camera) pairs through the renderer; the same loss and
+    # gradients, pair by pair with the public pieces:
+    rng = numpy.random.RandomState(3)
+    reconstructor = model.Reconstructor(lambda_smoothness=0.01,
+                                        image_size=32)
+    images_a, images_b = (rng.rand(2, 4, 64, 64).astype('f')
+                          for _ in range(2))
+    eyes_a = numpy.array([[0, 1.366, -2.366], [2.366, 1.366, 0]], 'f')
+    eyes_b = numpy.array([[-2.366, 1.366, 0], [0, 1.366, 2.366]], 'f')
+    reconstructor.cleargrads()
+    loss = reconstructor(images_a, images_b, eyes_a, eyes_b)
+    loss.backward()
+    batched_grad = reconstructor.decoder.fc_bias.W.grad.copy()
+
+    reconstructor.cleargrads()
+    vertices_a = reconstructor.predict(images_a)
+    vertices_b = reconstructor.predict(images_b)
+    masks = [chainer.functions.average_pooling_2d(
+        images[:, 3:], 2).array[:, 0] for images in (images_a, images_b)]
+    pairs = [model.iou_loss(reconstructor.render_silhouettes(v, eyes), m)
+             for v in (vertices_a, vertices_b)
+             for eyes, m in ((eyes_a, masks[0]), (eyes_b, masks[1]))]
+    smoothness = (model.smoothness_loss(vertices_a, reconstructor.edges) +
+                  model.smoothness_loss(vertices_b, reconstructor.edges)) / 2
+    expected = sum(pairs) / 4 + 0.01 * smoothness
+    expected.backward()
+    assert float(loss.array) == pytest.approx(float(expected.array),
+                                              rel=1e-5)
+    numpy.testing.assert_allclose(
+        batched_grad, reconstructor.decoder.fc_bias.W.grad, rtol=1e-3,
+        atol=1e-5 * abs(batched_grad).max())

@@ -101,6 +101,22 @@ def test_bad_resume_path_is_one_clear_error(data_dir, tmp_path):
             str(tmp_path / 'missing'))
 
 
+def test_lr_drop_sets_the_iteration_of_the_drop(data_dir, tmp_path,
+                                                monkeypatch):
+    schedules = []
+    schedule = train.learning_rate_schedule
+    monkeypatch.setattr(train, 'learning_rate_schedule', lambda rate, at: (
+        schedules.append((rate, at)) or schedule(rate, at)))
+    trainer = run(data_dir, tmp_path, '--iterations', '4', '--lr-drop',
+                  '0.5')
+    assert schedules == [(1e-4, 2)]
+    assert trainer.updater.get_optimizer('main').alpha == pytest.approx(1e-5)
+    for bad in ('0', '1.5', 'nan'):
+        with pytest.raises(SystemExit,
+                           match=r'--lr-drop must be in \(0, 1\]'):
+            run(data_dir, tmp_path, '--iterations', '4', '--lr-drop', bad)
+
+
 def _mpiexec():
     try:
         import mpi4py  # NOQA

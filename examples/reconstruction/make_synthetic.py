@@ -39,8 +39,8 @@ inscribed in it; a centre on the surface counts as inside), or if the
 surface of a part's mesh passes through it (sampled at half a voxel). The
 authors' voxelizer marks such surface voxels too (and, as far as is known,
 so does their ground truth); without them a part thinner than a voxel (a
-wing, a barrel) could miss every centre. The layout is the authors': stored voxel [a, b, c] is centred
-at mesh point
+wing, a barrel) could miss every centre. The layout is the authors':
+stored voxel [a, b, c] is centred at mesh point
 
     (x, y, z) = ((b - 15.5) / 31, (a - 15.5) / 31, (15.5 - c) / 31),
 

@@ -149,16 +149,20 @@ def build_parser():
                              '(default: all 13)')
     parser.add_argument('-o', '--output-dir', default='result')
     parser.add_argument('--iterations', type=int, default=6000,
-                        help='training iterations (default %(default)s: '
-                             '76 minutes on the 2-core CPU of the README at '
-                             'batch 16; '
-                             'the paper trains 1,000,000 at batch 64)')
+                        help='training iterations (default %(default)s, '
+                             'about 0.65 s each on the 2-core CPU of the '
+                             'README at batch 16; the paper trains '
+                             '1,000,000 at batch 64)')
     parser.add_argument('-b', '--batch-size', type=int, default=16,
                         help='objects per iteration and process '
                              '(default %(default)s; paper: 64)')
     parser.add_argument('--learning-rate', type=float, default=3e-4,
                         help='Adam alpha (default %(default)s for the short '
                              'CPU run; paper: 1e-4)')
+    parser.add_argument('--lr-drop', type=float, default=0.95,
+                        help='fraction of the iterations after which the '
+                             'learning rate is multiplied by 0.1 (default '
+                             '%(default)s, the paper\'s)')
     parser.add_argument('--lambda-smoothness', type=float, default=0.001,
                         help='weight of the smoothness loss (paper: 0.001 '
                              'for one class, 0 for the 13-class model)')
@@ -189,6 +193,9 @@ def main(argv=None):
             raise SystemExit('train.py: error: --{} must be positive, got '
                              '{}'.format(name.replace('_', '-'),
                                          getattr(args, name)))
+    if not 0 < args.lr_drop <= 1:
+        raise SystemExit('train.py: error: --lr-drop must be in (0, 1], got '
+                         '{}'.format(args.lr_drop))
     comm = None
     if args.communicator != 'none':
         import chainermn
@@ -237,7 +244,7 @@ def main(argv=None):
     trainer = training.Trainer(updater, (args.iterations, 'iteration'),
                                out=args.output_dir)
     trainer.extend(learning_rate_schedule(
-        args.learning_rate, int(0.95 * args.iterations)))
+        args.learning_rate, int(args.lr_drop * args.iterations)))
     if rank == 0:
         log_trigger = (min(10, args.val_interval), 'iteration')
         trainer.extend(validation_iou(model, val, device),
