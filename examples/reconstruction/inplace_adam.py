@@ -94,16 +94,17 @@ class InPlaceAdamRule(adam.AdamRule):
         if size <= BLOCK:
             _update_block(data, grad, m, v, numpy.empty_like(data), *args)
             return
-        scratch = numpy.empty(BLOCK * _workers(), numpy.float32)
+        workers = _workers()
+        scratch = numpy.empty(BLOCK * workers, numpy.float32)
 
         def run(worker):
             block = scratch[worker * BLOCK:(worker + 1) * BLOCK]
-            for start in range(worker * BLOCK, size, BLOCK * _workers()):
+            for start in range(worker * BLOCK, size, BLOCK * workers):
                 s = slice(start, min(start + BLOCK, size))
                 _update_block(data[s], grad[s], m[s], v[s],
                               block[:s.stop - s.start], *args)
 
-        for done in [_get_pool().submit(run, w) for w in range(_workers())]:
+        for done in [_get_pool().submit(run, w) for w in range(workers)]:
             done.result()
 
 
