@@ -152,3 +152,27 @@ def test_loss_is_the_mean_over_the_four_mesh_view_pairs():
     numpy.testing.assert_allclose(
         batched_grad, reconstructor.decoder.fc_bias.W.grad, rtol=1e-3,
         atol=1e-5 * abs(batched_grad).max())
+
+
+def test_encoder_channels_set_the_convolution_widths():
+    default = model.Encoder()
+    assert [default['conv{}'.format(i)].W.shape[0] for i in (1, 2, 3)] == \
+        [64, 128, 256]
+    assert default.fc1.W.shape == (1024, 256 * 8 * 8)
+    narrow = model.Encoder(channels=(8, 16, 32))
+    assert narrow.conv1.W.shape == (8, 4, 5, 5)
+    assert narrow.conv2.W.shape == (16, 8, 5, 5)
+    assert narrow.conv3.W.shape == (32, 16, 5, 5)
+    assert narrow.fc1.W.shape == (1024, 32 * 8 * 8)
+    x = numpy.random.RandomState(0).rand(2, 4, 64, 64).astype('f')
+    assert narrow(x).shape == (2, 512)
+    reconstructor = model.Reconstructor(encoder_channels=(8, 16, 32))
+    assert reconstructor.encoder.channels == (8, 16, 32)
+
+
+@pytest.mark.parametrize('channels', [(8, 16), (8, 16, 0), (8, 16, 32.5),
+                                      (8, True, 32), 8, None])
+def test_bad_encoder_channels_are_one_clear_error(channels):
+    with pytest.raises(ValueError, match='encoder_channels: expected three '
+                                         'positive integers'):
+        model.Encoder(channels=channels)

@@ -156,3 +156,28 @@ if comm.rank == 0:
          '--val-interval', '3', '--max-val-objects', '1', '--no-progress',
          '--communicator', 'naive'], universal_newlines=True, timeout=300)
     assert 'replicas identical 2' in output
+
+
+def test_encoder_channels_reach_the_saved_model_and_evaluation(data_dir,
+                                                               tmp_path):
+    import evaluate
+    run(data_dir, tmp_path, '--iterations', '2', '--snapshot-interval', '2',
+        '--encoder-channels', '8,16,32')
+    final = os.path.join(str(tmp_path), 'model_final.npz')
+    saved = parameters(final)
+    assert saved['encoder/conv3/W'].shape == (32, 16, 5, 5)
+    # The evaluation rebuilds the narrow model from the weights alone, from
+    # the final model and from a trainer snapshot.
+    for path in (final, os.path.join(str(tmp_path), 'snapshot_iter_2')):
+        loaded = evaluate.load_model(path, chainer.get_device('@numpy'))
+        assert loaded.encoder.channels == (8, 16, 32)
+        numpy.testing.assert_array_equal(loaded.encoder.conv2.W.array,
+                                         saved['encoder/conv2/W'])
+    with pytest.raises(ValueError, match='holds no reconstruction model'):
+        numpy.savez(str(tmp_path / 'other.npz'), a=numpy.zeros(1))
+        evaluate.load_model(str(tmp_path / 'other.npz'),
+                            chainer.get_device('@numpy'))
+    for bad in ('8,16', '8,16,x', '8,0,32'):
+        with pytest.raises(SystemExit, match='--encoder-channels must be'):
+            run(data_dir, tmp_path, '--iterations', '2',
+                '--encoder-channels', bad)

@@ -89,13 +89,21 @@ def nearest_neighbours(queries, database, chunk=512):
 
 
 def load_model(path, device):
-    model = reconstruction_model.Reconstructor()
-    try:
-        chainer.serializers.load_npz(path, model)
-    except KeyError:
-        # A trainer snapshot: the model sits under updater/model:main/.
-        chainer.serializers.load_npz(path, model,
-                                     path='updater/model:main/')
+    """A :class:`Reconstructor` from ``model_final.npz`` or a trainer
+    snapshot; the encoder's widths are read from the file's weights."""
+    with numpy.load(path) as npz:
+        # A trainer snapshot holds the model under updater/model:main/.
+        prefix = '' if 'encoder/conv1/W' in npz.files \
+            else 'updater/model:main/'
+        try:
+            channels = tuple(
+                npz[prefix + 'encoder/conv{}/W'.format(i)].shape[0]
+                for i in (1, 2, 3))
+        except KeyError:
+            raise ValueError('model: {} holds no reconstruction model '
+                             '(no encoder/conv1/W)'.format(path))
+    model = reconstruction_model.Reconstructor(encoder_channels=channels)
+    chainer.serializers.load_npz(path, model, path=prefix)
     model.to_device(device)
     return model
 

@@ -118,18 +118,29 @@ def smoothness_loss(vertices, edges, eps=1e-6):
     return F.mean(F.sum(F.square(cosine + 1), axis=1))
 
 
+ENCODER_CHANNELS = (64, 128, 256)
+
+
 class Encoder(chainer.Chain):
     """[B, 4, 64, 64] (RGB + mask, in [0, 1]) -> [B, 512]: three 5 x 5
     stride-2 convolutions (64, 128, 256 channels) and three fully connected
-    layers (1024, 1024, 512), ReLU after each, no batch normalisation."""
+    layers (1024, 1024, 512), ReLU after each, no batch normalisation.
 
-    def __init__(self, dim_out=512):
+    ``channels`` (three positive ints) sets the convolutions' widths; the
+    default is the paper's. Narrower ones trade capacity for speed on a
+    CPU, where the convolutions take most of a training step.
+    """
+
+    def __init__(self, dim_out=512, channels=ENCODER_CHANNELS):
         super(Encoder, self).__init__()
+        channels = check_encoder_channels(channels)
+        c1, c2, c3 = channels
+        self.channels = channels
         with self.init_scope():
-            self.conv1 = L.Convolution2D(4, 64, 5, stride=2, pad=2)
-            self.conv2 = L.Convolution2D(64, 128, 5, stride=2, pad=2)
-            self.conv3 = L.Convolution2D(128, 256, 5, stride=2, pad=2)
-            self.fc1 = L.Linear(256 * 8 * 8, 1024)
+            self.conv1 = L.Convolution2D(4, c1, 5, stride=2, pad=2)
+            self.conv2 = L.Convolution2D(c1, c2, 5, stride=2, pad=2)
+            self.conv3 = L.Convolution2D(c2, c3, 5, stride=2, pad=2)
+            self.fc1 = L.Linear(c3 * 8 * 8, 1024)
             self.fc2 = L.Linear(1024, 1024)
             self.fc3 = L.Linear(1024, dim_out)
 
@@ -140,6 +151,21 @@ class Encoder(chainer.Chain):
         h = F.relu(self.fc1(h))
         h = F.relu(self.fc2(h))
         return F.relu(self.fc3(h))
+
+
+def check_encoder_channels(channels):
+    """-> tuple of three positive ints, or ValueError naming
+    ``encoder_channels``."""
+    try:
+        values = tuple(channels)
+    except TypeError:
+        values = None
+    if values is None or len(values) != 3 or not all(
+            isinstance(c, (int, numpy.integer)) and not isinstance(c, bool)
+            and c > 0 for c in values):
+        raise ValueError('encoder_channels: expected three positive '
+                         'integers, got {!r}'.format(channels))
+    return tuple(int(c) for c in values)
 
 
 class Decoder(chainer.Chain):
@@ -206,14 +232,14 @@ class Reconstructor(chainer.Chain):
     """
 
     def __init__(self, lambda_smoothness=0.001, image_size=64,
-                 template=TEMPLATE):
+                 template=TEMPLATE, encoder_channels=ENCODER_CHANNELS):
         super(Reconstructor, self).__init__()
         vertices, faces = load_template(template)
         self.lambda_smoothness = lambda_smoothness
         self.add_persistent('faces', faces)
         self.add_persistent('edges', smoothness_edges(faces))
         with self.init_scope():
-            self.encoder = Encoder()
+            self.encoder = Encoder(channels=encoder_channels)
             self.decoder = Decoder(vertices)
         self.renderer = nr.Renderer()
         self.renderer.image_size = image_size

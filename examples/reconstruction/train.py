@@ -166,6 +166,10 @@ def build_parser():
     parser.add_argument('--lambda-smoothness', type=float, default=0.001,
                         help='weight of the smoothness loss (paper: 0.001 '
                              'for one class, 0 for the 13-class model)')
+    parser.add_argument('--encoder-channels', default='64,128,256',
+                        help='widths of the encoder\'s three convolutions '
+                             '(default %(default)s, the paper\'s; '
+                             '32,64,128 is the README\'s CPU run)')
     parser.add_argument('--image-size', type=int, default=64,
                         help='rendered silhouette size (default 64)')
     parser.add_argument('-g', '--gpu', type=int, default=-1)
@@ -193,6 +197,13 @@ def main(argv=None):
             raise SystemExit('train.py: error: --{} must be positive, got '
                              '{}'.format(name.replace('_', '-'),
                                          getattr(args, name)))
+    try:
+        encoder_channels = reconstruction_model.check_encoder_channels(
+            [int(c) for c in args.encoder_channels.split(',')])
+    except ValueError:
+        raise SystemExit('train.py: error: --encoder-channels must be three '
+                         'comma-separated positive integers, got {!r}'.format(
+                             args.encoder_channels))
     if not 0 < args.lr_drop <= 1:
         raise SystemExit('train.py: error: --lr-drop must be in (0, 1], got '
                          '{}'.format(args.lr_drop))
@@ -225,7 +236,7 @@ def main(argv=None):
 
     model = reconstruction_model.Reconstructor(
         lambda_smoothness=args.lambda_smoothness,
-        image_size=args.image_size)
+        image_size=args.image_size, encoder_channels=encoder_channels)
     if comm is not None:
         # The same initial weights on every process.
         comm.bcast_data(model)
