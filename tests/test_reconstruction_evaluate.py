@@ -103,6 +103,10 @@ def test_full_evaluation_writes_table_ious_and_pictures(data_dir, model_path,
     assert '(paper)' not in text
     results = json.load(open(os.path.join(str(tmp_path), 'results.json')))
     assert results['rows']['model']['mean'] == rows['model']['mean']
+    compared = results['model_minus_retrieval']
+    assert compared['difference'] == pytest.approx(
+        rows['model']['mean'] - rows['retrieval']['mean'])
+    assert compared['standard_error'] >= 0
     import imageio.v2 as imageio
     picture = imageio.imread(os.path.join(str(tmp_path),
                                           'reconstructions.png'))
@@ -117,3 +121,42 @@ def test_arguments_are_checked(data_dir, tmp_path):
     with pytest.raises(SystemExit):
         evaluate.main(['--data-dir', data_dir, '--model',
                        str(tmp_path / 'missing.npz')])
+
+
+def test_paired_difference_against_the_analytic_standard_error():
+    import evaluate_table
+    rng = numpy.random.RandomState(3)
+    chair, table = dataset.parse_class_ids(CLASSES)
+    a = {chair: rng.rand(40, 24), table: rng.rand(25, 24)}
+    b = {chair: rng.rand(40, 24), table: rng.rand(25, 24)}
+    result = evaluate_table.paired_difference(a, b, draws=20000, seed=1)
+    rows_a, rows_b = (evaluate_table.class_mean_iou(x) for x in (a, b))
+    assert result['difference'] == pytest.approx(rows_a['mean'] -
+                                                 rows_b['mean'], abs=1e-12)
+    # The bootstrap's standard error of a mean of n per-object differences
+    # is their population standard deviation / sqrt(n); the class mean
+    # halves the quadrature sum of the two classes'.
+    d = [(a[c].mean(1) - b[c].mean(1)) for c in (chair, table)]
+    expected = numpy.sqrt(sum(x.var() / len(x) for x in d)) / 2
+    assert result['standard_error'] == pytest.approx(expected, rel=0.03)
+    low, high = result['ci95']
+    assert low < result['difference'] < high
+    assert high - low == pytest.approx(2 * 1.96 * expected, rel=0.06)
+    # A constant per-object difference has no sampling noise; pairing
+    # cancels what the two methods share.
+    same = evaluate_table.paired_difference(
+        {chair: a[chair] * 0.5}, {chair: a[chair] * 0.5 - 0.1})
+    assert same['difference'] == pytest.approx(0.1)
+    assert same['standard_error'] == pytest.approx(0, abs=1e-12)
+
+
+def test_paired_difference_rejects_mismatched_inputs():
+    import evaluate_table
+    chair, table = dataset.parse_class_ids(CLASSES)
+    x = numpy.zeros((3, 24))
+    with pytest.raises(ValueError, match='same non-empty set of classes'):
+        evaluate_table.paired_difference({chair: x}, {table: x})
+    with pytest.raises(ValueError, match='same non-empty shape'):
+        evaluate_table.paired_difference({chair: x}, {chair: x[:2]})
+    with pytest.raises(ValueError, match='draws'):
+        evaluate_table.paired_difference({chair: x}, {chair: x}, draws=1)
