@@ -229,6 +229,9 @@ class Reconstructor(chainer.Chain):
     and compared with both targets' masks; the loss is the mean IoU loss of
     the four pairs plus ``lambda_smoothness`` times the smoothness loss of
     both meshes. Reports loss, loss_silhouettes, loss_smoothness and iou.
+
+    ``encoder_channels``: the widths of the encoder's convolutions (see
+    :class:`Encoder`; default the paper's 64, 128, 256).
     """
 
     def __init__(self, lambda_smoothness=0.001, image_size=64,
