@@ -104,8 +104,9 @@ def load_model(path, device):
         except KeyError:
             raise ValueError('model: {} holds no reconstruction model '
                              '(no encoder/conv1/W)'.format(path))
-    model = reconstruction_model.Reconstructor(encoder_channels=channels)
-    chainer.serializers.load_npz(path, model, path=prefix)
+        model = reconstruction_model.Reconstructor(
+            encoder_channels=channels)
+        chainer.serializers.NpzDeserializer(npz, path=prefix).load(model)
     model.to_device(device)
     return model
 
