@@ -46,6 +46,7 @@ NR_KERNEL void NR_NAME(rasterize_pixels_all_faces)(
             face.load(faces_b + f * 9);
             if (!face.drawable(near, far)) continue;
             if (!face.contains(px, py)) continue;
+            face.prepare_weights();
             scalar_t w[3];
             const scalar_t depth = face.weights_depth(px, py, w);
             if (!(depth > near && depth < far)) continue;

@@ -40,6 +40,74 @@ def test_soup_matches_reference(dtype, shape):
     numpy.testing.assert_allclose(out['rgb'].array[0], rgb, atol=1e-5)
 
 
+def edge_test_coverage(face, height, width, dtype):
+    """Centres [H, W] that pass the kernels' edge test, evaluated exactly as
+    they do in dtype (each edge value area2(p, v[k+1], v[k+2]), no fused
+    multiply-add), at every pixel centre: what scanning the whole bounding
+    box would draw."""
+    x, y = face[:, 0].astype(dtype), face[:, 1].astype(dtype)
+    px = (numpy.arange(width, dtype=dtype) * 2 + dtype(1 - width)) / dtype(
+        width)
+    py = (dtype(height - 1) - numpy.arange(height, dtype=dtype) * 2) / dtype(
+        height)
+    px, py = numpy.meshgrid(px, py)
+    inside = numpy.ones((height, width), bool)
+    for k in range(3):
+        k1, k2 = (k + 1) % 3, (k + 2) % 3
+        e = (x[k1] - px) * (y[k2] - py) - (x[k2] - px) * (y[k1] - py)
+        inside &= e >= 0
+    return inside
+
+
+def hard_faces(rng, count):
+    """Counter-clockwise faces at z = 2 that stress per-row spans: edges
+    through pixel centres, nearly horizontal and nearly vertical edges,
+    slivers, subpixel faces, and faces reaching far off-screen."""
+    faces = []
+    while len(faces) < count:
+        kind = len(faces) % 6
+        if kind == 0:  # vertices on a coarse grid of pixel centres/edges
+            xy = rng.randint(-8, 9, (3, 2)) / 8.
+        elif kind == 1:  # nearly horizontal edge
+            xy = rng.uniform(-1, 1, (3, 2))
+            xy[1, 1] = xy[0, 1] + rng.choice([0, 1e-7, -1e-7, 1e-4])
+        elif kind == 2:  # nearly vertical edge
+            xy = rng.uniform(-1, 1, (3, 2))
+            xy[1, 0] = xy[0, 0] + rng.choice([0, 1e-7, -1e-7, 1e-4])
+        elif kind == 3:  # sliver
+            a, b = rng.uniform(-1.2, 1.2, (2, 2))
+            xy = numpy.array([a, b, (a + b) / 2 + rng.normal(0, 1e-3, 2)])
+        elif kind == 4:  # subpixel
+            xy = rng.uniform(-1, 1, (1, 2)) + rng.uniform(-0.02, 0.02, (3, 2))
+        else:  # huge, mostly off-screen
+            xy = rng.uniform(-1, 1, (3, 2)) * 10. ** rng.randint(1, 7)
+        area = ((xy[1, 0] - xy[0, 0]) * (xy[2, 1] - xy[0, 1]) -
+                (xy[2, 0] - xy[0, 0]) * (xy[1, 1] - xy[0, 1]))
+        if area < 0:
+            xy = xy[::-1]
+        faces.append(numpy.concatenate([xy, numpy.full((3, 1), 2.)], 1))
+    return numpy.array(faces)
+
+
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+def test_drawn_pixels_are_the_centres_passing_the_edge_test(dtype):
+    # rasterize_faces scans only the span of each row that may be inside;
+    # it must draw exactly the centres a test of every centre accepts.
+    height, width = 24, 40
+    faces = hard_faces(numpy.random.RandomState(7), 300).astype(dtype)
+    alpha = nr.rasterize_silhouettes(faces[:, None], image_size=(height,
+                                                                 width),
+                                     anti_aliasing=False).array
+    drawn = 0
+    for face, image in zip(faces, alpha):
+        x, y = face[:, 0], face[:, 1]
+        area = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0])
+        expected = edge_test_coverage(face, height, width, dtype) & (area > 0)
+        numpy.testing.assert_array_equal(image, expected.astype(dtype))
+        drawn += expected.any()
+    assert drawn > 150
+
+
 def test_pixel_centre_and_row_order():
     # A triangle in the upper-left quadrant appears at the top-left of the
     # image (row 0 is the top, y up), covering exactly the centres inside it.

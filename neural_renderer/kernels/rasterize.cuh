@@ -34,6 +34,14 @@
 #define NR_FOR_EACH(i, n)                                              \
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; \
     if (i >= (n)) return;
+// One thread per pixel of n pixels in rows of `columns`: one division of
+// the flat index gives (row, column).
+#define NR_FOR_EACH_PIXEL(row, column, n, columns)                          \
+    const long long nr_flat_ = (long long)blockIdx.x * blockDim.x +         \
+                               threadIdx.x;                                 \
+    if (nr_flat_ >= (n)) return;                                            \
+    const long long row = nr_flat_ / (columns);                             \
+    const long long column = nr_flat_ - row * (columns);
 #else
 #include <cmath>
 #include <cstring>
@@ -45,6 +53,14 @@
 #define NR_FOR_EACH(i, n) \
     _Pragma("omp parallel for schedule(dynamic, 256)") \
     for (long long i = 0; i < (n); ++i)
+// Rows to the threads (guided: big chunks first, small ones to balance),
+// each row a plain loop: no integer division per pixel and contiguous
+// stores. The body is a lambda as for NR_FOR_EACH; capturing by value ([=])
+// lets the compiler keep the arguments in registers.
+#define NR_FOR_EACH_PIXEL(row, column, n, columns) \
+    _Pragma("omp parallel for schedule(guided)") \
+    for (long long row = 0; row < (n) / (columns); ++row) \
+        for (long long column = 0; column < (columns); ++column)
 #endif
 
 #define NR_CAT2(a, b) a##b
@@ -133,11 +149,15 @@ NR_DEVICE void line_range(T a, T b, T c0, T dc, long long n, long long* lo,
     *hi = last > n - 1 ? n - 1 : last;
 }
 
-// A face in screen space: vertices, twice its area.
+// A face in screen space: vertices, twice its area and, after
+// prepare_weights(), the reciprocals of the area and the depths that the
+// per-pixel weights multiply by (divisions are the slow part of a pixel's
+// arithmetic: a face pays for its own once).
 template <typename T>
 struct Face {
     T x[3], y[3], z[3];
     T area;
+    T inv_area, inv_z[3];
 
     NR_DEVICE void load(const T* face) {
         for (int k = 0; k < 3; ++k) {
@@ -146,6 +166,14 @@ struct Face {
             z[k] = face[3 * k + 2];
         }
         area = area2(x[0], y[0], x[1], y[1], x[2], y[2]);
+    }
+
+    // Needed by weights_depth*() and perspective_weights(). z = 0 gives
+    // inf, and weights * inf the inf or NaN that a division by z would (NaN
+    // depths are never drawn).
+    NR_DEVICE void prepare_weights() {
+        for (int k = 0; k < 3; ++k) inv_z[k] = 1 / z[k];
+        inv_area = 1 / area;
     }
 
     // Back faces (clockwise) and zero-area faces are never drawn, nor faces
@@ -172,41 +200,116 @@ struct Face {
         }
     }
 
-    NR_DEVICE bool contains(T px, T py) const {
-        T e[3];
-        edge_values(px, py, e);
+    NR_DEVICE static bool inside(const T* e) {
         return e[0] >= 0 && e[1] >= 0 && e[2] >= 0;
     }
 
-    // Barycentric weights at p clamped to [0, 1] and renormalised, and the
-    // perspective-correct depth 1 / sum(w_k / z_k).
-    NR_DEVICE T weights_depth(T px, T py, T* w) const {
+    NR_DEVICE bool contains(T px, T py) const {
         T e[3];
         edge_values(px, py, e);
+        return inside(e);
+    }
+
+    // Barycentric weights from the edge values e at a point, clamped to
+    // [0, 1] and renormalised, and the perspective-correct depth
+    // 1 / sum(w_k / z_k).
+    NR_DEVICE T weights_depth_from_edges(const T* e, T* w) const {
         T sum = 0;
         for (int k = 0; k < 3; ++k) {
-            T v = e[k] / area;
+            T v = e[k] * inv_area;
             v = v < 0 ? 0 : (v > 1 ? 1 : v);
             w[k] = v;
             sum += v;
         }
+        const T inv_sum = 1 / sum;
         T inv_depth = 0;
         for (int k = 0; k < 3; ++k) {
-            w[k] /= sum;
-            inv_depth += w[k] / z[k];
+            w[k] *= inv_sum;
+            inv_depth += w[k] * inv_z[k];
         }
         return 1 / inv_depth;
     }
 
+    // The same at the point p.
+    NR_DEVICE T weights_depth(T px, T py, T* w) const {
+        T e[3];
+        edge_values(px, py, e);
+        return weights_depth_from_edges(e, w);
+    }
+
     // Screen-space weights to weights on the 3D face (perspective-correct).
     NR_DEVICE void perspective_weights(const T* w, T depth, T* wp) const {
-        for (int k = 0; k < 3; ++k) wp[k] = w[k] * depth / z[k];
+        for (int k = 0; k < 3; ++k) wp[k] = w[k] * depth * inv_z[k];
     }
 
     NR_DEVICE bool has_vertex(T vx, T vy, T vz) const {
         for (int k = 0; k < 3; ++k)
             if (x[k] == vx && y[k] == vy && z[k] == vz) return true;
         return false;
+    }
+};
+
+template <typename T> NR_DEVICE T machine_epsilon();
+template <> NR_DEVICE float machine_epsilon<float>() { return 1.1920929e-7f; }
+template <> NR_DEVICE double machine_epsilon<double>() {
+    return 2.220446049250313e-16;
+}
+
+// Where on a pixel row a face's centres can pass Face::inside. On the row
+// y = py, e_k(px) = c_k + a_k px is linear (a_k = y[k+1] - y[k+2]); the
+// computed e_k differs from that line by rounding, at most `slack` for
+// pixel centres (|px|, |py| < 1), so {px : c_k + a_k px >= -slack for all
+// k} holds every centre the exact test can accept. The span only narrows
+// the loop; each centre in it is still tested exactly, so the pixels drawn
+// are those of a test of every centre in the bounding box.
+template <typename T>
+struct RowSpans {
+    const Face<T>* face;
+    T inv_a[3];
+    T slack, xmin, xmax;
+
+    NR_DEVICE void setup(const Face<T>& f, T x_min, T x_max) {
+        face = &f;
+        T ax = 0, ay = 0;
+        for (int k = 0; k < 3; ++k) {
+            const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+            const T a = f.y[k1] - f.y[k2];
+            inv_a[k] = a != 0 ? 1 / a : (T)0;
+            const T abs_x = f.x[k] < 0 ? -f.x[k] : f.x[k];
+            const T abs_y = f.y[k] < 0 ? -f.y[k] : f.y[k];
+            ax = abs_x > ax ? abs_x : ax;
+            ay = abs_y > ay ? abs_y : ay;
+        }
+        // Each product of area2 is at most (ax + 1)(ay + 1); a few roundings
+        // of a few such terms, with a wide margin.
+        slack = 64 * machine_epsilon<T>() * (ax + 1) * (ay + 1);
+        xmin = x_min;
+        xmax = x_max;
+    }
+
+    // [lo, hi] in x on the row y = py; false when no centre can be inside.
+    // NaN bounds (from overflowing coordinates) leave the span as it is.
+    NR_DEVICE bool row(T py, T* lo, T* hi) const {
+        T l = xmin, h = xmax;
+        for (int k = 0; k < 3; ++k) {
+            const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+            const T a = face->y[k1] - face->y[k2];
+            const T c = face->x[k1] * (face->y[k2] - py) -
+                        face->x[k2] * (face->y[k1] - py);
+            if (a == 0) {
+                if (c < -slack) return false;
+                continue;
+            }
+            const T bound = (-slack - c) * inv_a[k];
+            if (a > 0) {
+                if (bound > l) l = bound;
+            } else {
+                if (bound < h) h = bound;
+            }
+        }
+        *lo = l;
+        *hi = h;
+        return l <= h;
     }
 };
 
@@ -286,7 +389,9 @@ NR_DEVICE const T* face_cube(const T* textures, long long b, long long f,
 
 // Forward pass 1, one index per face: every pixel centre the face covers with
 // depth in (near, far) competes for the pixel through an atomic min of its
-// (depth, face) key. Cost grows with the faces' bounding-box areas.
+// (depth, face) key. Each row visits only the span of centres that may be
+// inside (RowSpans), so cost grows with the faces' areas and heights, not
+// with their bounding boxes.
 NR_KERNEL void NR_NAME(rasterize_faces)(
         const scalar_t* faces, long long num_faces, long long height,
         long long width, scalar_t near, scalar_t far, nr_key_t* zbuffer,
@@ -296,6 +401,7 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
         if (!face.drawable(near, far)) return;
+        face.prepare_weights();
         scalar_t xmin = face.x[0], xmax = face.x[0];
         scalar_t ymin = face.y[0], ymax = face.y[0];
         for (int k = 1; k < 3; ++k) {
@@ -309,14 +415,26 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
                                  (scalar_t)-2 / height, height, &i0, &i1);
         nr::line_range<scalar_t>(xmin, xmax, (scalar_t)(1 - width) / width,
                                  (scalar_t)2 / width, width, &j0, &j1);
+        if (i0 > i1 || j0 > j1) return;
+        nr::RowSpans<scalar_t> spans;
+        spans.setup(face, xmin, xmax);
+        const scalar_t x0 = (scalar_t)(1 - width) / width;
+        const scalar_t dx = (scalar_t)2 / width;
         nr_key_t* zrow = zbuffer + b * height * width;
         for (long long i = i0; i <= i1; ++i) {
             const scalar_t py = nr::row_y<scalar_t>(i, height);
-            for (long long j = j0; j <= j1; ++j) {
+            scalar_t lo, hi;
+            if (!spans.row(py, &lo, &hi)) continue;
+            long long jlo, jhi;
+            nr::line_range<scalar_t>(lo, hi, x0, dx, width, &jlo, &jhi);
+            if (jlo < j0) jlo = j0;
+            if (jhi > j1) jhi = j1;
+            for (long long j = jlo; j <= jhi; ++j) {
                 const scalar_t px = nr::column_x<scalar_t>(j, width);
-                if (!face.contains(px, py)) continue;
-                scalar_t w[3];
-                const scalar_t depth = face.weights_depth(px, py, w);
+                scalar_t e[3], w[3];
+                face.edge_values(px, py, e);
+                if (!face.inside(e)) continue;
+                const scalar_t depth = face.weights_depth_from_edges(e, w);
                 // NaN depth (a vertex at z = 0) fails both tests.
                 if (!(depth > near && depth < far)) continue;
                 nr::atomic_min_key(zrow + i * width + j,
@@ -344,12 +462,14 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
         long long texture_size, long long scale, scalar_t far,
         int* face_index, scalar_t* rgb, scalar_t* alpha, scalar_t* depth_map,
         long long n) {
-    NR_FOR_EACH(index, n) [&] {
-        const long long out_h = height / scale, out_w = width / scale;
-        const long long out_hw = out_h * out_w;
-        const long long b = index / out_hw, pixel = index % out_hw;
-        const long long oi = pixel / out_w, oj = pixel % out_w;
-        const bool with_rgb = textures && rgb;
+    const long long out_h = height / scale, out_w = width / scale;
+    const long long out_hw = out_h * out_w;
+    const bool with_rgb = textures && rgb;
+    const scalar_t mean = (scalar_t)1 / (scalar_t)(scale * scale);
+    NR_FOR_EACH_PIXEL(out_row, oj, n, out_w) [=] {
+        const long long b = out_row / out_h, oi = out_row - b * out_h;
+        const long long index = out_row * out_w + oj;
+        const long long pixel = oi * out_w + oj;
         scalar_t sum_rgb[3] = {0, 0, 0}, sum_alpha = 0, sum_depth = 0;
         for (long long dj = 0; dj < scale; ++dj) {
             for (long long di = 0; di < scale; ++di) {
@@ -368,6 +488,7 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
                 const long long bf = b * num_faces + f;
                 nr::Face<scalar_t> face;
                 face.load(faces + bf * 9);
+                face.prepare_weights();
                 scalar_t w[3];
                 const scalar_t depth = face.weights_depth(
                     nr::column_x<scalar_t>(j, width),
@@ -388,7 +509,6 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
                 }
             }
         }
-        const scalar_t mean = (scalar_t)1 / (scalar_t)(scale * scale);
         if (alpha) alpha[index] = sum_alpha * mean;
         if (depth_map) depth_map[index] = sum_depth * mean;
         if (with_rgb)
@@ -418,6 +538,7 @@ NR_KERNEL void NR_NAME(backward_pixels)(
         const long long bf = b * num_faces + f;
         nr::Face<scalar_t> face;
         face.load(faces + bf * 9);
+        face.prepare_weights();
         const scalar_t px = nr::column_x<scalar_t>(pixel % width, width);
         const scalar_t py = nr::row_y<scalar_t>(pixel / width, height);
         if (grad_rgb && textures && (grad_textures || grad_light)) {
