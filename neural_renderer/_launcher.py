@@ -80,6 +80,11 @@ def _resolve(dtype, scalar):
 
 _THREADS = 256
 
+# What CuPy's RawModule hands NVRTC with the source. --fmad=false: no fused
+# multiply-add contraction, so that GPU arithmetic rounds like the CPU build
+# (-ffp-contract=off).
+NVRTC_OPTIONS = ('--std=c++14', '--fmad=false')
+
 
 class KernelSource(object):
     """The kernels of one source, launched on the CPU or the GPU.
@@ -178,10 +183,8 @@ class KernelSource(object):
         device = cupy.cuda.Device().id
         module = self._gpu_modules.get(device)
         if module is None:
-            # --fmad=false: no fused multiply-add contraction, so GPU
-            # arithmetic rounds like the CPU build (-ffp-contract=off).
             module = cupy.RawModule(code=self.gpu_source(),
-                                    options=('--std=c++14', '--fmad=false'))
+                                    options=NVRTC_OPTIONS)
             self._gpu_modules[device] = module
         return module
 

@@ -385,6 +385,71 @@ NR_DEVICE const T* face_cube(const T* textures, long long b, long long f,
                           texture_size * 3;
 }
 
+// One output pixel of resolve_pixels (see there): out_row = b * out_h + oi,
+// column oj. Scale is the sample grid's scale: a Constant for the scales
+// the renderer uses (1, 2), so that the sample loops compile away (loops
+// over a runtime scale cost background pixels two thirds of their time).
+template <typename T, typename Scale>
+NR_DEVICE void resolve_pixel(const T* faces, const T* textures,
+                             const T* light, const nr_key_t* zbuffer,
+                             const T* background, long long num_faces,
+                             long long texture_faces, long long height,
+                             long long width, long long texture_size,
+                             Scale s, T far, int* face_index, T* rgb,
+                             T* alpha, T* depth_map, long long out_row,
+                             long long oj) {
+    const long long out_h = height / s, out_w = width / s;
+    const long long out_hw = out_h * out_w;
+    const bool with_rgb = textures && rgb;
+    const T mean = (T)1 / (T)(s * s);
+    const long long b = out_row / out_h, oi = out_row - b * out_h;
+    const long long index = out_row * out_w + oj;
+    const long long pixel = oi * out_w + oj;
+    T sum_rgb[3] = {0, 0, 0}, sum_alpha = 0, sum_depth = 0;
+    for (long long dj = 0; dj < s; ++dj) {
+        for (long long di = 0; di < s; ++di) {
+            const long long i = oi * s + di, j = oj * s + dj;
+            const long long sample = (b * height + i) * width + j;
+            const nr_key_t key = zbuffer[sample];
+            if (key == NR_EMPTY_KEY) {
+                if (face_index) face_index[sample] = -1;
+                sum_depth += far;
+                if (with_rgb)
+                    for (int ch = 0; ch < 3; ++ch)
+                        sum_rgb[ch] += background[3 * b + ch];
+                continue;
+            }
+            const long long f = (long long)(key & 0xFFFFFFFFull);
+            const long long bf = b * num_faces + f;
+            Face<T> face;
+            face.load(faces + bf * 9);
+            face.prepare_weights();
+            T w[3];
+            const T depth = face.weights_depth(column_x<T>(j, width),
+                                               row_y<T>(i, height), w);
+            if (face_index) face_index[sample] = (int)f;
+            sum_alpha += 1;
+            sum_depth += depth;
+            if (with_rgb) {
+                T wp[3], color[3];
+                face.perspective_weights(w, depth, wp);
+                const T* cube =
+                    face_cube(textures, b, f, texture_faces, texture_size, wp);
+                sample_texture(cube, texture_size, wp, color);
+                if (light)
+                    for (int ch = 0; ch < 3; ++ch)
+                        color[ch] *= light[3 * bf + ch];
+                for (int ch = 0; ch < 3; ++ch) sum_rgb[ch] += color[ch];
+            }
+        }
+    }
+    if (alpha) alpha[index] = sum_alpha * mean;
+    if (depth_map) depth_map[index] = sum_depth * mean;
+    if (with_rgb)
+        for (int ch = 0; ch < 3; ++ch)
+            rgb[(b * 3 + ch) * out_hw + pixel] = sum_rgb[ch] * mean;
+}
+
 }  // namespace nr
 
 #endif  // NR_RASTERIZE_COMMON_CUH
@@ -470,76 +535,26 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
         long long texture_size, long long scale, scalar_t far,
         int* face_index, scalar_t* rgb, scalar_t* alpha, scalar_t* depth_map,
         long long n) {
-    const long long out_h = height / scale, out_w = width / scale;
-    const long long out_hw = out_h * out_w;
-    const bool with_rgb = textures && rgb;
-    const scalar_t mean = (scalar_t)1 / (scalar_t)(scale * scale);
-    // The pixel's work with the sample grid's scale s as a compile-time
-    // constant for the scales the renderer uses (1, 2): loops over a
-    // runtime scale cost background pixels a third of their time.
-    const auto resolve = [=](long long out_row, long long oj, auto s) {
-        const long long b = out_row / out_h, oi = out_row - b * out_h;
-        const long long index = out_row * out_w + oj;
-        const long long pixel = oi * out_w + oj;
-        scalar_t sum_rgb[3] = {0, 0, 0}, sum_alpha = 0, sum_depth = 0;
-        for (long long dj = 0; dj < s; ++dj) {
-            for (long long di = 0; di < s; ++di) {
-                const long long i = oi * s + di, j = oj * s + dj;
-                const long long sample = (b * height + i) * width + j;
-                const nr_key_t key = zbuffer[sample];
-                if (key == NR_EMPTY_KEY) {
-                    if (face_index) face_index[sample] = -1;
-                    sum_depth += far;
-                    if (with_rgb)
-                        for (int ch = 0; ch < 3; ++ch)
-                            sum_rgb[ch] += background[3 * b + ch];
-                    continue;
-                }
-                const long long f = (long long)(key & 0xFFFFFFFFull);
-                const long long bf = b * num_faces + f;
-                nr::Face<scalar_t> face;
-                face.load(faces + bf * 9);
-                face.prepare_weights();
-                scalar_t w[3];
-                const scalar_t depth = face.weights_depth(
-                    nr::column_x<scalar_t>(j, width),
-                    nr::row_y<scalar_t>(i, height), w);
-                if (face_index) face_index[sample] = (int)f;
-                sum_alpha += 1;
-                sum_depth += depth;
-                if (with_rgb) {
-                    scalar_t wp[3], color[3];
-                    face.perspective_weights(w, depth, wp);
-                    const scalar_t* cube = nr::face_cube(
-                        textures, b, f, texture_faces, texture_size, wp);
-                    nr::sample_texture(cube, texture_size, wp, color);
-                    if (light)
-                        for (int ch = 0; ch < 3; ++ch)
-                            color[ch] *= light[3 * bf + ch];
-                    for (int ch = 0; ch < 3; ++ch) sum_rgb[ch] += color[ch];
-                }
-            }
-        }
-        if (alpha) alpha[index] = sum_alpha * mean;
-        if (depth_map) depth_map[index] = sum_depth * mean;
-        if (with_rgb)
-            for (int ch = 0; ch < 3; ++ch)
-                rgb[(b * 3 + ch) * out_hw + pixel] = sum_rgb[ch] * mean;
-    };
-    // One loop per case, each compiled for its scale.
+    const long long out_w = width / scale;
+    // One loop per case: the common scales get code compiled for them.
+#define NR_RESOLVE(S)                                                       \
+    nr::resolve_pixel(faces, textures, light, zbuffer, background, num_faces, \
+                      texture_faces, height, width, texture_size, S, far,    \
+                      face_index, rgb, alpha, depth_map, out_row, oj)
     if (scale == 1) {
         NR_FOR_EACH_PIXEL(out_row, oj, n, out_w) [=] {
-            resolve(out_row, oj, nr::Constant<1>());
+            NR_RESOLVE(nr::Constant<1>());
         }();
     } else if (scale == 2) {
         NR_FOR_EACH_PIXEL(out_row, oj, n, out_w) [=] {
-            resolve(out_row, oj, nr::Constant<2>());
+            NR_RESOLVE(nr::Constant<2>());
         }();
     } else {
         NR_FOR_EACH_PIXEL(out_row, oj, n, out_w) [=] {
-            resolve(out_row, oj, scale);
+            NR_RESOLVE(scale);
         }();
     }
+#undef NR_RESOLVE
 }
 
 // Backward, one index per pixel: the exact parts. Texture gradient (trilinear
