@@ -79,8 +79,8 @@ def hard_faces(rng, count):
             xy = numpy.array([a, b, (a + b) / 2 + rng.normal(0, 1e-3, 2)])
         elif kind == 4:  # subpixel
             xy = rng.uniform(-1, 1, (1, 2)) + rng.uniform(-0.02, 0.02, (3, 2))
-        else:  # huge, mostly off-screen
-            xy = rng.uniform(-1, 1, (3, 2)) * 10. ** rng.randint(1, 7)
+        else:  # huge, mostly off-screen (up to overflowing float32 area)
+            xy = rng.uniform(-1, 1, (3, 2)) * 10. ** rng.randint(1, 25)
         area = ((xy[1, 0] - xy[0, 0]) * (xy[2, 1] - xy[0, 1]) -
                 (xy[2, 0] - xy[0, 0]) * (xy[1, 1] - xy[0, 1]))
         if area < 0:
@@ -101,8 +101,11 @@ def test_drawn_pixels_are_the_centres_passing_the_edge_test(dtype):
     drawn = 0
     for face, image in zip(faces, alpha):
         x, y = face[:, 0], face[:, 1]
-        area = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (y[1] - y[0])
-        expected = edge_test_coverage(face, height, width, dtype) & (area > 0)
+        with numpy.errstate(over='ignore', invalid='ignore'):
+            area = (x[1] - x[0]) * (y[2] - y[0]) - (x[2] - x[0]) * (
+                y[1] - y[0])
+            expected = edge_test_coverage(face, height, width, dtype) & (
+                area > 0)
         numpy.testing.assert_array_equal(image, expected.astype(dtype))
         drawn += expected.any()
     assert drawn > 150

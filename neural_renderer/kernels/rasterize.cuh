@@ -133,18 +133,28 @@ template <typename T> NR_DEVICE T row_y(long long i, long long H) {
 }
 
 // Closed index range [lo, hi] of pixel lines whose centre c = c0 + l * dc lies
-// in [a, b], clamped to [0, n - 1]; hi < lo when empty. One extra line on each
-// side absorbs rounding; callers test the exact condition.
+// in [a, b], clamped to [0, n - 1]; hi < lo when empty (also for NaN
+// bounds). Takes inv_dc = 1 / dc (-H / 2 or W / 2 for pixel centres,
+// exact): no division. One extra line on each side absorbs rounding;
+// callers test the exact condition.
 template <typename T>
-NR_DEVICE void line_range(T a, T b, T c0, T dc, long long n, long long* lo,
-                          long long* hi) {
-    T la = (a - c0) / dc, lb = (b - c0) / dc;
+NR_DEVICE void line_range(T a, T b, T c0, T inv_dc, long long n,
+                          long long* lo, long long* hi) {
+    const T la = (a - c0) * inv_dc, lb = (b - c0) * inv_dc;
     T l0 = la < lb ? la : lb, l1 = la < lb ? lb : la;
+    if (!(l0 <= l1)) {
+        *lo = 0;
+        *hi = -1;
+        return;
+    }
     // Clamp in floating point first: huge coordinates must not overflow.
-    if (l0 < (T)-1) l0 = (T)-1;
-    if (l1 > (T)n) l1 = (T)n;
-    long long first = (long long)nr_ceil(l0) - 1;
-    long long last = (long long)nr_floor(l1) + 1;
+    l0 = l0 < (T)-1 ? (T)-1 : (l0 > (T)n ? (T)n : l0);
+    l1 = l1 < (T)-1 ? (T)-1 : (l1 > (T)n ? (T)n : l1);
+    // Within [-1, n] truncation and a step give ceil and floor, without
+    // libm calls.
+    const long long t0 = (long long)l0, t1 = (long long)l1;
+    const long long first = t0 + (l0 > (T)t0 ? 1 : 0) - 1;
+    const long long last = t1 - (l1 < (T)t1 ? 1 : 0) + 1;
     *lo = first < 0 ? 0 : first;
     *hi = last > n - 1 ? n - 1 : last;
 }
@@ -484,22 +494,21 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
             ymax = face.y[k] > ymax ? face.y[k] : ymax;
         }
         long long i0, i1, j0, j1;
+        const scalar_t x0 = (scalar_t)(1 - width) / width;
+        const scalar_t inv_dx = (scalar_t)width / 2;
         nr::line_range<scalar_t>(ymin, ymax, (scalar_t)(height - 1) / height,
-                                 (scalar_t)-2 / height, height, &i0, &i1);
-        nr::line_range<scalar_t>(xmin, xmax, (scalar_t)(1 - width) / width,
-                                 (scalar_t)2 / width, width, &j0, &j1);
+                                 (scalar_t)-height / 2, height, &i0, &i1);
+        nr::line_range<scalar_t>(xmin, xmax, x0, inv_dx, width, &j0, &j1);
         if (i0 > i1 || j0 > j1) return;
         nr::RowSpans<scalar_t> spans;
         spans.setup(face, xmin, xmax);
-        const scalar_t x0 = (scalar_t)(1 - width) / width;
-        const scalar_t dx = (scalar_t)2 / width;
         nr_key_t* zrow = zbuffer + b * height * width;
         for (long long i = i0; i <= i1; ++i) {
             const scalar_t py = nr::row_y<scalar_t>(i, height);
             scalar_t lo, hi;
             if (!spans.row(py, &lo, &hi)) continue;
             long long jlo, jhi;
-            nr::line_range<scalar_t>(lo, hi, x0, dx, width, &jlo, &jhi);
+            nr::line_range<scalar_t>(lo, hi, x0, inv_dx, width, &jlo, &jhi);
             if (jlo < j0) jlo = j0;
             if (jhi > j1) jhi = j1;
             for (long long j = jlo; j <= jhi; ++j) {
@@ -746,6 +755,8 @@ NR_KERNEL void NR_NAME(backward_edges)(
                                           : (scalar_t)(1 - width) / width;
             const scalar_t ds = axis == 0 ? (scalar_t)-2 / height
                                           : (scalar_t)2 / width;
+            const scalar_t inv_ds = axis == 0 ? (scalar_t)-height / 2
+                                              : (scalar_t)width / 2;
             const scalar_t u0 = axis == 0 ? (scalar_t)(1 - width) / width
                                           : (scalar_t)(height - 1) / height;
             const scalar_t du = axis == 0 ? (scalar_t)2 / width
@@ -772,8 +783,8 @@ NR_KERNEL void NR_NAME(backward_edges)(
                 const scalar_t smin = s[ka] < s[kb] ? s[ka] : s[kb];
                 const scalar_t smax = s[ka] < s[kb] ? s[kb] : s[ka];
                 long long l0, l1;
-                nr::line_range<scalar_t>(smin, smax, s0, ds, num_lines, &l0,
-                                         &l1);
+                nr::line_range<scalar_t>(smin, smax, s0, inv_ds, num_lines,
+                                         &l0, &l1);
                 for (long long line = l0; line <= l1; ++line) {
                     const scalar_t sl = s0 + (scalar_t)line * ds;
                     if (sl < smin || sl > smax) continue;
