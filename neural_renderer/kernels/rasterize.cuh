@@ -70,6 +70,11 @@ typedef unsigned long long nr_key_t;
 // Values per pixel record of pack_edge_records (see there).
 #define NR_RECORD 8
 #define NR_EMPTY_KEY 0xFFFFFFFFFFFFFFFFull
+// rasterize_faces scans a face's rows over per-row spans (RowSpans) when
+// its column range (bounding box and line_range's margins) has at least
+// this many columns, else over the whole range: for faces a few pixels
+// wide, most of a fine mesh, the spans cost more than the tests they save.
+#define NR_SPAN_MIN_COLUMNS 6
 
 namespace nr {
 
@@ -484,7 +489,6 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
         if (!face.drawable(near, far)) return;
-        face.prepare_weights();
         scalar_t xmin = face.x[0], xmax = face.x[0];
         scalar_t ymin = face.y[0], ymax = face.y[0];
         for (int k = 1; k < 3; ++k) {
@@ -500,22 +504,31 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
                                  (scalar_t)-height / 2, height, &i0, &i1);
         nr::line_range<scalar_t>(xmin, xmax, x0, inv_dx, width, &j0, &j1);
         if (i0 > i1 || j0 > j1) return;
+        const bool use_spans = j1 - j0 + 1 >= NR_SPAN_MIN_COLUMNS;
         nr::RowSpans<scalar_t> spans;
-        spans.setup(face, xmin, xmax);
+        if (use_spans) spans.setup(face, xmin, xmax);
+        bool prepared = false;  // the weights' reciprocals, at the first hit
         nr_key_t* zrow = zbuffer + b * height * width;
         for (long long i = i0; i <= i1; ++i) {
             const scalar_t py = nr::row_y<scalar_t>(i, height);
-            scalar_t lo, hi;
-            if (!spans.row(py, &lo, &hi)) continue;
-            long long jlo, jhi;
-            nr::line_range<scalar_t>(lo, hi, x0, inv_dx, width, &jlo, &jhi);
-            if (jlo < j0) jlo = j0;
-            if (jhi > j1) jhi = j1;
+            long long jlo = j0, jhi = j1;
+            if (use_spans) {
+                scalar_t lo, hi;
+                if (!spans.row(py, &lo, &hi)) continue;
+                nr::line_range<scalar_t>(lo, hi, x0, inv_dx, width, &jlo,
+                                         &jhi);
+                if (jlo < j0) jlo = j0;
+                if (jhi > j1) jhi = j1;
+            }
             for (long long j = jlo; j <= jhi; ++j) {
                 const scalar_t px = nr::column_x<scalar_t>(j, width);
                 scalar_t e[3], w[3];
                 face.edge_values(px, py, e);
                 if (!face.inside(e)) continue;
+                if (!prepared) {
+                    face.prepare_weights();
+                    prepared = true;
+                }
                 const scalar_t depth = face.weights_depth_from_edges(e, w);
                 // NaN depth (a vertex at z = 0) fails both tests.
                 if (!(depth > near && depth < far)) continue;
