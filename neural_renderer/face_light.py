@@ -87,8 +87,11 @@ class FaceLight(function_node.FunctionNode):
         _, _, w, s = self._normals(faces)
         cosine = self._cosine(w, s, direction)
         cosine *= cosine > 0
-        return ambient[:, None, :] + directional[:, None, :] * \
-            cosine[:, :, None],
+        # Channel by channel: broadcasting [B, F, 1] against [B, 1, 3] runs
+        # NumPy's inner loop three elements at a time.
+        xp = backend.get_array_module(cosine)
+        return xp.stack([ambient[:, c:c + 1] + directional[:, c:c + 1] *
+                         cosine for c in range(3)], axis=-1),
 
     def backward(self, indexes, grad_outputs):
         faces, ambient, directional, direction = [
