@@ -237,3 +237,20 @@ def test_profile_stages_runs_and_times_every_kernel():
     for name in ('lighting', 'rasterize_faces', 'resolve_pixels',
                  'backward_pixels', 'pack_edge_records', 'backward_edges'):
         assert name in output
+
+
+def test_before_after_compares_two_checkouts():
+    # Both sides this checkout: the harness runs and tabulates every case.
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+    script = os.path.join(root, 'benchmarks', 'before_after.py')
+    output = subprocess.check_output(
+        [sys.executable, script, root, root, '--rounds', '1', '--smoke'],
+        universal_newlines=True)
+    rows = [line for line in output.splitlines()
+            if line.startswith('| teapot')]
+    assert len(rows) == 5
+    for row in rows:
+        before, after, ratio = [cell.strip() for cell in
+                                row.strip('|').split('|')[1:]]
+        assert float(before) > 0 and float(after) > 0
+        assert ratio.endswith('x') and float(ratio[:-1]) > 0
