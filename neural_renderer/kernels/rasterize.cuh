@@ -477,9 +477,9 @@ NR_DEVICE void resolve_pixel(const T* faces, const T* textures,
 
 // Forward pass 1, one index per face: every pixel centre the face covers with
 // depth in (near, far) competes for the pixel through an atomic min of its
-// (depth, face) key. Each row visits only the span of centres that may be
-// inside (RowSpans), so cost grows with the faces' areas and heights, not
-// with their bounding boxes.
+// (depth, face) key. On faces at least NR_SPAN_MIN_COLUMNS wide each row
+// visits only the span of centres that may be inside (RowSpans), so cost
+// grows with the faces' areas and heights rather than their bounding boxes.
 NR_KERNEL void NR_NAME(rasterize_faces)(
         const scalar_t* faces, long long num_faces, long long height,
         long long width, scalar_t near, scalar_t far, nr_key_t* zbuffer,
