@@ -2,9 +2,10 @@
 
 nvcc accepting the source (checked in .ci/run) is not enough: NVRTC compiles
 in JIT mode, where for instance NVRTC 12 takes a generic lambda inside a
-kernel for a host function, an error (nvcc and NVRTC 13 accept it). NVRTC needs no GPU, only its library: the
-``nvidia-cuda-nvrtc`` wheel (``pip install nvidia-cuda-nvrtc``, which CI
-installs), a CUDA toolkit, or ``NR_NVRTC_LIBRARY`` naming libnvrtc. Without
+kernel for a host function, an error (nvcc and NVRTC 13 accept it). NVRTC
+needs no GPU, only its library: the wheels ``nvidia-cuda-nvrtc-cu12`` and
+``nvidia-cuda-nvrtc`` (CUDA 13), which CI installs, a CUDA toolkit, or
+``NR_NVRTC_LIBRARY`` naming libnvrtc files (os.pathsep-separated). Without
 one the tests skip.
 """
 import ctypes
@@ -113,8 +114,7 @@ OPTIONS = _launcher.NVRTC_OPTIONS + ('--gpu-architecture=compute_90',)
 
 
 @pytest.mark.parametrize('source, names', [
-    (_launcher.KernelSource.gpu_source(_launcher._PACKAGE),
-     sorted(_launcher.SIGNATURES)),
+    (_launcher.gpu_source(), sorted(_launcher.SIGNATURES)),
     (per_pixel.source().gpu_source(), ['rasterize_pixels_all_faces']),
 ], ids=['package', 'per-pixel benchmark'])
 @nvrtc_library
