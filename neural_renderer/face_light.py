@@ -151,9 +151,10 @@ def face_light(faces, intensity_ambient=0.5, intensity_directional=0.5,
             v0] of the faces (normal -n), after them: [B, 2F, 3].
 
     Returns:
-        chainer.Variable [B, F, 3] ([B, 2F, 3] with ``fill_back``). The renderer hands it to the rasterizer,
-        which multiplies it into the sampled texel colour: the texel cubes
-        themselves are never lit, copied or multiplied.
+        chainer.Variable [B, F, 3] ([B, 2F, 3] with ``fill_back``). The
+        renderer hands it to the rasterizer, which multiplies it into the
+        sampled texel colour: the texel cubes themselves are never lit,
+        copied or multiplied.
     """
     f_array = _checks.check_array('faces', faces, ndim=4, shape_suffix=(3, 3))
     like = f_array if dtype_like is None else dtype_like
