@@ -7,10 +7,11 @@ Each directory is a checkout whose CPU kernels are built in place
 (``python setup.py build_ext --inplace``), e.g. a ``git worktree`` of an
 earlier commit. Each round runs every case once per checkout, alternating,
 each in a fresh process with that checkout first on ``PYTHONPATH``: load on
-a shared machine then hits both alike. Per case and round the time is the
-lowest of three medians of 10 calls (3 for forward + backward); the table
-shows the lowest over the rounds. ``--smoke`` runs the teapot cases at
-32 x 32, once (for the tests).
+a shared machine then hits both alike. The workloads are those of this
+directory's ``sweep.py`` (``sweep.renderer_workload``). Per case and round
+the time is the lowest of three medians of 10 calls (3 for forward +
+backward); the table shows the lowest over the rounds. ``--smoke`` runs the
+teapot cases at 32 x 32, once (for the tests).
 """
 import argparse
 import json
@@ -21,75 +22,52 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name: (mesh, image size, anti-aliasing, what, texel cube size)
+# name: (mode, pass, mesh, image size, anti-aliasing); each timed with the
+# sweep's own workload (sweep.renderer_workload): its textures, camera and
+# incoming gradient.
 CASES = [
-    ('teapot 256, AA off, render forward', 'teapot', 256, False, 'rgb', 4),
-    ('teapot 256, AA off, render_silhouettes forward', 'teapot', 256, False,
-     'silhouettes', 4),
-    ('teapot 256, AA on, render_rgbad forward', 'teapot', 256, True, 'rgbad',
-     4),
-    ('teapot 256, AA on, render forward + backward', 'teapot', 256, True,
-     'backward', 4),
-    ('teapot 256, AA off, render forward + backward', 'teapot', 256, False,
-     'backward', 4),
-    ('sphere8 256, AA on, render_rgbad forward', 'sphere8', 256, True,
-     'rgbad', 4),
-    ('sphere80 256, AA on, render_rgbad forward', 'sphere80', 256, True,
-     'rgbad', 2),
+    ('teapot 256, AA off, render forward',
+     'rgb', 'forward', 'teapot', 256, False),
+    ('teapot 256, AA off, render_silhouettes forward',
+     'silhouettes', 'forward', 'teapot', 256, False),
+    ('teapot 256, AA on, render_rgbad forward',
+     'rgbad', 'forward', 'teapot', 256, True),
+    ('teapot 256, AA on, render forward + backward',
+     'rgb', 'forward+backward', 'teapot', 256, True),
+    ('teapot 256, AA off, render forward + backward',
+     'rgb', 'forward+backward', 'teapot', 256, False),
+    ('sphere8 256, AA on, render_rgbad forward',
+     'rgbad', 'forward', 'sphere8', 256, True),
+    ('sphere80 256, AA on, render_rgbad forward',
+     'rgbad', 'forward', 'sphere80', 256, True),
 ]
 
 
 def run_cases(smoke=False):
     """Times every case with the neural_renderer on sys.path; JSON out."""
     import numpy
-    import chainer
-    import neural_renderer as nr
     sys.path.insert(0, HERE)
-    import meshes
+    import sweep
 
+    device = sweep.Device('cpu', numpy)
     results = {}
-    for name, mesh, size, anti_aliasing, what, texture_size in CASES:
+    for name, mode, pass_, mesh, size, anti_aliasing in CASES:
         if smoke:
             if mesh != 'teapot':
                 continue
             size = 32
-        vertices, faces = meshes.mesh(mesh)
-        vertices = vertices[None].astype(numpy.float32)
-        faces = faces[None]
-        textures = numpy.random.RandomState(0).rand(
-            1, faces.shape[1], texture_size, texture_size, texture_size,
-            3).astype(numpy.float32)
-        renderer = nr.Renderer()
-        renderer.image_size = size
-        renderer.anti_aliasing = anti_aliasing
-        renderer.eye = nr.get_points_from_angles(2.732, 30, 45)
-        grad = numpy.random.RandomState(1).randn(1, 3, size, size).astype(
-            numpy.float32)
-
-        def call():
-            if what == 'backward':
-                v = chainer.Variable(vertices)
-                t = chainer.Variable(textures)
-                images = renderer.render(v, faces, t)
-                chainer.functions.sum(images * grad).backward()
-                return
-            with chainer.no_backprop_mode():
-                if what == 'rgb':
-                    renderer.render(vertices, faces, textures)
-                elif what == 'rgbad':
-                    renderer.render_rgbad(vertices, faces, textures)
-                else:
-                    renderer.render_silhouettes(vertices, faces)
-
-        calls = 1 if smoke else 3 if what == 'backward' else 10
+        run = sweep.renderer_workload(sweep.Config(
+            'cpu', sweep.OURS, mode, pass_, mesh, size, 1, anti_aliasing),
+            device)
+        calls = 1 if smoke else 3 if pass_ != sweep.FORWARD else 10
         for _ in range(1 if smoke else 2):
-            call()
+            run()
         best = float('inf')
         for _ in range(1 if smoke else 3):
             times = []
             for _ in range(calls):
                 start = time.perf_counter()
-                call()
+                run()
                 times.append(time.perf_counter() - start)
             best = min(best, 1000 * float(numpy.median(times)))
         results[name] = best
@@ -117,7 +95,7 @@ def main():
                 best[label][name] = min(best[label].get(name, ms), ms)
     print('| case | before, ms | after, ms | speed-up |')
     print('|---|---|---|---|')
-    for name, _, _, _, _, _ in CASES:
+    for name in (case[0] for case in CASES):
         if name not in best['after']:
             continue
         before, after = best['before'][name], best['after'][name]

@@ -7,6 +7,7 @@ from chainer.utils import type_check
 
 from neural_renderer import _checks
 from neural_renderer.view_transform import _cross
+from neural_renderer.view_transform import _cross_components
 from neural_renderer.view_transform import _dot
 from neural_renderer.view_transform import _normalize_backward
 
@@ -74,8 +75,7 @@ class FaceLight(function_node.FunctionNode):
         v0, v1, v2 = faces[:, :, 0], faces[:, :, 1], faces[:, :, 2]
         a = [v0[:, :, c] - v1[:, :, c] for c in range(3)]
         b = [v2[:, :, c] - v1[:, :, c] for c in range(3)]
-        w = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
-             a[0] * b[1] - a[1] * b[0]]
+        w = _cross_components(a, b)
         xp = backend.get_array_module(faces)
         s = xp.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2] +
                     faces.dtype.type(NORM_EPS))

@@ -23,11 +23,17 @@ def _dot(a, b):
     return (a * b).sum(axis=-1, keepdims=True)
 
 
+def _cross_components(a, b):
+    """a x b for vectors given as their three components (arrays)."""
+    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+            a[0] * b[1] - a[1] * b[0]]
+
+
 def _cross(a, b):
     xp = backend.get_array_module(a)
-    return xp.stack((a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
-                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
-                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]), axis=-1)
+    return xp.stack(_cross_components([a[..., k] for k in range(3)],
+                                      [b[..., k] for k in range(3)]),
+                    axis=-1)
 
 
 def _normalize(w, eps):

@@ -287,7 +287,7 @@ template <> NR_DEVICE double machine_epsilon<double>() {
 template <typename T>
 struct RowSpans {
     const Face<T>* face;
-    T inv_a[3];
+    T a[3], inv_a[3];
     T slack, xmin, xmax;
 
     NR_DEVICE void setup(const Face<T>& f, T x_min, T x_max) {
@@ -295,8 +295,8 @@ struct RowSpans {
         T ax = 0, ay = 0;
         for (int k = 0; k < 3; ++k) {
             const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
-            const T a = f.y[k1] - f.y[k2];
-            inv_a[k] = a != 0 ? 1 / a : (T)0;
+            a[k] = f.y[k1] - f.y[k2];
+            inv_a[k] = a[k] != 0 ? 1 / a[k] : (T)0;
             const T abs_x = f.x[k] < 0 ? -f.x[k] : f.x[k];
             const T abs_y = f.y[k] < 0 ? -f.y[k] : f.y[k];
             ax = abs_x > ax ? abs_x : ax;
@@ -315,15 +315,14 @@ struct RowSpans {
         T l = xmin, h = xmax;
         for (int k = 0; k < 3; ++k) {
             const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
-            const T a = face->y[k1] - face->y[k2];
             const T c = face->x[k1] * (face->y[k2] - py) -
                         face->x[k2] * (face->y[k1] - py);
-            if (a == 0) {
+            if (a[k] == 0) {
                 if (c < -slack) return false;
                 continue;
             }
             const T bound = (-slack - c) * inv_a[k];
-            if (a > 0) {
+            if (a[k] > 0) {
                 if (bound > l) l = bound;
             } else {
                 if (bound < h) h = bound;
