@@ -89,7 +89,8 @@ def main():
         with KernelTimer() as timer:
             rows.append(('rasterize_rgbad (kernels + 2x2 averages)',
                          median_ms(lambda: renderer._rasterize(
-                             screen_faces, textures, light, True, True, True),
+                             screen_faces, textures, light, True, True, True,
+                             renderer.rasterizer_eps),
                              args.repeat)))
         forward_kernels = timer.times
         rows.append(('render_rgbad, whole forward', median_ms(

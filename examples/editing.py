@@ -2,7 +2,8 @@
 being edited, the optimiser, random views, resumable state and outputs.
 
 The mesh is a ``neural_renderer.Mesh`` whose ``textures`` parameter holds
-texel *logits*: the colours are ``sigmoid(textures)``, which keeps them in
+texel *logits*: the colours are ``sigmoid(textures)`` (applied by
+``Mesh.get_batch``, as in the original package), which keeps them in
 [0, 1] whatever the steps. Both parameters are optimised by
 ``neural_renderer.Adam`` with their own step sizes (``--lr-vertices``,
 ``--lr-textures``).
@@ -15,7 +16,6 @@ import sys
 import time
 
 import chainer
-import chainer.functions as F
 import numpy
 
 import neural_renderer as nr
@@ -137,8 +137,9 @@ def setup(parser, args, spec):
 
 
 def colours(mesh):
-    """The texel colours, sigmoid(logits), [F, T, T, T, 3] Variable."""
-    return F.sigmoid(mesh.textures)
+    """The texel colours, sigmoid(logits), [F, T, T, T, 3] Variable (the
+    sigmoid is ``Mesh.get_batch``'s)."""
+    return mesh.get_batch(1)[2][0]
 
 
 def view_rng(seed, iteration):
@@ -166,8 +167,8 @@ def render_views(renderer, mesh, eyes, xp):
     """Renders the mesh from ``eyes`` [B, 3] with the renderer's other
     settings: dict of rgb [B, 3, S, S] (Variable) and alpha [B, S, S]."""
     renderer.eye = xp.asarray(eyes)
-    vertices, faces, logits = mesh.get_batch(len(eyes))
-    return renderer.render_rgbad(vertices, faces, F.sigmoid(logits))
+    vertices, faces, textures = mesh.get_batch(len(eyes))  # colours
+    return renderer.render_rgbad(vertices, faces, textures)
 
 
 class State(object):

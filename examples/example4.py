@@ -53,7 +53,7 @@ def main(argv=None):
                         help='target silhouette (default: %(default)s)')
     parser.add_argument('--learning-rate', type=float, default=0.1,
                         help='Adam step size (default: %(default)s)')
-    common.add_common_arguments(parser, image_size=128, iterations=1000)
+    common.add_common_arguments(parser, image_size=256, iterations=1000)
     parser.add_argument('--stop-error', type=float, default=3e-4,
                         help='stop early when the mean squared silhouette '
                              'error per pixel falls below this (default: '

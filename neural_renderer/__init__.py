@@ -7,6 +7,7 @@ compatibility shim that lets Chainer 7.8.1 run on NumPy 2 and Python 3.12.
 import neural_renderer_compat
 neural_renderer_compat.install()
 
+from neural_renderer.cross import cross  # NOQA
 from neural_renderer.get_points_from_angles import get_points_from_angles  # NOQA
 from neural_renderer.lighting import lighting  # NOQA
 from neural_renderer.load_obj import load_obj  # NOQA
@@ -20,6 +21,7 @@ from neural_renderer.rasterize import rasterize  # NOQA
 from neural_renderer.rasterize import rasterize_depth  # NOQA
 from neural_renderer.rasterize import rasterize_rgbad  # NOQA
 from neural_renderer.rasterize import rasterize_silhouettes  # NOQA
+from neural_renderer.rasterize import use_unsafe_rasterizer  # NOQA
 from neural_renderer.renderer import Renderer  # NOQA
 from neural_renderer.save_obj import save_obj  # NOQA
 from neural_renderer.vertices_to_faces import vertices_to_faces  # NOQA

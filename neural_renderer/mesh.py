@@ -10,6 +10,10 @@ import chainer.functions as F
 
 from neural_renderer.load_obj import load_obj
 
+# Loaded colours are clipped to [COLOUR_CLIP, 1 - COLOUR_CLIP] before their
+# logits are taken: 0 and 1 would give infinite logits.
+COLOUR_CLIP = 1e-3
+
 
 def _check_positive_int(name, value):
     if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
@@ -27,16 +31,31 @@ def _raw(name, x):
     return x
 
 
+def _logit(colours):
+    """float32 logits of ``colours`` clipped to [COLOUR_CLIP,
+    1 - COLOUR_CLIP]."""
+    xp = backend.get_array_module(colours)
+    c = xp.clip(xp.asarray(colours, numpy.float64), COLOUR_CLIP,
+                1 - COLOUR_CLIP)
+    return (xp.log(c) - xp.log1p(-c)).astype(numpy.float32)
+
+
 class Mesh(chainer.Link):
     """A mesh as a ``chainer.Link``: optimise its shape and colours.
+
+    As in the original package, the ``textures`` parameter holds texel
+    *logits*, not colours: :meth:`get_batch` returns
+    ``sigmoid(textures)``, so the colours stay in (0, 1) whatever the
+    optimiser does to the parameter. The logits start as
+    ``chainer.initializers.Normal()`` (mean 0, standard deviation 0.05),
+    i.e. colours near 0.5 (mid grey).
 
     Attributes:
         vertices (chainer.Parameter): [V, 3] float32.
         faces (array): [F, 3] int32, a persistent value (not trained; moved
             by ``to_gpu`` / ``to_device`` and saved by serializers).
-        textures (chainer.Parameter): [F, T, T, T, 3] float32. Initialised to
-            1 (white, the colour the renderer's examples use for untextured
-            meshes), or from the .mtl materials with ``load_texture=True``.
+        textures (chainer.Parameter): [F, T, T, T, 3] float32 texel logits
+            (colours = sigmoid(textures)).
         num_vertices, num_faces, texture_size (int).
 
     Args:
@@ -44,10 +63,14 @@ class Mesh(chainer.Link):
         texture_size (int >= 1): T.
         normalization (bool): normalise the vertices as :func:`load_obj`
             does (longest axis spans [-1, 1], centred).
-        load_texture (bool): initialise the textures from the OBJ's
-            materials instead of white.
+        load_texture (bool): start from the colours of the OBJ's materials
+            instead of the random logits: ``textures`` then holds
+            ``logit(clip(colours, 1e-3, 1 - 1e-3))`` (the clip keeps the
+            logits finite), so :meth:`get_batch` gives back the file's
+            colours (those outside [1e-3, 1 - 1e-3] clipped to it).
 
-    Use :meth:`from_arrays` for meshes built in code.
+    Use :meth:`from_arrays` for meshes built in code and :meth:`set_lr` for
+    per-parameter step sizes with :class:`neural_renderer.Adam`.
     """
 
     def __init__(self, filename_obj, texture_size=4, normalization=True,
@@ -57,7 +80,9 @@ class Mesh(chainer.Link):
         loaded = load_obj(filename_obj, normalization=normalization,
                           texture_size=texture_size,
                           load_texture=load_texture)
-        self._setup(*loaded, texture_size=texture_size)
+        vertices, faces = loaded[:2]
+        logits = _logit(loaded[2]) if load_texture else None
+        self._setup(vertices, faces, logits, texture_size=texture_size)
 
     @classmethod
     def from_arrays(cls, vertices, faces, textures=None, texture_size=4):
@@ -66,8 +91,11 @@ class Mesh(chainer.Link):
         Args:
             vertices: [V, 3] floats.
             faces: [F, 3] integer vertex indices (zero-based).
-            textures: None (white cubes of size ``texture_size``) or
-                [F, T, T, T, 3] floats; T is then taken from it.
+            textures: None (logits drawn from
+                ``chainer.initializers.Normal()``, cubes of size
+                ``texture_size``) or the initial texel *logits*
+                [F, T, T, T, 3] floats, stored as the parameter's values
+                (colours = their sigmoid); T is then taken from them.
             texture_size (int >= 1): T when ``textures`` is None.
         """
         mesh = cls.__new__(cls)
@@ -97,8 +125,12 @@ class Mesh(chainer.Link):
                              .format(vertices.shape[0] - 1,
                                      int(faces.min()), int(faces.max())))
         if textures is None:
-            textures = xp.ones((faces.shape[0],) + (texture_size,) * 3 + (3,),
-                               numpy.float32)
+            # Drawn with NumPy's global generator whatever the device, so
+            # that numpy.random.seed fixes the start on CPU and GPU alike.
+            textures = chainer.initializers.generate_array(
+                chainer.initializers.Normal(dtype=numpy.float32),
+                (faces.shape[0],) + (texture_size,) * 3 + (3,), numpy)
+            textures = device.send(textures)
         else:
             textures = device.send(_raw('textures', textures))
             shape = textures.shape
@@ -124,7 +156,8 @@ class Mesh(chainer.Link):
 
         Returns:
             ``(vertices [B, V, 3] Variable, faces [B, F, 3] int32 array,
-            textures [B, F, T, T, T, 3] Variable)``; gradients of the two
+            textures [B, F, T, T, T, 3] Variable)``, where ``textures`` are
+            the colours ``sigmoid(self.textures)``; gradients of the two
             Variables flow back to the parameters (summed over the batch).
         """
         batch_size = _check_positive_int('batch_size', batch_size)
@@ -133,6 +166,21 @@ class Mesh(chainer.Link):
                                   (batch_size,) + self.vertices.shape)
         faces = xp.ascontiguousarray(xp.broadcast_to(
             self.faces[None], (batch_size,) + self.faces.shape))
-        textures = F.broadcast_to(self.textures[None],
-                                  (batch_size,) + self.textures.shape)
+        colours = F.sigmoid(self.textures)
+        textures = F.broadcast_to(colours[None],
+                                  (batch_size,) + colours.shape)
         return vertices, faces, textures
+
+    def set_lr(self, lr_vertices, lr_textures):
+        """Per-parameter step multipliers, as the original package.
+
+        Sets ``self.vertices.lr`` and ``self.textures.lr``, which
+        :class:`neural_renderer.Adam` multiplies each step of that
+        parameter by (other optimisers ignore them).
+
+        Args:
+            lr_vertices (float): multiplier of the vertices' steps.
+            lr_textures (float): multiplier of the texture logits' steps.
+        """
+        self.vertices.lr = float(lr_vertices)
+        self.textures.lr = float(lr_textures)

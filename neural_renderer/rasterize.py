@@ -15,6 +15,7 @@ import numpy
 
 import chainer
 from chainer import backend
+import chainer.functions as F
 from chainer import function_node
 from chainer.utils import type_check
 
@@ -30,8 +31,12 @@ DEFAULT_EPS = 1e-4
 DEFAULT_BACKGROUND_COLOR = (0, 0, 0)
 
 
-class Rasterize(function_node.FunctionNode):
+class RasterizeFunction(function_node.FunctionNode):
     """Rasterizes faces into rgb, alpha and depth maps in one pass.
+
+    The node behind :func:`rasterize_rgbad` (images row 0 = top, rgb
+    channels first); :class:`Rasterize` is the original package's
+    interface to it.
 
     Inputs: ``faces`` [B, F, 3, 3], optionally ``textures``
     [B, Ft, T, T, T, 3] and then optionally ``light`` [B, F, 3], all of one
@@ -45,9 +50,10 @@ class Rasterize(function_node.FunctionNode):
     Args:
         image_height, image_width (int): output size in pixels.
         near, far (float): depth range drawn, exclusive.
-        eps (float): smallest distance (NDC) between an edge and a pixel
-            centre used in the approximate gradient, so that centres lying
-            on an edge give finite gradients.
+        eps (float): added to the distance (NDC) between an edge and a
+            pixel centre, away from the edge, in the approximate gradient
+            (the original's formula), so that centres lying on an edge give
+            finite gradients.
         background_color (array): [B, 3] colour where no face is drawn.
         fill_back (bool): see above.
     """
@@ -226,6 +232,10 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     return face_index, rgb, alpha, depth
 
 
+def _unwrap(x):
+    return x.array if isinstance(x, chainer.Variable) else x
+
+
 def _needs_graph(*inputs):
     """Whether a backward pass may follow: backprop is on and an input is a
     Variable that requires its gradient."""
@@ -358,6 +368,25 @@ def _background(background_color, batch_size, dtype):
     return numpy.ascontiguousarray(background)
 
 
+def _supersampling_scale(faces, faces_array, height, width, in_graph):
+    """Faces with x scaled by (2W - 1) / (2W - 2) and y by (2H - 1) /
+    (2H - 2), as the original package scales them before rasterizing at
+    2H x 2W: the outermost sample centres of the fine grid then fall on the
+    outermost pixel centres of the H x W image. z is left as it is (the
+    original scales it too, which made anti-aliased depth too large by the
+    same factor). A side of 1 pixel keeps its scale. Returns the scaled
+    faces: a Variable in the graph when ``faces`` is a Variable and
+    ``in_graph``, else an array."""
+    def factor(size):
+        return (2. * size - 1) / (2. * size - 2) if size > 1 else 1.
+    xp = backend.get_array_module(faces_array)
+    scale = xp.asarray([factor(width), factor(height), 1.],
+                       faces_array.dtype)
+    if in_graph and isinstance(faces, chainer.Variable):
+        return faces * scale
+    return faces_array * scale
+
+
 def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                     anti_aliasing=DEFAULT_ANTI_ALIASING, near=DEFAULT_NEAR,
                     far=DEFAULT_FAR, eps=DEFAULT_EPS,
@@ -374,9 +403,13 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
             [B, F/2, T, T, T, 3]: one cube serves a face and its reversed
             copy.
         image_size (int or (int, int)): S for S x S images, or (H, W).
-        anti_aliasing (bool): rasterize at 2x and average 2x2 blocks.
+        anti_aliasing (bool): rasterize at 2x and average 2x2 blocks; as
+            in the original, the faces' x and y are first scaled by
+            (2S - 1) / (2S - 2) (S the side in pixels), which aligns the
+            outermost samples of the 2x grid with the outermost pixel
+            centres.
         near, far (float): depth range drawn (exclusive).
-        eps (float): see :class:`Rasterize`.
+        eps (float): see :class:`RasterizeFunction`.
         background_color: [3] or [B, 3] colour of empty pixels.
         return_rgb, return_alpha, return_depth (bool): which maps to return.
         light (Variable or array): optional [B, F, 3] colour factor per face
@@ -409,25 +442,29 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     _check_memory(xp, batch_size, height * scale, width * scale,
                   dtype.itemsize, return_rgb)
     background = _background(background_color, batch_size, dtype)
+    in_graph = _needs_graph(faces, textures if return_rgb else None,
+                            light if return_rgb else None)
+    if anti_aliasing:
+        faces = _supersampling_scale(faces, faces_array, height, width,
+                                     in_graph)
+        faces_array = _unwrap(faces)
 
-    if not _needs_graph(faces, textures if return_rgb else None,
-                        light if return_rgb else None):
+    if not in_graph:
         # Nothing will be differentiated: the kernels write the averaged
         # maps directly, without the 2x maps, the face indices and the
         # averaging passes.
-        def raw(x):
-            return x.array if isinstance(x, chainer.Variable) else x
         _, rgb, alpha, depth = _draw(
-            faces_array, raw(textures) if return_rgb else None,
-            raw(light) if return_rgb else None, height * scale,
+            faces_array, _unwrap(textures) if return_rgb else None,
+            _unwrap(light) if return_rgb else None, height * scale,
             width * scale, scale, float(near), float(far), background,
             return_rgb, return_alpha, return_depth)
         return {key: None if value is None else chainer.Variable(
                     value, requires_grad=False)
                 for key, value in (('rgb', rgb), ('alpha', alpha),
                                    ('depth', depth))}
-    function = Rasterize(height * scale, width * scale, float(near),
-                         float(far), float(eps), background, fill_back)
+    function = RasterizeFunction(height * scale, width * scale,
+                                 float(near), float(far), float(eps),
+                                 background, fill_back)
     if return_rgb and light is not None:
         rgb, alpha, depth = function.apply((faces, textures, light))
     elif return_rgb:
@@ -474,3 +511,74 @@ def rasterize_depth(faces, image_size=DEFAULT_IMAGE_SIZE,
     return rasterize_rgbad(faces, None, image_size, anti_aliasing, near, far,
                            eps, return_rgb=False, return_alpha=False,
                            return_depth=True)['depth']
+
+
+# Set by use_unsafe_rasterizer; read by nothing (see there).
+USE_UNSAFE_IMPLEMENTATION = False
+
+
+def use_unsafe_rasterizer(flag=True):
+    """Accepted for code written for the original package; changes nothing.
+
+    The original offered a faster per-face forward kernel whose spin locks
+    were unsafe on newer GPUs, and this switch to select it. Here there is
+    one forward kernel, per face with an atomic 64-bit min over (depth,
+    face index): as fast as the unsafe one was meant to be and safe, so the
+    flag is only recorded (``rasterize.USE_UNSAFE_IMPLEMENTATION``).
+    """
+    global USE_UNSAFE_IMPLEMENTATION
+    USE_UNSAFE_IMPLEMENTATION = bool(flag)
+
+
+class Rasterize(object):
+    """The original package's rasterizer call, for code written for it.
+
+    ``Rasterize(image_size, near, far, eps, background_color,
+    return_rgb=False, return_alpha=False, return_depth=False)(faces[,
+    textures])`` returns ``(rgb, alpha, depth)`` in the original's layout:
+    rows not flipped (row 0 is the bottom, NDC y = -1: callers flip with
+    ``[:, ::-1]``), rgb channels last, no anti-aliasing (callers that
+    super-sample render at 2S with faces scaled by (2S - 1) / (2S - 2), then
+    flip and average, which is what :func:`rasterize_rgbad` does).
+    Differentiable as :func:`rasterize_rgbad` (same kernels).
+
+    Args:
+        image_size (int or (int, int)): S (S x S pixels), or (H, W).
+        near, far (float): depth range drawn (exclusive).
+        eps (float): see :class:`RasterizeFunction`.
+        background_color: [3] or [B, 3] colour of empty pixels.
+        return_rgb, return_alpha, return_depth (bool): which maps to make.
+
+    Call args: ``faces`` [B, F, 3, 3] screen-space faces; ``textures``
+    [B, F, T, T, T, 3] (needed for rgb).
+
+    Returns:
+        tuple: rgb [B, H, W, 3], alpha [B, H, W], depth [B, H, W] (``far``
+        on the background) as Variables; a map not asked for is None (the
+        original returned a placeholder array).
+    """
+
+    def __init__(self, image_size, near, far, eps, background_color,
+                 return_rgb=False, return_alpha=False, return_depth=False):
+        self.image_size = image_size
+        self.near = near
+        self.far = far
+        self.eps = eps
+        self.background_color = background_color
+        self.return_rgb = return_rgb
+        self.return_alpha = return_alpha
+        self.return_depth = return_depth
+
+    def __call__(self, faces, textures=None):
+        out = rasterize_rgbad(
+            faces, textures, self.image_size, False, self.near, self.far,
+            self.eps, self.background_color, bool(self.return_rgb),
+            bool(self.return_alpha), bool(self.return_depth))
+        rgb, alpha, depth = out['rgb'], out['alpha'], out['depth']
+        if rgb is not None:
+            rgb = F.transpose(F.flip(rgb, 2), (0, 2, 3, 1))
+        if alpha is not None:
+            alpha = F.flip(alpha, 1)
+        if depth is not None:
+            depth = F.flip(depth, 1)
+        return rgb, alpha, depth

@@ -8,6 +8,7 @@ from neural_renderer.lighting import face_light
 from neural_renderer.look import look
 from neural_renderer.look_at import look_at
 from neural_renderer.perspective import perspective
+from neural_renderer.rasterize import DEFAULT_EPS
 from neural_renderer.rasterize import image_shape
 from neural_renderer.rasterize import rasterize_rgbad
 from neural_renderer.vertices_to_faces import vertices_to_faces
@@ -31,7 +32,10 @@ class Renderer(chainer.Link):
         view transform), camera_direction ([3], for 'look'), near, far,
         light_intensity_ambient, light_intensity_directional,
         light_color_ambient, light_color_directional, light_direction,
-        rasterizer_eps.
+        rasterizer_eps (the gradient's eps for ``render``, ``render_rgbad``
+        and ``__call__``; as in the original, ``render_silhouettes`` and
+        ``render_depth`` use the rasterizer's default, ``DEFAULT_EPS`` =
+        1e-4, whatever it is set to).
     """
 
     def __init__(self):
@@ -115,10 +119,10 @@ class Renderer(chainer.Link):
         return vertices_to_faces(vertices, faces), textures, light
 
     def _rasterize(self, faces, textures, light, return_rgb, return_alpha,
-                   return_depth):
+                   return_depth, eps):
         return rasterize_rgbad(
             faces, textures, self.image_size, self.anti_aliasing, self.near,
-            self.far, self.rasterizer_eps, self.background_color,
+            self.far, eps, self.background_color,
             return_rgb, return_alpha, return_depth, light=light,
             fill_back=self.fill_back)
 
@@ -135,7 +139,8 @@ class Renderer(chainer.Link):
             textures: [B, F, T, T, T, 3] per-face texel cubes.
         """
         faces, textures, light = self._screen_faces(vertices, faces, textures)
-        return self._rasterize(faces, textures, light, True, True, True)
+        return self._rasterize(faces, textures, light, True, True, True,
+                               self.rasterizer_eps)
 
     def __call__(self, vertices, faces, textures=None, mode=None):
         """Renders in one of the modes of the PyTorch port's ``forward``.
@@ -156,19 +161,24 @@ class Renderer(chainer.Link):
                          "'depth', got {!r}".format(mode))
 
     def render(self, vertices, faces, textures):
-        """RGB images [B, 3, H, W] (see render_rgbad for the arguments)."""
+        """RGB images [B, 3, H, W] (see render_rgbad for the arguments).
+        The gradient's eps is ``rasterizer_eps`` (1e-3 by default)."""
         faces, textures, light = self._screen_faces(vertices, faces, textures)
-        return self._rasterize(faces, textures, light, True, False,
-                               False)['rgb']
+        return self._rasterize(faces, textures, light, True, False, False,
+                               self.rasterizer_eps)['rgb']
 
     def render_silhouettes(self, vertices, faces):
         """Silhouettes (alpha) [B, H, W] of meshes vertices [B, V, 3],
-        faces [B, F, 3]."""
+        faces [B, F, 3]. The gradient's eps is ``DEFAULT_EPS`` (1e-4), not
+        ``rasterizer_eps``, as in the original package."""
         faces, _, _ = self._screen_faces(vertices, faces)
-        return self._rasterize(faces, None, None, False, True, False)['alpha']
+        return self._rasterize(faces, None, None, False, True, False,
+                               DEFAULT_EPS)['alpha']
 
     def render_depth(self, vertices, faces):
-        """Depth images [B, H, W] (``far`` on the background)."""
+        """Depth images [B, H, W] (``far`` on the background). Depth has an
+        exact gradient; eps (``DEFAULT_EPS``, as in the original) plays no
+        part in it."""
         faces, _, _ = self._screen_faces(vertices, faces)
-        return self._rasterize(faces, None, None, False, False,
-                               True)['depth']
+        return self._rasterize(faces, None, None, False, False, True,
+                               DEFAULT_EPS)['depth']

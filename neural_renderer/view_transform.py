@@ -13,6 +13,11 @@ from chainer import backend
 from chainer import function_node
 from chainer.utils import type_check
 
+# Raw-array cross products, shared with neural_renderer.cross (the public
+# FunctionNode) and face_light (which imports them from here).
+from neural_renderer.cross import _cross
+from neural_renderer.cross import _cross_components  # NOQA
+
 # Added to squared norms before the square root: keeps normalisation and its
 # gradient finite for a zero vector while changing unit-scale vectors by
 # ~1e-20 relative (far below float32 precision).
@@ -21,19 +26,6 @@ NORM_EPS = 1e-20
 
 def _dot(a, b):
     return (a * b).sum(axis=-1, keepdims=True)
-
-
-def _cross_components(a, b):
-    """a x b for vectors given as their three components (arrays)."""
-    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
-            a[0] * b[1] - a[1] * b[0]]
-
-
-def _cross(a, b):
-    xp = backend.get_array_module(a)
-    return xp.stack(_cross_components([a[..., k] for k in range(3)],
-                                      [b[..., k] for k in range(3)]),
-                    axis=-1)
 
 
 def _normalize(w, eps):

@@ -7,14 +7,16 @@ for every drawn face, edge (a, b) and screen axis u, and every pixel line
 across u whose centre the edge spans (crossing at u = c, parameter t from a
 to b), each pixel k on the line with centre u_k contributes
 
-    dL_k / (u_k - c) * (1 - t) to a and * t to b
+    dL_k / (u_k - c +- eps) * (1 - t) to a and * t to b
 
 where dL_k = <g_rgb, dI_rgb> and g_alpha dI_alpha, each counted only when
 negative; outside the face dI = (face colour at the crossing) - I_k, inside
 (pixels the face draws, up to where the line leaves the face)
 dI = I(pixel just outside the crossing) - I_k. A vertex gets nothing from a
 line whose on-screen pixel just inside the crossing shows nothing, or a face
-other than this one that does not contain the vertex.
+other than this one that does not contain the vertex. As in the original
+package, eps is added to the distance away from the edge (a centre on the
+edge counts as inside).
 """
 import numpy
 
@@ -105,8 +107,8 @@ def edge_gradient(faces, textures, rgb, alpha, face_index, depth, grad_rgb,
                         d_alpha = at(k, grad_alpha) * (1 - at(k, alpha))
                         dl = min(d_rgb, 0) + min(d_alpha, 0)
                         dist = pixel_centres[k] - c
-                        total += dl / (dist if abs(dist) >= eps
-                                       else -sign * eps)
+                        total += dl / (dist + eps if dist > 0
+                                       else dist - eps)
                     if k_out is not None and k_in is not None:
                         step = k_in - k_out
                         k = k_in
@@ -122,8 +124,7 @@ def edge_gradient(faces, textures, rgb, alpha, face_index, depth, grad_rgb,
                                     at(k_out, alpha) - at(k, alpha))
                                 dl = min(d_rgb, 0) + min(d_alpha, 0)
                                 dist = pixel_centres[k] - c
-                                total += dl / (dist if abs(dist) >= eps
-                                               else sign * eps)
+                                total += dl / (dist + sign * eps)
                             k += step
                     grad[f, a, axis] += total * shares[0]
                     grad[f, b, axis] += total * shares[1]

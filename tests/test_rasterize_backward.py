@@ -11,6 +11,10 @@ odd multiples of 0.1), is right-angled with
 
 so no pixel centre lies on an edge. Its hypotenuse v1 -> v2 is the line
 x + y = -0.18. Row 4 has its centres at y = 0.1.
+
+The distance d from an edge to a pixel centre enters the ramp as the
+original package computes it: d + eps away from the edge (d > 0 ? d + eps :
+d - eps), for every pixel, not only those closer than eps.
 """
 import numpy
 import pytest
@@ -38,7 +42,15 @@ def pixel_y(i):
     return (SIZE - 1 - 2 * i) / SIZE
 
 
-def alpha_grad(faces, grad_map, eps=1e-4):
+EPS = 1e-4  # rasterize_silhouettes' default, the original's DEFAULT_EPS
+
+
+def ramp(d, eps=EPS):
+    """The original's distance term: d moved eps away from the edge."""
+    return d + eps if d > 0 else d - eps
+
+
+def alpha_grad(faces, grad_map, eps=EPS):
     """d(sum(alpha * grad_map)) / d(faces) with anti-aliasing off."""
     faces = chainer.Variable(faces)
     alpha = nr.rasterize_silhouettes(faces, SIZE, anti_aliasing=False,
@@ -64,7 +76,8 @@ def test_forward_layout_of_the_test_triangle():
     numpy.testing.assert_array_equal(alpha, expected)
 
 
-def test_pixel_outside_gets_the_ramp_of_eq1():
+@pytest.mark.parametrize('eps', [EPS, 0.05])
+def test_pixel_outside_gets_the_ramp_of_eq1(eps):
     # Loss = -alpha[P], P = (row 4, col 8) = (0.7, 0.1), outside the face.
     # Row 4 crosses the hypotenuse at c = -0.18 - 0.1 = -0.28, a fraction
     # t = (0.1 - -0.61) / (0.53 - -0.61) = 0.71 / 1.14 of the way from v1 to
@@ -72,13 +85,16 @@ def test_pixel_outside_gets_the_ramp_of_eq1():
     # P after dx1 = (0.7 - c) / (1 - t); then alpha goes 0 -> 1: dI = 1.
     # Eq. (1): dI/dx1 = dI / dx1, flowing since dP * dI = -1 < 0.
     # Column 8 (x = 0.7) is beyond every edge, so y gets nothing; the
-    # vertical edge v2 -> v0 faces away from P.
+    # vertical edge v2 -> v0 faces away from P. The distance 0.7 - c = 0.98
+    # enters as 0.98 + eps (with eps = 0.05: 1.03, where a clamp of the
+    # distance at eps would leave 0.98).
     t = 0.71 / 1.14
     c = -0.28
-    grad = alpha_grad(triangle()[None, None], one_hot(4, 8, -1.))[0, 0]
+    grad = alpha_grad(triangle()[None, None], one_hot(4, 8, -1.),
+                      eps=eps)[0, 0]
     expected = numpy.zeros((3, 3))
-    expected[1, 0] = -1 * 1 / ((0.7 - c) / (1 - t))
-    expected[2, 0] = -1 * 1 / ((0.7 - c) / t)
+    expected[1, 0] = -1 * 1 / (ramp(0.7 - c, eps) / (1 - t))
+    expected[2, 0] = -1 * 1 / (ramp(0.7 - c, eps) / t)
     numpy.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
 
 
@@ -101,17 +117,17 @@ def test_pixel_inside_sums_both_sides_eq2():
     dI = -1.
     expected = numpy.zeros((3, 3))
     t, d = 0.71 / 1.14, -0.5 - -0.28
-    expected[1, 0] += dI / (d / (1 - t))
-    expected[2, 0] += dI / (d / t)
+    expected[1, 0] += dI / (ramp(d) / (1 - t))
+    expected[2, 0] += dI / (ramp(d) / t)
     t, d = (0.1 - 0.53) / (-0.61 - 0.53), -0.5 - -0.71
-    expected[2, 0] += dI / (d / (1 - t))
-    expected[0, 0] += dI / (d / t)
+    expected[2, 0] += dI / (ramp(d) / (1 - t))
+    expected[0, 0] += dI / (ramp(d) / t)
     t, d = (-0.5 - -0.71) / 1.14, 0.1 - -0.61
-    expected[0, 1] += dI / (d / (1 - t))
-    expected[1, 1] += dI / (d / t)
+    expected[0, 1] += dI / (ramp(d) / (1 - t))
+    expected[1, 1] += dI / (ramp(d) / t)
     t, d = (-0.5 - 0.43) / -1.14, 0.1 - 0.32
-    expected[1, 1] += dI / (d / (1 - t))
-    expected[2, 1] += dI / (d / t)
+    expected[1, 1] += dI / (ramp(d) / (1 - t))
+    expected[2, 1] += dI / (ramp(d) / t)
     numpy.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
 
 
@@ -220,9 +236,10 @@ def test_rgb_gradient_uses_colour_differences_and_sums_with_alpha():
     d_rgb = float(numpy.dot(g_rgb[0, :, 4, 8], colour))
     rgb_only = grads(True, False)
     numpy.testing.assert_allclose(rgb_only[0, 0, 1, 0],
-                                  d_rgb * (1 - t) / (0.7 - c), rtol=1e-10)
+                                  d_rgb * (1 - t) / ramp(0.7 - c),
+                                  rtol=1e-10)
     numpy.testing.assert_allclose(rgb_only[0, 0, 2, 0],
-                                  d_rgb * t / (0.7 - c), rtol=1e-10)
+                                  d_rgb * t / ramp(0.7 - c), rtol=1e-10)
     alpha_only = grads(False, True)
     numpy.testing.assert_allclose(grads(True, True), rgb_only + alpha_only,
                                   rtol=1e-12)

@@ -193,15 +193,38 @@ def test_background_per_batch_item():
 
 
 def test_anti_aliasing_is_2x_then_2x2_mean():
+    # As in the original package, the faces are rendered at 2H x 2W with x
+    # scaled by (2W - 1) / (2W - 2) and y by (2H - 1) / (2H - 2) (here 27 /
+    # 26 and 19 / 18), then averaged over 2x2 blocks; z is not scaled.
     rng = numpy.random.RandomState(5)
     faces = random_soup(rng, 30)[None]
     textures = random_textures(rng, 30, 2)[None]
     aa = nr.rasterize_rgbad(faces, textures, (10, 14), anti_aliasing=True)
-    big = nr.rasterize_rgbad(faces, textures, (20, 28), anti_aliasing=False)
+    scaled = (faces * numpy.array([27. / 26., 19. / 18., 1.])).astype(
+        faces.dtype)
+    big = nr.rasterize_rgbad(scaled, textures, (20, 28),
+                             anti_aliasing=False)
     for key in ('rgb', 'alpha', 'depth'):
         numpy.testing.assert_allclose(aa[key].array,
                                       ref.average_2x2(big[key].array),
                                       rtol=1e-6)
+
+
+def test_anti_aliasing_aligns_the_outermost_samples_with_pixel_centres():
+    # A 4 x 4 image, 8 x 8 samples. With the original's scale (7 / 6) the
+    # outermost sample centres, x = +-7/8 before scaling, see the points
+    # x = +-(7/8) (6/7) = +-3/4: the outermost pixel centres of the 4 x 4
+    # image. A face whose right edge is the vertical line x = 0.74 leaves
+    # column 7's samples (scaled edge at 0.863 < 0.875) out; at 0.76 it
+    # covers them (0.887). Without the scale both would cover column 6
+    # only (0.625 < 0.74 < 0.76 < 0.875).
+    def right_column_coverage(edge_x):
+        faces = numpy.array([[[[-0.9, -0.9, 1.], [edge_x, -0.9, 1.],
+                               [edge_x, 0.9, 1.]]]])
+        alpha = nr.rasterize_silhouettes(faces, 4).array[0]
+        return alpha[1, 3]
+    assert right_column_coverage(0.74) == 0.5   # 2 of 4 samples: col 6
+    assert right_column_coverage(0.76) == 1.0   # all 4: cols 6 and 7
 
 
 def test_texture_sampling_perspective_correct():

@@ -738,8 +738,10 @@ NR_KERNEL void NR_NAME(pack_edge_records)(
 // the vertex.
 //
 // rows / columns are pack_edge_records' output; textures may be null (no rgb
-// term), light too (no lighting factor). eps bounds |u - c| from below so that pixel centres on an edge give
-// finite gradients.
+// term), light too (no lighting factor). As in the original package, eps is
+// added to every distance away from the edge, u - c -> u - c +- eps, so that
+// centres on an edge give finite gradients (in the inner scan a centre on
+// the edge counts as inside).
 NR_KERNEL void NR_NAME(backward_edges)(
         const scalar_t* faces, const scalar_t* textures,
         const scalar_t* light, const int* face_index, const scalar_t* rgb,
@@ -884,11 +886,9 @@ NR_KERNEL void NR_NAME(backward_edges)(
                                                r[2] * color_c[2] - r[3];
                         const scalar_t dl = (d_rgb < 0 ? d_rgb : 0) +
                                             (r[4] < 0 ? r[4] : 0);
-                        if (dl != 0) {
-                            const scalar_t ad = dist < 0 ? -dist : dist;
-                            line_grad += dl / (ad < eps ? (dist < 0 ? -eps : eps)
-                                                        : dist);
-                        }
+                        if (dl != 0)
+                            line_grad += dl / (dist > 0 ? dist + eps
+                                                        : dist - eps);
                     }
 
                     // Inside pixels drawn by this face; needs the pixel just
@@ -917,11 +917,8 @@ NR_KERNEL void NR_NAME(backward_edges)(
                             const scalar_t d_alpha = r[5] * (alpha_o - r[6]);
                             const scalar_t dl = (d_rgb < 0 ? d_rgb : 0) +
                                                 (d_alpha < 0 ? d_alpha : 0);
-                            if (dl != 0) {
-                                const scalar_t dist = uk - c;
-                                const scalar_t ad = dist < 0 ? -dist : dist;
-                                line_grad += dl / (ad < eps ? sign * eps : dist);
-                            }
+                            if (dl != 0)
+                                line_grad += dl / (uk - c + sign * eps);
                         }
                     }
                     grad[ka][axis] += line_grad * share[0];
