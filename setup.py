@@ -17,6 +17,11 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 from setuptools.command.develop import develop
 
+try:
+    from setuptools.command.editable_wheel import editable_wheel
+except ImportError:  # setuptools < 64: pip runs `setup.py develop` instead
+    editable_wheel = None
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Imports neural_renderer_compat at interpreter start-up, which registers an
 # import hook that fixes NumPy 2 for Chainer whatever the import order (see
@@ -35,7 +40,7 @@ class BuildPy(build_py):
 
 
 class Develop(develop):
-    """Editable installs through `setup.py develop` (what pip runs for
+    """Editable installs through `setup.py develop` (what pip < 25 runs for
     `pip install -e .` on a project without pyproject.toml) get the .pth
     too, in the site-packages of the interpreter running the install.
     (setuptools >= 80 implements develop by calling pip itself, so the
@@ -46,6 +51,57 @@ class Develop(develop):
         if not getattr(self, 'uninstall', False):
             shutil.copy(os.path.join(HERE, PTH),
                         os.path.join(sysconfig.get_paths()['purelib'], PTH))
+
+
+class _StrategyWithPth(object):
+    """Wraps an editable_wheel strategy (the object that writes the
+    editable wheel's own .pth or finder) so that it also writes PTH at the
+    top of the wheel. Written through the WheelFile, it is listed in RECORD:
+    pip installs it into site-packages and `pip uninstall` removes it."""
+
+    def __init__(self, strategy, command):
+        self._strategy = strategy
+        self._command = command
+
+    def __enter__(self):
+        self._strategy.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._strategy.__exit__(*exc_info)
+
+    def __call__(self, wheel, *args, **kwargs):
+        result = self._strategy(wheel, *args, **kwargs)
+        if hasattr(wheel, 'writestr'):
+            with open(os.path.join(HERE, PTH), 'rb') as f:
+                wheel.writestr(PTH, f.read())
+            self._command.pth_written = True
+        return result
+
+
+if editable_wheel is not None:
+    class EditableWheel(editable_wheel):
+        """PEP 660 editable installs (`pip install -e .` with pip >= 25,
+        which no longer falls back to `setup.py develop`) build an editable
+        wheel that neither build_py nor develop above contributes to, so
+        the .pth is added to it here. setuptools has no public hook for
+        extra files: this wraps the strategy that the private
+        _select_strategy returns (checked with setuptools 65.5, what venv
+        gives Python 3.11, and 80.10). Should that change, the install still
+        works, only without the .pth (`import neural_renderer` first still
+        fixes Chainer), and a warning says so."""
+
+        def _select_strategy(self, *args, **kwargs):
+            strategy = editable_wheel._select_strategy(self, *args, **kwargs)
+            return _StrategyWithPth(strategy, self)
+
+        def run(self):
+            self.pth_written = False
+            editable_wheel.run(self)
+            if not self.pth_written:
+                self.warn('could not add {} to the editable wheel: '
+                          'import neural_renderer before chainer'
+                          .format(PTH))
 
 
 class BuildExt(build_ext):
@@ -83,6 +139,10 @@ kernels = Extension(
     language='c++',
 )
 
+cmdclass = {'build_ext': BuildExt, 'build_py': BuildPy, 'develop': Develop}
+if editable_wheel is not None:
+    cmdclass['editable_wheel'] = EditableWheel
+
 with open(os.path.join(HERE, 'README.md')) as f:
     long_description = f.read()
 
@@ -97,8 +157,7 @@ setup(
     py_modules=['neural_renderer_compat'],
     package_data={'neural_renderer': ['kernels/*.cuh', 'kernels/*.cpp']},
     ext_modules=[kernels],
-    cmdclass={'build_ext': BuildExt, 'build_py': BuildPy,
-              'develop': Develop},
+    cmdclass=cmdclass,
     entry_points={
         'console_scripts': [
             'neural-renderer = neural_renderer.cli:main_entry'],

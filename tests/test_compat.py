@@ -1,8 +1,12 @@
 """The NumPy 2 / Python 3.12 shim for Chainer 7.8.1."""
+import os
+import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy
+import pytest
 
 import neural_renderer_compat as compat
 
@@ -61,3 +65,38 @@ def test_start_up_hook_does_not_import_numpy_or_chainer():
         'import sys\n'
         'print("numpy" in sys.modules, "chainer" in sys.modules)\n'
     ) == 'False False'
+
+
+def test_editable_wheel_carries_the_pth(tmp_path):
+    # pip >= 25 makes `pip install -e .` a PEP 660 editable wheel (no
+    # `setup.py develop`); setup.py adds the .pth to it, listed in RECORD so
+    # that pip installs it into site-packages and uninstalls it. (The CI
+    # installs with the current pip in a fresh venv too.)
+    pytest.importorskip('setuptools.command.editable_wheel')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    project = tmp_path / 'project'
+    project.mkdir()
+    for name in ['setup.py', 'README.md', 'neural_renderer_compat.py',
+                 'neural_renderer_compat.pth']:
+        shutil.copy(os.path.join(root, name), str(project))
+    shutil.copytree(os.path.join(root, 'neural_renderer'),
+                    str(project / 'neural_renderer'),
+                    ignore=shutil.ignore_patterns('*.so', '__pycache__'))
+    dist = tmp_path / 'dist'
+    out = subprocess.run(
+        [sys.executable, '-c',
+         'import sys\n'
+         'from setuptools import build_meta\n'
+         'build_meta.build_editable(sys.argv[1])\n', str(dist)],
+        cwd=str(project), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (wheel,) = dist.glob('*.whl')
+    with zipfile.ZipFile(str(wheel)) as z:
+        with open(os.path.join(root, 'neural_renderer_compat.pth'),
+                  'rb') as f:
+            assert z.read('neural_renderer_compat.pth') == f.read()
+        (record,) = [n for n in z.namelist()
+                     if n.endswith('.dist-info/RECORD')]
+        rows = z.read(record).decode().splitlines()
+    assert any(row.startswith('neural_renderer_compat.pth,sha256=')
+               for row in rows)
