@@ -44,6 +44,35 @@ _PARAM_TYPES = {
     'scalar_t': ('value', 'S'),
 }
 
+# CPU libraries loaded in this process, and whether it was forked from
+# another Python process. GNU OpenMP's thread pool does not survive fork():
+# a forked child that runs a parallel loop waits forever for threads that
+# only its parent had (a multiprocessing fork Pool or a fork-based data
+# loader would hang). So a forked child runs the CPU kernels on its calling
+# thread alone (nr_set_serial; spawn or forkserver children are new
+# processes and keep their threads).
+_loaded_libraries = []
+_in_forked_child = False
+
+
+def _set_serial(library):
+    set_serial = getattr(library, 'nr_set_serial', None)
+    if set_serial is not None:
+        set_serial.argtypes = [ctypes.c_int]
+        set_serial.restype = None
+        set_serial(1)
+
+
+def _after_fork_in_child():
+    global _in_forked_child
+    _in_forked_child = True
+    for library in _loaded_libraries:
+        _set_serial(library)
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"[^\n]*$', re.M)
 
 
@@ -135,6 +164,9 @@ class KernelSource(object):
             if callable(path):
                 path = path()
             library = ctypes.CDLL(path)
+            _loaded_libraries.append(library)
+            if _in_forked_child:
+                _set_serial(library)
             for name, params in self.signatures.items():
                 for dtype, suffix in _SUFFIX.items():
                     function = getattr(library, name + suffix)

@@ -158,11 +158,11 @@ class RasterizeFunction(function_node.FunctionNode):
         if light is not None:
             grad_light = xp.zeros_like(light)
         with_rgb = grad_rgb is not None
-        _launcher.launch('backward_pixels', batch_size * height * width,
+        _launcher.launch('backward_face_pixels', batch_size * texture_faces,
                          dtype, faces, textures, light, self.face_index,
                          grad_rgb, grad_depth, num_faces, texture_faces,
-                         height, width, texture_size, grad_faces,
-                         grad_textures if with_rgb else None,
+                         height, width, texture_size, self.near, self.far,
+                         grad_faces, grad_textures if with_rgb else None,
                          grad_light if with_rgb else None)
         if grad_rgb is not None or grad_alpha is not None:
             # Per-pixel records in row and column order: the edge scans of
@@ -263,28 +263,105 @@ def image_shape(image_size):
     return int(height), int(width)
 
 
-def _memory_limit(xp):
-    if xp is numpy:
+def _available_host_memory():
+    """Bytes this process can still allocate on the host: MemAvailable of
+    /proc/meminfo (else the physical memory), capped by a cgroup v2 limit and
+    by RLIMIT_AS where they are set; None when nothing is known."""
+    limits = []
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    if not limits:
         try:
-            return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+            limits.append(os.sysconf('SC_PHYS_PAGES') *
+                          os.sysconf('SC_PAGE_SIZE'))
         except (ValueError, OSError, AttributeError):
-            return None
+            pass
+    try:
+        with open('/sys/fs/cgroup/memory.max') as f:
+            maximum = f.read().strip()
+        with open('/sys/fs/cgroup/memory.current') as f:
+            current = int(f.read())
+        if maximum != 'max':
+            limits.append(int(maximum) - current)
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open('/proc/self/statm') as f:
+                used = int(f.read().split()[0]) * os.sysconf('SC_PAGE_SIZE')
+            limits.append(soft - used)
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass
+    return min(limits) if limits else None
+
+
+def _available_memory(xp):
+    if xp is numpy:
+        return _available_host_memory()
     import cupy
-    return cupy.cuda.runtime.memGetInfo()[1]
+    free = cupy.cuda.runtime.memGetInfo()[0]
+    return free + cupy.get_default_memory_pool().free_bytes()
 
 
-def _check_memory(xp, batch_size, height, width, itemsize, textured):
-    # Per pixel: z-buffer key, face index, alpha, depth, rgb and their
-    # gradients in the backward pass.
-    per_pixel = 8 + 4 + (2 + (6 if textured else 0)) * itemsize * 2
-    needed = batch_size * height * width * per_pixel
-    limit = _memory_limit(xp)
+def memory_estimate(batch_size, image_size, anti_aliasing=True,
+                    dtype=numpy.float32, return_rgb=True, return_alpha=True,
+                    return_depth=True, differentiable=True):
+    """Bytes of image-sized buffers one :func:`rasterize_rgbad` call needs at
+    its peak: the forward pass, and with ``differentiable`` its backward
+    pass too (which needs the most). Per-face buffers (small next to these
+    for images of ordinary sizes) are not counted.
+
+    Per sample of the (2x with anti-aliasing) grid, forward: the z-buffer
+    key (8 bytes), the face index (4) and the 2x maps (alpha, depth and, for
+    rgb, 3 colours); backward: the face index, the 2x maps and their
+    gradients, and two copies of the edge scan's per-pixel records
+    (``NR_RECORD`` values each); with anti-aliasing, plus the averaged maps
+    asked for and their gradients.
+
+    Returns:
+        int: bytes.
+    """
+    height, width = image_shape(image_size)
+    itemsize = numpy.dtype(dtype).itemsize
+    scale = 2 if anti_aliasing else 1
+    samples = batch_size * height * width * scale * scale
+    pixels = batch_size * height * width
+    asked = 3 * bool(return_rgb) + bool(return_alpha) + bool(return_depth)
+    if not differentiable:
+        return samples * 8 + pixels * asked * itemsize
+    maps = 2 + (3 if return_rgb else 0)
+    forward = samples * (8 + 4 + maps * itemsize)
+    records = 2 * _launcher.EDGE_RECORD_SIZE * itemsize \
+        if return_rgb or return_alpha else 0
+    backward = samples * (4 + 2 * maps * itemsize + records)
+    # With anti-aliasing, the averaged maps and their gradients on top.
+    averaged = 2 * pixels * asked * itemsize if anti_aliasing else 0
+    return max(forward, backward) + averaged
+
+
+# Below this many bytes the check is skipped: asking the system costs more
+# than rendering a small image.
+_MEMORY_CHECK_THRESHOLD = 64 << 20
+
+
+def _check_memory(xp, needed, batch_size, height, width):
+    if needed < _MEMORY_CHECK_THRESHOLD:
+        return
+    limit = _available_memory(xp)
     if limit is not None and needed > limit:
         raise ValueError(
             'image_size {}x{} with batch size {} needs about {:.1f} GiB for '
-            'the rasterizer buffers, more than the {:.1f} GiB of memory on '
-            'this device'.format(height, width, batch_size, needed / 2 ** 30,
-                                 limit / 2 ** 30))
+            'the rasterizer buffers (forward and backward), more than the '
+            '{:.1f} GiB this process can still allocate on this device'
+            .format(height, width, batch_size, needed / 2 ** 30,
+                    max(limit, 0) / 2 ** 30))
 
 
 def _check_inputs(faces, textures, light=None, fill_back=False):
@@ -309,7 +386,13 @@ def _check_inputs(faces, textures, light=None, fill_back=False):
         raise ValueError('faces: at most 2**31 - 1 faces per mesh')
     xp = backend.get_array_module(faces_array)
     if not bool(xp.isfinite(faces_array).all()):
-        raise ValueError('faces contain NaN or inf coordinates')
+        bad = backend.CpuDevice().send(
+            ~xp.isfinite(faces_array).all(axis=(2, 3)))
+        batch, face = [int(i[0]) for i in numpy.nonzero(bad)]
+        raise ValueError(
+            'faces contain NaN or inf coordinates ({} face(s), e.g. face {} '
+            'of batch item {}); expected finite screen coordinates (x, y in '
+            'NDC, z the depth)'.format(int(bad.sum()), face, batch))
     if textures is None:
         return faces_array
     textures_array = textures.array if isinstance(
@@ -439,11 +522,12 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     dtype = faces_array.dtype
     xp = backend.get_array_module(faces_array)
     scale = 2 if anti_aliasing else 1
-    _check_memory(xp, batch_size, height * scale, width * scale,
-                  dtype.itemsize, return_rgb)
-    background = _background(background_color, batch_size, dtype)
     in_graph = _needs_graph(faces, textures if return_rgb else None,
                             light if return_rgb else None)
+    _check_memory(xp, memory_estimate(
+        batch_size, (height, width), anti_aliasing, dtype, return_rgb,
+        return_alpha, return_depth, in_graph), batch_size, height, width)
+    background = _background(background_color, batch_size, dtype)
     if anti_aliasing:
         faces = _supersampling_scale(faces, faces_array, height, width,
                                      in_graph)

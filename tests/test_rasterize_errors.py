@@ -1,8 +1,11 @@
 """Bad input to the rasterizer: clear exceptions naming the argument."""
+import sys
+
 import numpy
 import pytest
 
 import neural_renderer as nr
+import chainer
 
 GOOD = numpy.array([[[[-0.5, -0.5, 1], [0.5, -0.5, 1], [0, 0.5, 1]]]], 'f')
 
@@ -99,3 +102,60 @@ def test_fill_back_needs_an_even_number_of_faces_and_half_the_cubes():
     with pytest.raises(ValueError, match='F / 2'):
         nr.rasterize_rgbad(faces, numpy.ones((1, 2, 2, 2, 2, 3), 'f'), 8,
                            fill_back=True)
+
+
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+@pytest.mark.parametrize('anti_aliasing', [True, False])
+@pytest.mark.parametrize('asked', [(False, True, False), (True, False, False),
+                                   (False, False, True), (True, True, True)])
+def test_memory_estimate_covers_the_measured_peak(dtype, anti_aliasing,
+                                                  asked):
+    # The pre-flight check must cover the backward pass (the edge scan's
+    # records dominate): the estimate is at least the peak that tracemalloc
+    # (which sees NumPy's buffers) measures over forward + backward, and
+    # not far above it.
+    import tracemalloc
+    import chainer.functions as F
+    from neural_renderer.rasterize import memory_estimate
+    size = 128
+    rng = numpy.random.RandomState(0)
+    centres = rng.uniform(-0.8, 0.8, (1, 200, 1, 2))
+    faces = numpy.concatenate([centres + rng.uniform(-0.3, 0.3, (1, 200, 3, 2)),
+                               rng.uniform(1, 3, (1, 200, 3, 1))], 3)
+    faces = chainer.Variable(faces.astype(dtype))
+    textures = rng.uniform(0, 1, (1, 200, 2, 2, 2, 3)).astype(dtype) \
+        if asked[0] else None
+    grads = {'rgb': rng.randn(1, 3, size, size).astype(dtype),
+             'alpha': rng.randn(1, size, size).astype(dtype),
+             'depth': rng.randn(1, size, size).astype(dtype)}
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out = nr.rasterize_rgbad(faces, textures, size, anti_aliasing,
+                                 return_rgb=asked[0], return_alpha=asked[1],
+                                 return_depth=asked[2])
+        loss = sum(F.sum(x * grads[key]) for key, x in out.items()
+                   if x is not None)
+        loss.backward()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    estimate = memory_estimate(1, size, anti_aliasing, dtype, *asked)
+    # Per-face buffers (faces, their copies and gradients) are not counted.
+    per_face = 20 * faces.array.nbytes
+    assert peak <= estimate + per_face and estimate <= 1.25 * peak
+
+
+def test_memory_check_counts_the_backward_pass(monkeypatch):
+    # With 64 MiB left, a silhouette of 1024 x 1024 (2048^2 samples) fits
+    # for a forward pass alone (12 bytes a sample, 48 MiB) but not with
+    # its backward pass (about 86 bytes a sample): refused before anything
+    # is allocated, naming image_size.
+    rasterize_module = sys.modules['neural_renderer.rasterize']
+    monkeypatch.setattr(rasterize_module, '_available_host_memory',
+                        lambda: 64 << 20)
+    alpha = nr.rasterize_silhouettes(GOOD, 1024)  # no graph: fits
+    assert alpha.shape == (1, 1024, 1024)
+    with pytest.raises(ValueError, match='image_size 1024x1024 .* needs '
+                                         'about 0.3 GiB'):
+        nr.rasterize_silhouettes(chainer.Variable(GOOD), 1024)

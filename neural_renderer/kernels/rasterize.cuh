@@ -47,18 +47,24 @@
 #include <cstring>
 #define NR_DEVICE inline
 #define NR_KERNEL extern "C"
+// Set (nr_set_serial) in a process forked from one that ran these loops:
+// GNU OpenMP's thread pool does not survive fork(), and a parallel region
+// in the child waits forever for the parent's threads. A region with the
+// if() clause false runs on the calling thread alone, without the pool.
+static int nr_serial = 0;
+extern "C" void nr_set_serial(int serial) { nr_serial = serial; }
 // Chunks of 256 indices: small chunks let two threads write neighbouring
 // pixels of one cache line (and cost a dispatch each), one static chunk per
 // thread leaves threads idle when faces differ in size.
 #define NR_FOR_EACH(i, n) \
-    _Pragma("omp parallel for schedule(dynamic, 256)") \
+    _Pragma("omp parallel for schedule(dynamic, 256) if(!nr_serial)") \
     for (long long i = 0; i < (n); ++i)
 // Rows to the threads (guided: big chunks first, small ones to balance),
 // each row a plain loop: no integer division per pixel and contiguous
 // stores. The body is a lambda as for NR_FOR_EACH; capturing by value ([=])
 // lets the compiler keep the arguments in registers.
 #define NR_FOR_EACH_PIXEL(row, column, n, columns) \
-    _Pragma("omp parallel for schedule(guided)") \
+    _Pragma("omp parallel for schedule(guided) if(!nr_serial)") \
     for (long long row = 0; row < (n) / (columns); ++row) \
         for (long long column = 0; column < (columns); ++column)
 #endif
@@ -82,12 +88,6 @@ namespace nr {
 NR_DEVICE void atomic_min_key(nr_key_t* address, nr_key_t value) {
     atomicMin(address, value);
 }
-NR_DEVICE void atomic_add(float* address, float value) {
-    atomicAdd(address, value);
-}
-NR_DEVICE void atomic_add(double* address, double value) {
-    atomicAdd(address, value);
-}
 NR_DEVICE unsigned int float_bits(float value) { return __float_as_uint(value); }
 template <typename T> NR_DEVICE T nr_floor(T v) { return floor(v); }
 template <typename T> NR_DEVICE T nr_ceil(T v) { return ceil(v); }
@@ -98,11 +98,6 @@ NR_DEVICE void atomic_min_key(nr_key_t* address, nr_key_t value) {
            !__atomic_compare_exchange_n(address, &current, value, true,
                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
-}
-template <typename T>
-NR_DEVICE void atomic_add(T* address, T value) {
-#pragma omp atomic
-    *address += value;
 }
 NR_DEVICE unsigned int float_bits(float value) {
     unsigned int bits;
@@ -370,6 +365,55 @@ struct TexelStencil {
     }
 };
 
+// Visits, row by row and left to right, every centre of the height x width
+// pixel grid that lies inside the face (Face::inside): visit(i, j, px, py,
+// e) with (i, j) the pixel, (px, py) its centre and e the edge values there.
+// Faces at least NR_SPAN_MIN_COLUMNS wide are scanned over per-row spans
+// (RowSpans), narrower ones over their bounding box: cost grows with the
+// faces' areas and heights rather than their bounding boxes. The forward
+// pass and the backward pass both scan with this, so they agree exactly on
+// which centres a face covers.
+template <typename T, typename Visit>
+NR_DEVICE void for_each_inside_pixel(const Face<T>& face, long long height,
+                                     long long width, Visit visit) {
+    T xmin = face.x[0], xmax = face.x[0];
+    T ymin = face.y[0], ymax = face.y[0];
+    for (int k = 1; k < 3; ++k) {
+        xmin = face.x[k] < xmin ? face.x[k] : xmin;
+        xmax = face.x[k] > xmax ? face.x[k] : xmax;
+        ymin = face.y[k] < ymin ? face.y[k] : ymin;
+        ymax = face.y[k] > ymax ? face.y[k] : ymax;
+    }
+    long long i0, i1, j0, j1;
+    const T x0 = (T)(1 - width) / width;
+    const T inv_dx = (T)width / 2;
+    line_range<T>(ymin, ymax, (T)(height - 1) / height, (T)-height / 2,
+                  height, &i0, &i1);
+    line_range<T>(xmin, xmax, x0, inv_dx, width, &j0, &j1);
+    if (i0 > i1 || j0 > j1) return;
+    const bool use_spans = j1 - j0 + 1 >= NR_SPAN_MIN_COLUMNS;
+    RowSpans<T> spans;
+    if (use_spans) spans.setup(face, xmin, xmax);
+    for (long long i = i0; i <= i1; ++i) {
+        const T py = row_y<T>(i, height);
+        long long jlo = j0, jhi = j1;
+        if (use_spans) {
+            T lo, hi;
+            if (!spans.row(py, &lo, &hi)) continue;
+            line_range<T>(lo, hi, x0, inv_dx, width, &jlo, &jhi);
+            if (jlo < j0) jlo = j0;
+            if (jhi > j1) jhi = j1;
+        }
+        for (long long j = jlo; j <= jhi; ++j) {
+            const T px = column_x<T>(j, width);
+            T e[3];
+            face.edge_values(px, py, e);
+            if (!face.inside(e)) continue;
+            visit(i, j, px, py, e);
+        }
+    }
+}
+
 template <typename T>
 NR_DEVICE void sample_texture(const T* cube, long long size, const T* w,
                               T* rgb) {
@@ -476,9 +520,7 @@ NR_DEVICE void resolve_pixel(const T* faces, const T* textures,
 
 // Forward pass 1, one index per face: every pixel centre the face covers with
 // depth in (near, far) competes for the pixel through an atomic min of its
-// (depth, face) key. On faces at least NR_SPAN_MIN_COLUMNS wide each row
-// visits only the span of centres that may be inside (RowSpans), so cost
-// grows with the faces' areas and heights rather than their bounding boxes.
+// (depth, face) key (for_each_inside_pixel visits the centres).
 NR_KERNEL void NR_NAME(rasterize_faces)(
         const scalar_t* faces, long long num_faces, long long height,
         long long width, scalar_t near, scalar_t far, nr_key_t* zbuffer,
@@ -488,53 +530,23 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
         if (!face.drawable(near, far)) return;
-        scalar_t xmin = face.x[0], xmax = face.x[0];
-        scalar_t ymin = face.y[0], ymax = face.y[0];
-        for (int k = 1; k < 3; ++k) {
-            xmin = face.x[k] < xmin ? face.x[k] : xmin;
-            xmax = face.x[k] > xmax ? face.x[k] : xmax;
-            ymin = face.y[k] < ymin ? face.y[k] : ymin;
-            ymax = face.y[k] > ymax ? face.y[k] : ymax;
-        }
-        long long i0, i1, j0, j1;
-        const scalar_t x0 = (scalar_t)(1 - width) / width;
-        const scalar_t inv_dx = (scalar_t)width / 2;
-        nr::line_range<scalar_t>(ymin, ymax, (scalar_t)(height - 1) / height,
-                                 (scalar_t)-height / 2, height, &i0, &i1);
-        nr::line_range<scalar_t>(xmin, xmax, x0, inv_dx, width, &j0, &j1);
-        if (i0 > i1 || j0 > j1) return;
-        const bool use_spans = j1 - j0 + 1 >= NR_SPAN_MIN_COLUMNS;
-        nr::RowSpans<scalar_t> spans;
-        if (use_spans) spans.setup(face, xmin, xmax);
         bool prepared = false;  // the weights' reciprocals, at the first hit
         nr_key_t* zrow = zbuffer + b * height * width;
-        for (long long i = i0; i <= i1; ++i) {
-            const scalar_t py = nr::row_y<scalar_t>(i, height);
-            long long jlo = j0, jhi = j1;
-            if (use_spans) {
-                scalar_t lo, hi;
-                if (!spans.row(py, &lo, &hi)) continue;
-                nr::line_range<scalar_t>(lo, hi, x0, inv_dx, width, &jlo,
-                                         &jhi);
-                if (jlo < j0) jlo = j0;
-                if (jhi > j1) jhi = j1;
-            }
-            for (long long j = jlo; j <= jhi; ++j) {
-                const scalar_t px = nr::column_x<scalar_t>(j, width);
-                scalar_t e[3], w[3];
-                face.edge_values(px, py, e);
-                if (!face.inside(e)) continue;
+        nr::for_each_inside_pixel(
+            face, height, width,
+            [&](long long i, long long j, scalar_t px, scalar_t py,
+                const scalar_t* e) {
                 if (!prepared) {
                     face.prepare_weights();
                     prepared = true;
                 }
+                scalar_t w[3];
                 const scalar_t depth = face.weights_depth_from_edges(e, w);
                 // NaN depth (a vertex at z = 0) fails both tests.
-                if (!(depth > near && depth < far)) continue;
+                if (!(depth > near && depth < far)) return;
                 nr::atomic_min_key(zrow + i * width + j,
                                    nr::make_key((float)depth, f));
-            }
-        }
+            });
     }();
 }
 
@@ -578,92 +590,109 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
 #undef NR_RESOLVE
 }
 
-// Backward, one index per pixel: the exact parts. Texture gradient (trilinear
-// weights times the rgb gradient) and the depth gradient d(depth)/d(face),
-// with the face assignment of the pixel held fixed; with light, also the
-// light gradient (the incoming rgb gradient times the unlit texel colour).
-// grad_rgb, grad_depth and light may be null. Accumulates with atomics into
-// grad_faces, grad_textures and grad_light.
-NR_KERNEL void NR_NAME(backward_pixels)(
+// Backward, the exact parts, one index per texel cube (b, t): the faces that
+// sample cube t (face t, and face t + texture_faces with fill_back) visit
+// the pixels they draw (face_index, the scale-1 grid) in row order and add
+// * to the cube: the trilinear weights times the rgb gradient (times the
+//   face's light);
+// * to the face's light: the rgb gradient times the unlit texel colour;
+// * to the face: the depth gradient d(depth)/d(face), with the face
+//   assignment of the pixel held fixed.
+// Each index owns what it writes, so there are no atomics and the sums run
+// in one fixed order: the gradients do not depend on the thread count or
+// the schedule (CPU and GPU alike). grad_rgb, grad_depth, textures
+// (texture_size 0), light, grad_textures and grad_light may be null.
+NR_KERNEL void NR_NAME(backward_face_pixels)(
         const scalar_t* faces, const scalar_t* textures,
         const scalar_t* light, const int* face_index,
         const scalar_t* grad_rgb, const scalar_t* grad_depth,
         long long num_faces, long long texture_faces, long long height,
-        long long width, long long texture_size, scalar_t* grad_faces,
-        scalar_t* grad_textures, scalar_t* grad_light, long long n) {
+        long long width, long long texture_size, scalar_t near, scalar_t far,
+        scalar_t* grad_faces, scalar_t* grad_textures, scalar_t* grad_light,
+        long long n) {
     NR_FOR_EACH(index, n) [&] {
         const long long hw = height * width;
-        const long long b = index / hw, pixel = index % hw;
-        const int f = face_index[index];
-        if (f < 0) return;
-        const long long bf = b * num_faces + f;
-        nr::Face<scalar_t> face;
-        face.load(faces + bf * 9);
-        face.prepare_weights();
-        const scalar_t px = nr::column_x<scalar_t>(pixel % width, width);
-        const scalar_t py = nr::row_y<scalar_t>(pixel / width, height);
-        if (grad_rgb && textures && (grad_textures || grad_light)) {
-            scalar_t w[3], wp[3];
-            const scalar_t depth = face.weights_depth(px, py, w);
-            face.perspective_weights(w, depth, wp);
-            const scalar_t* cube = nr::face_cube(
-                textures, b, (long long)f, texture_faces, texture_size, wp);
-            scalar_t* grad_cube =
-                grad_textures ? grad_textures + (cube - textures) : 0;
-            nr::TexelStencil<scalar_t> st;
-            st.build(wp, texture_size);
-            scalar_t g[3], color[3] = {0, 0, 0};
-            for (int ch = 0; ch < 3; ++ch) {
-                g[ch] = grad_rgb[(b * 3 + ch) * hw + pixel];
-                if (light) g[ch] *= light[3 * bf + ch];
-            }
-            for (int c = 0; c < 8; ++c) {
-                if (st.weight[c] == 0) continue;
-                for (int ch = 0; ch < 3; ++ch) {
-                    if (grad_cube)
-                        nr::atomic_add(grad_cube + 3 * st.index[c] + ch,
-                                       st.weight[c] * g[ch]);
-                    color[ch] += st.weight[c] * cube[3 * st.index[c] + ch];
+        const long long b = index / texture_faces, t = index % texture_faces;
+        const int* fi_map = face_index + b * hw;
+        const bool with_rgb =
+            grad_rgb && textures && (grad_textures || grad_light);
+        for (long long f = t; f < num_faces; f += texture_faces) {
+            const long long bf = b * num_faces + f;
+            nr::Face<scalar_t> face;
+            face.load(faces + bf * 9);
+            if (!face.drawable(near, far)) continue;
+            face.prepare_weights();
+            scalar_t gf[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+            scalar_t gl[3] = {0, 0, 0};
+            nr::for_each_inside_pixel(
+                face, height, width,
+                [&](long long i, long long j, scalar_t px, scalar_t py,
+                    const scalar_t* e) {
+                const long long pixel = i * width + j;
+                if (fi_map[pixel] != (int)f) return;
+                if (with_rgb) {
+                    scalar_t w[3], wp[3];
+                    const scalar_t depth = face.weights_depth_from_edges(e, w);
+                    face.perspective_weights(w, depth, wp);
+                    const scalar_t* cube = nr::face_cube(
+                        textures, b, f, texture_faces, texture_size, wp);
+                    scalar_t* grad_cube =
+                        grad_textures ? grad_textures + (cube - textures) : 0;
+                    nr::TexelStencil<scalar_t> st;
+                    st.build(wp, texture_size);
+                    scalar_t g[3], color[3] = {0, 0, 0};
+                    for (int ch = 0; ch < 3; ++ch) {
+                        g[ch] = grad_rgb[(b * 3 + ch) * hw + pixel];
+                        if (light) g[ch] *= light[3 * bf + ch];
+                    }
+                    for (int c = 0; c < 8; ++c) {
+                        if (st.weight[c] == 0) continue;
+                        for (int ch = 0; ch < 3; ++ch) {
+                            if (grad_cube)
+                                grad_cube[3 * st.index[c] + ch] +=
+                                    st.weight[c] * g[ch];
+                            color[ch] += st.weight[c] *
+                                         cube[3 * st.index[c] + ch];
+                        }
+                    }
+                    if (light && grad_light)
+                        for (int ch = 0; ch < 3; ++ch)
+                            gl[ch] += grad_rgb[(b * 3 + ch) * hw + pixel] *
+                                      color[ch];
                 }
-            }
+                if (grad_depth) {
+                    const scalar_t g = grad_depth[b * hw + pixel];
+                    if (g == 0) return;
+                    // depth = D / S with D = twice the face area and
+                    // S = sum_k e_k / z_k (e_k the barycentric numerators):
+                    // d depth = (dD - depth * dS) / S.
+                    scalar_t s = 0;
+                    for (int k = 0; k < 3; ++k) s += e[k] / face.z[k];
+                    const scalar_t depth = face.area / s;
+                    scalar_t ds_dx[3] = {0, 0, 0}, ds_dy[3] = {0, 0, 0};
+                    for (int k = 0; k < 3; ++k) {
+                        // e_k = area2(p, v_b, v_c), b = k + 1, c = k + 2.
+                        const int kb = (k + 1) % 3, kc = (k + 2) % 3;
+                        const scalar_t inv_z = 1 / face.z[k];
+                        ds_dx[kb] += (face.y[kc] - py) * inv_z;
+                        ds_dy[kb] -= (face.x[kc] - px) * inv_z;
+                        ds_dx[kc] -= (face.y[kb] - py) * inv_z;
+                        ds_dy[kc] += (face.x[kb] - px) * inv_z;
+                    }
+                    for (int k = 0; k < 3; ++k) {
+                        const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+                        const scalar_t dd_dx = face.y[k1] - face.y[k2];
+                        const scalar_t dd_dy = face.x[k2] - face.x[k1];
+                        const scalar_t ds_dz = -e[k] / (face.z[k] * face.z[k]);
+                        gf[3 * k] += g * (dd_dx - depth * ds_dx[k]) / s;
+                        gf[3 * k + 1] += g * (dd_dy - depth * ds_dy[k]) / s;
+                        gf[3 * k + 2] += g * (-depth * ds_dz) / s;
+                    }
+                }
+            });
+            for (int k = 0; k < 9; ++k) grad_faces[bf * 9 + k] += gf[k];
             if (light && grad_light)
-                for (int ch = 0; ch < 3; ++ch)
-                    nr::atomic_add(grad_light + 3 * bf + ch,
-                                   grad_rgb[(b * 3 + ch) * hw + pixel] *
-                                       color[ch]);
-        }
-        if (grad_depth) {
-            const scalar_t g = grad_depth[index];
-            if (g == 0) return;
-            // depth = D / S with D = twice the face area and
-            // S = sum_k e_k / z_k (e_k the barycentric numerators):
-            // d depth = (dD - depth * dS) / S.
-            scalar_t e[3];
-            face.edge_values(px, py, e);
-            scalar_t s = 0;
-            for (int k = 0; k < 3; ++k) s += e[k] / face.z[k];
-            const scalar_t depth = face.area / s;
-            scalar_t ds_dx[3] = {0, 0, 0}, ds_dy[3] = {0, 0, 0};
-            for (int k = 0; k < 3; ++k) {
-                // e_k = area2(p, v_b, v_c) with b = k + 1, c = k + 2.
-                const int kb = (k + 1) % 3, kc = (k + 2) % 3;
-                const scalar_t inv_z = 1 / face.z[k];
-                ds_dx[kb] += (face.y[kc] - py) * inv_z;
-                ds_dy[kb] -= (face.x[kc] - px) * inv_z;
-                ds_dx[kc] -= (face.y[kb] - py) * inv_z;
-                ds_dy[kc] += (face.x[kb] - px) * inv_z;
-            }
-            scalar_t* gf = grad_faces + bf * 9;
-            for (int k = 0; k < 3; ++k) {
-                const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
-                const scalar_t dd_dx = face.y[k1] - face.y[k2];
-                const scalar_t dd_dy = face.x[k2] - face.x[k1];
-                const scalar_t ds_dz = -e[k] / (face.z[k] * face.z[k]);
-                nr::atomic_add(gf + 3 * k, g * (dd_dx - depth * ds_dx[k]) / s);
-                nr::atomic_add(gf + 3 * k + 1,
-                               g * (dd_dy - depth * ds_dy[k]) / s);
-                nr::atomic_add(gf + 3 * k + 2, g * (-depth * ds_dz) / s);
-            }
+                for (int ch = 0; ch < 3; ++ch) grad_light[3 * bf + ch] += gl[ch];
         }
     }();
 }
