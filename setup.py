@@ -168,6 +168,8 @@ setup(
         'numpy>=2',
         'scipy',
         'imageio',
+        # load_obj reads texture images with Pillow (sizes before decoding).
+        'pillow',
         'matplotlib',
         'tqdm',
         # Chainer 7.8.1 imports pkg_resources at run time.
@@ -176,7 +178,7 @@ setup(
     extras_require={
         # mpi4py with an MPI runtime from PyPI (mpich wheels): ChainerMN's
         # multi-process training, and its test.
-        'test': ['pytest', 'mpi4py', 'mpich'],
+        'test': ['pytest', 'hypothesis', 'mpi4py', 'mpich'],
         'mpi': ['mpi4py', 'mpich'],
         'gpu': ['cupy-cuda12x'],
         'gpu-cuda13': ['cupy-cuda13x'],

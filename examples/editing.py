@@ -14,6 +14,8 @@ import os
 import platform
 import sys
 import time
+import zipfile
+import zlib
 
 import chainer
 import numpy
@@ -223,8 +225,21 @@ class State(object):
         (name -> (saved, now)); the state keeps the current ones."""
         now = dict(self.config)
         try:
-            chainer.serializers.load_npz(path, self)
-        except (KeyError, ValueError) as error:
+            # Read in full first: a damaged file fails here, with a
+            # message of its own, before anything is loaded.
+            npz = numpy.load(path, allow_pickle=False)
+            if not isinstance(npz, numpy.lib.npyio.NpzFile):
+                raise ValueError('an .npy array, not an .npz archive')
+            with npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile,
+                zlib.error) as error:
+            raise ValueError('--resume: cannot read the state file {} '
+                             '({}: {})'.format(path, type(error).__name__,
+                                               error))
+        try:
+            chainer.serializers.NpzDeserializer(arrays).load(self)
+        except (KeyError, ValueError, TypeError) as error:
             raise ValueError('--resume: {} does not hold a state of this '
                              'mesh and example ({})'.format(path, error))
         changed = {k: (self.config.get(k), now[k]) for k in now

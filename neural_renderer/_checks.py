@@ -87,6 +87,22 @@ def check_finite(name, x):
         raise ValueError('{}: must be finite, got NaN or inf'.format(name))
 
 
+def check_representable(name, x, dtype):
+    """Raises ValueError if the finite values ``x`` overflow ``dtype``
+    (e.g. 1e39 given for float32 computations)."""
+    array = _unwrap(x)
+    dtype = numpy.dtype(dtype)
+    if dtype.kind != 'f':
+        return
+    limit = float(numpy.finfo(dtype).max)
+    xp = backend.get_array_module(array)
+    if array.size and float(xp.abs(array).max()) > limit:
+        raise ValueError(
+            '{}: values must be at most {:.3g} in magnitude for {} '
+            'computations, got {:.3g}'.format(
+                name, limit, dtype.name, float(xp.abs(array).max())))
+
+
 def as_batched(name, value, like, batch_size, item_shape):
     """Converts a scalar/vector argument to a Variable [B, *item_shape].
 
@@ -142,6 +158,8 @@ def as_batched_array(name, value, like, batch_size, item_shape):
             raise TypeError('{}: expected a numeric dtype, got {}'.format(
                 name, array.dtype))
         check_finite(name, array)
+        if array.dtype != like.dtype:
+            check_representable(name, array, like.dtype)
         var = array.astype(like.dtype, copy=False)
         shape = tuple(var.shape)
     item_shape = tuple(item_shape)

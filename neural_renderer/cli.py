@@ -11,12 +11,19 @@ with ``get_points_from_angles``.
 
 Errors (bad option values, a missing or malformed mesh, .mtl or texture, an
 unwritable output) are reported in one line on stderr with a non-zero exit
-status: 2 for bad arguments, 1 for the rest, 130 when interrupted.
+status: 2 for bad arguments, 1 for the rest, 130 when interrupted (SIGINT),
+143 when terminated (SIGTERM). The output is written to a temporary file
+next to it and renamed when complete: a failure or an interrupt leaves an
+earlier file of that name as it was. GIF frames are streamed to the file as
+they are rendered (memory does not grow with the number of frames).
 """
 import argparse
 import math
 import os
+import signal
 import sys
+import tempfile
+import threading
 import warnings
 
 import numpy
@@ -71,14 +78,35 @@ def _number(convert, check, expected):
     return parse
 
 
+# Valid ranges. The renderer computes in float32: these keep every
+# intermediate value finite and meaningful (a mesh 1e6 away is far below one
+# pixel; angles beyond 100 turns lose float32 precision; light factors up to
+# 1e6 * 1e6 stay far from float32's 3.4e38).
+MAX_DISTANCE = 1e6
+MAX_DEGREES = 36000.
+MAX_LIGHT = 1e6
+MIN_VIEWING_ANGLE = 1e-3
+# GIF frame delays are stored in centiseconds in 16 bits; Pillow rounds the
+# milliseconds down to centiseconds (0 would mean "no delay").
+MIN_FRAME_DURATION = 10
+MAX_FRAME_DURATION = 65535 * 10
+
 positive_int = _number(int, lambda v: v > 0, 'a positive integer')
-positive_float = _number(float, lambda v: v > 0, 'a positive number')
-non_negative_float = _number(float, lambda v: v >= 0,
-                             'a non-negative number')
+distance = _number(float, lambda v: 0 < v <= MAX_DISTANCE,
+                   'a distance in (0, {:g}]'.format(MAX_DISTANCE))
+degrees = _number(float, lambda v: abs(v) <= MAX_DEGREES,
+                  'degrees in [{:g}, {:g}]'.format(-MAX_DEGREES, MAX_DEGREES))
+light_value = _number(float, lambda v: 0 <= v <= MAX_LIGHT,
+                      'a number in [0, {:g}]'.format(MAX_LIGHT))
 finite_float = _number(float, lambda v: True, 'a number')
 unit_float = _number(float, lambda v: 0 <= v <= 1, 'a number in [0, 1]')
-half_angle = _number(float, lambda v: 0 < v < 90,
-                     'an angle in (0, 90) degrees')
+half_angle = _number(float, lambda v: MIN_VIEWING_ANGLE <= v < 90,
+                     'an angle in [{:g}, 90) degrees'.format(
+                         MIN_VIEWING_ANGLE))
+frame_duration = _number(
+    int, lambda v: MIN_FRAME_DURATION <= v <= MAX_FRAME_DURATION,
+    'milliseconds in [{}, {}] (GIF stores centiseconds in 16 bits)'.format(
+        MIN_FRAME_DURATION, MAX_FRAME_DURATION))
 
 
 def build_parser():
@@ -99,31 +127,33 @@ def build_parser():
         help='what to draw (default: %(default)s)')
     add('--image-size', type=positive_int, default=256, metavar='N',
         help='N x N pixels (default: %(default)s)')
-    add('--distance', type=positive_float, default=2.732,
+    add('--distance', type=distance, default=2.732,
         help='camera distance from the origin (default: %(default)s)')
-    add('--elevation', type=finite_float, default=30., metavar='DEGREES',
+    add('--elevation', type=degrees, default=30., metavar='DEGREES',
         help='camera elevation (default: %(default)s)')
-    add('--azimuth', type=finite_float, default=None, metavar='DEGREES',
+    add('--azimuth', type=degrees, default=None, metavar='DEGREES',
         help='camera azimuth for a .png (default: 0)')
-    add('--azimuth-range', type=finite_float, nargs=3, default=None,
+    add('--azimuth-range', type=degrees, nargs=3, default=None,
         metavar=('START', 'STOP', 'STEP'),
         help='azimuths of the .gif frames, STOP excluded (default: 0 360 4)')
-    add('--frame-duration', type=positive_int, default=40, metavar='MS',
-        help='.gif frame duration in milliseconds (default: %(default)s)')
+    add('--frame-duration', type=frame_duration, default=40, metavar='MS',
+        help='.gif frame duration in milliseconds, {} to {}, rounded down '
+             'to a multiple of 10 (default: %(default)s)'.format(
+                 MIN_FRAME_DURATION, MAX_FRAME_DURATION))
     add('--viewing-angle', type=half_angle, default=30., metavar='DEGREES',
         help='half the vertical field of view (default: %(default)s)')
-    add('--ambient', type=non_negative_float, default=0.5,
+    add('--ambient', type=light_value, default=0.5,
         help='ambient light intensity (default: %(default)s)')
-    add('--directional', type=non_negative_float, default=0.5,
+    add('--directional', type=light_value, default=0.5,
         help='directional light intensity (default: %(default)s)')
     add('--light-direction', type=finite_float, nargs=3, default=[0, 1, 0],
         metavar=('X', 'Y', 'Z'),
         help='world direction toward the light, normalised (default: '
              '0 1 0, from above)')
-    add('--ambient-color', type=non_negative_float, nargs=3,
+    add('--ambient-color', type=light_value, nargs=3,
         default=[1, 1, 1], metavar=('R', 'G', 'B'),
         help='ambient light colour (default: 1 1 1)')
-    add('--directional-color', type=non_negative_float, nargs=3,
+    add('--directional-color', type=light_value, nargs=3,
         default=[1, 1, 1], metavar=('R', 'G', 'B'),
         help='directional light colour (default: 1 1 1)')
     add('--background', type=unit_float, nargs=3, default=[0, 0, 0],
@@ -232,6 +262,7 @@ def _make_renderer(args):
     # The renderer uses the direction as given; unit length keeps
     # --directional the intensity.
     direction = numpy.asarray(args.light_direction, numpy.float64)
+    direction = direction / numpy.abs(direction).max()  # no overflow
     renderer.light_direction = list(direction / numpy.linalg.norm(direction))
     return renderer
 
@@ -245,67 +276,213 @@ def _batch(xp, array, size):
                                                 array.shape[1:]))
 
 
-def render_images(args, azimuths):
-    """float images [N, H, W, 3] in [0, 1], one per azimuth."""
-    xp = _select_device(args.gpu)
-    vertices, faces, textures = _load_mesh(args, xp)
-    renderer = _make_renderer(args)
-    background = numpy.asarray(args.background, numpy.float32)
-    # Frames are rendered in batches (several times faster than one by one
-    # on the CPU), each of at most about BATCH_PIXELS rasterized pixels.
-    samples = (args.image_size * (2 if args.anti_aliasing else 1)) ** 2
-    batch_size = max(1, min(len(azimuths), BATCH_PIXELS // samples))
-    rgbs, depths, alphas = [], [], []
-    with chainer.no_backprop_mode():
-        for start in range(0, len(azimuths), batch_size):
-            chunk = numpy.asarray(azimuths[start:start + batch_size],
-                                  numpy.float32)
+def _render_batches(args, xp, mesh, renderer, azimuths, batch_size):
+    """Yields, per batch of frames, rgb [n, H, W, 3] (rgb mode), alpha
+    [n, H, W] (silhouette) or (depth, alpha) (depth): NumPy float arrays."""
+    vertices, faces, textures = mesh
+    for start in range(0, len(azimuths), batch_size):
+        chunk = numpy.asarray(azimuths[start:start + batch_size],
+                              numpy.float32)
+        # The mode is entered per batch, not around the yields: a suspended
+        # generator must not leave it on for its consumer.
+        with chainer.no_backprop_mode():
             renderer.eye = xp.asarray(nr.get_points_from_angles(
                 args.distance, args.elevation, chunk))
             v, f, t = (_batch(xp, a, len(chunk))
                        for a in (vertices, faces, textures))
             if args.mode == 'rgb':
-                rgb = renderer.render(v, f, t)
-                rgbs.append(_to_cpu(rgb).transpose(0, 2, 3, 1))
+                out = _to_cpu(renderer.render(v, f, t)).transpose(0, 2, 3, 1)
             elif args.mode == 'silhouette':
-                alphas.append(_to_cpu(renderer.render_silhouettes(v, f)))
+                out = _to_cpu(renderer.render_silhouettes(v, f))
             else:  # depth and alpha from one pass
                 _, depth, alpha = renderer(v, f, t)
-                depths.append(_to_cpu(depth))
-                alphas.append(_to_cpu(alpha))
+                out = _to_cpu(depth), _to_cpu(alpha)
+        yield out
+
+
+def _surface_depth(depth, alpha, far):
+    """(depth of the covered samples, 0 elsewhere; covered mask)."""
+    # Anti-aliasing averages depth with the background's ``far``: undo that
+    # to get the mean depth of the covered samples.
+    covered = alpha > 0
+    return numpy.where(covered, (depth - (1 - alpha) * far)
+                       / numpy.where(covered, alpha, 1), 0), covered
+
+
+def _to_uint8(images):
+    return (numpy.clip(images, 0, 1) * 255 + 0.5).astype(numpy.uint8)
+
+
+def render_frames(args, azimuths):
+    """Yields the frames, uint8 [H, W, 3], one per azimuth, in order.
+
+    Frames are rendered in batches (several times faster than one by one on
+    the CPU) of at most about BATCH_PIXELS rasterized pixels, and handed
+    out one by one: at most one batch is held, however many frames there
+    are. The depth mode's grey scale is one for all frames: with more than
+    one batch, the frames are rendered twice (first for the depth range).
+    """
+    xp = _select_device(args.gpu)
+    mesh = _load_mesh(args, xp)
+    renderer = _make_renderer(args)
+    background = numpy.asarray(args.background, numpy.float32)
+    samples = (args.image_size * (2 if args.anti_aliasing else 1)) ** 2
+    batch_size = max(1, min(len(azimuths), BATCH_PIXELS // samples))
+
+    def batches():
+        return _render_batches(args, xp, mesh, renderer, azimuths,
+                               batch_size)
+
     if args.mode == 'rgb':
-        return numpy.concatenate(rgbs)
-    alpha = numpy.concatenate(alphas)
+        for rgb in batches():
+            yield from _to_uint8(rgb)
+        return
     if args.mode == 'silhouette':
-        grey = numpy.ones_like(alpha)
+        for alpha in batches():
+            grey = numpy.ones_like(alpha)
+            alpha = alpha[..., None]
+            yield from _to_uint8(alpha * grey[..., None] +
+                                 (1 - alpha) * background)
+        return
+    # depth
+    if len(azimuths) <= batch_size:
+        depth_batches = list(batches())
     else:
-        # Anti-aliasing averages depth with the background's ``far``:
-        # undo that to get the mean depth of the covered samples.
-        covered = alpha > 0
-        depth = numpy.where(
-            covered, (numpy.concatenate(depths) - (1 - alpha) * renderer.far)
-            / numpy.where(covered, alpha, 1), 0)
-        nearest = depth[covered].min() if covered.any() else 0
-        farthest = depth[covered].max() if covered.any() else 0
-        scale = ((1 - DEPTH_FAR_GREY) / (farthest - nearest)
-                 if farthest > nearest else 0)
+        depth_batches = None
+    nearest = farthest = None
+    for depth, alpha in depth_batches or batches():
+        depth, covered = _surface_depth(depth, alpha, renderer.far)
+        if covered.any():
+            low, high = depth[covered].min(), depth[covered].max()
+            nearest = low if nearest is None else min(nearest, low)
+            farthest = high if farthest is None else max(farthest, high)
+    if nearest is None:
+        nearest = farthest = 0
+    scale = ((1 - DEPTH_FAR_GREY) / (farthest - nearest)
+             if farthest > nearest else 0)
+    for depth, alpha in depth_batches or batches():
+        depth, _ = _surface_depth(depth, alpha, renderer.far)
         grey = 1 - (depth - nearest) * scale
-    alpha = alpha[..., None]
-    return alpha * grey[..., None] + (1 - alpha) * background
+        alpha = alpha[..., None]
+        yield from _to_uint8(alpha * grey[..., None] +
+                             (1 - alpha) * background)
 
 
-def write_images(path, images, frame_duration):
-    """Writes a .png (one image) or a looping .gif; returns the path."""
+def _temporary_file(path):
+    """(open binary file, its name): a new hidden file next to ``path``
+    with its extension (.NAME.tmpXXXXXXXX.EXT), so that renaming it over
+    ``path`` is atomic."""
+    directory, name = os.path.split(os.path.abspath(path))
+    extension = os.path.splitext(name)[1]
+    descriptor, temporary = tempfile.mkstemp(
+        prefix='.{}.tmp'.format(os.path.splitext(name)[0]),
+        suffix=extension, dir=directory)
+    # mkstemp makes the file private (0600): give it the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(descriptor, 0o666 & ~umask)
+    return os.fdopen(descriptor, 'wb'), temporary
+
+
+class _GifStream(object):
+    """Writes a looping GIF frame by frame with Pillow's GIF encoder: only
+    the frame being written (and one pending frame) is held in memory.
+
+    Each frame is quantised to an adaptive palette as Pillow's one-shot
+    ``save`` does, and carries its own colour table; identical consecutive
+    frames (a symmetric mesh) are merged into one longer frame, as Pillow
+    merges them, up to GIF's longest delay.
+    """
+
+    def __init__(self, file, duration):
+        self.file = file
+        self.duration = duration
+        self.pending = None  # (uint8 frame, total duration)
+        self.started = False
+
+    def append(self, frame):
+        if self.pending is not None:
+            previous, duration = self.pending
+            if numpy.array_equal(previous, frame) and \
+                    duration + self.duration <= MAX_FRAME_DURATION:
+                self.pending = (previous, duration + self.duration)
+                return
+            self._write(previous, duration)
+        self.pending = (frame, self.duration)
+
+    def _write(self, frame, duration):
+        from PIL import GifImagePlugin
+        from PIL import Image
+        image = Image.fromarray(frame).convert(
+            'P', palette=Image.Palette.ADAPTIVE)
+        if not self.started:
+            header, _ = GifImagePlugin.getheader(image.copy(),
+                                                 info={'loop': 0})
+            for chunk in header:
+                self.file.write(chunk)
+            self.started = True
+        for chunk in GifImagePlugin.getdata(image, duration=duration,
+                                            include_color_table=True):
+            self.file.write(chunk)
+
+    def close(self):
+        if self.pending is not None:
+            self._write(*self.pending)
+            self.pending = None
+        self.file.write(b';')  # GIF trailer
+
+
+def write_frames(path, frames, frame_duration):
+    """Writes ``frames`` (an iterable of uint8 [H, W, 3]) to ``path``: a
+    .png (the first frame) or a looping .gif with ``frame_duration`` ms
+    per frame. Returns (number of frames, (height, width)).
+
+    The file is written under a temporary name in the same directory and
+    renamed over ``path`` when complete: an error or an interrupt (the
+    temporary file is then removed) leaves an earlier ``path`` as it was.
+    """
     import imageio.v3 as iio
-    frames = (numpy.clip(images, 0, 1) * 255 + 0.5).astype(numpy.uint8)
-    if os.path.splitext(path)[1].lower() == '.png':
-        iio.imwrite(path, frames[0], extension='.png')
-    else:
-        # The pillow plugin takes durations in milliseconds. Identical
-        # consecutive frames (a symmetric mesh) are merged by Pillow.
-        iio.imwrite(path, frames, extension='.gif', duration=frame_duration,
-                    loop=0)
-    return path
+    is_png = os.path.splitext(path)[1].lower() == '.png'
+    file, temporary = _temporary_file(path)
+    count, shape = 0, None
+    try:
+        with file:
+            if is_png:
+                frame = next(iter(frames))
+                if hasattr(frames, 'close'):
+                    frames.close()
+                iio.imwrite(file, frame, extension='.png')
+                count, shape = 1, frame.shape[:2]
+            else:
+                gif = _GifStream(file, frame_duration)
+                for frame in frames:
+                    gif.append(frame)
+                    count, shape = count + 1, frame.shape[:2]
+                gif.close()
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
+    return count, shape
+
+
+def render_images(args, azimuths):
+    """float images [N, H, W, 3] in [0, 1], one per azimuth (all in
+    memory: the command itself streams them with render_frames)."""
+    return numpy.stack(list(render_frames(args, azimuths))) / 255.
+
+
+class Terminated(Exception):
+    """SIGTERM, raised in the main thread so that cleanups run."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 def _one_line(error):
@@ -316,11 +493,15 @@ def main(argv=None):
     """Runs the command line ``argv`` (default: sys.argv[1:]); returns the
     exit status."""
     parser = build_parser()
+    # SIGTERM as an exception, so that the temporary output is removed.
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:
+        previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = parser.parse_args(argv)
         azimuths = _check_arguments(args)
-        images = render_images(args, azimuths)
-        path = write_images(args.output, images, args.frame_duration)
+        count, (height, width) = write_frames(
+            args.output, render_frames(args, azimuths), args.frame_duration)
     except SystemExit as e:  # --help, --version
         return e.code or 0
     except UsageError as e:
@@ -334,9 +515,15 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('{}: interrupted'.format(PROG), file=sys.stderr)
         return 130
-    count = len(images)
+    except Terminated:
+        print('{}: terminated'.format(PROG), file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL
+                          if previous_handler is None else previous_handler)
     print('wrote {} ({}x{}, {} {})'.format(
-        path, images.shape[2], images.shape[1], count,
+        args.output, width, height, count,
         'frame' if count == 1 else 'frames'))
     return 0
 

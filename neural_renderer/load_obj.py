@@ -6,6 +6,16 @@ relative, indices), ``mtllib``, ``usemtl``; in .mtl files ``newmtl``, ``Kd``
 and ``map_Kd``. Every other statement (``vn``, ``g``, ``o``, ``s``, ``l``,
 ``Ka``, ``Ks``, ...) is ignored.
 
+Text: UTF-8 (other bytes are kept in names as surrogate escapes); a leading
+UTF-8 byte order mark is skipped. ``#`` starts a comment at the start of a
+line or after whitespace; elsewhere it is part of a token, so ``mtllib
+a#b.mtl`` names the file ``a#b.mtl`` and ``usemtl x#1`` the material
+``x#1`` (the OBJ format has no escaping; :func:`save_obj` never writes ``#``
+in the names it makes up). Numbers are ASCII decimals (``1``, ``-2.5e3``;
+no ``nan``, ``inf``, ``1_0`` or non-ASCII digits). Coordinates (``v``,
+``vt``) and colours (``Kd``) must be finite and within float32's range (the
+arrays returned are float32); indices within int32's.
+
 Texture conventions (``load_texture=True``), for a face with corners
 (vertex 0, 1, 2) and texture size T:
 
@@ -14,7 +24,7 @@ Texture conventions (``load_texture=True``), for a face with corners
   Texel (0, 0, 0) has no direction; it is given the centroid's weights
   (1/3, 1/3, 1/3). Texels on the plane i + j + k = T - 1 are exactly the ones
   the renderer reads at weights (i, j, k) / (T - 1).
-* ``Kd r g b`` only: every texel gets that colour.
+* ``Kd r g b`` only: every texel gets that colour, clipped to [0, 1].
 * ``map_Kd image``: the image, with values scaled to [0, 1] (its ``Kd`` is
   ignored, as most viewers do), is sampled at the texel's point mapped through
   the face's ``vt`` coordinates: uv = sum_k w_k vt_k. OBJ's v = 0 is the
@@ -30,18 +40,60 @@ Texture conventions (``load_texture=True``), for a face with corners
   examples use for untextured meshes. An OBJ without ``mtllib`` loads as all
   white.
 
+Images are read with Pillow, first frame only, alpha ignored, scaled to
+[0, 1] as follows: 8-bit modes (grey, palette, RGB, CMYK, YCbCr, ...) are
+converted to RGB by Pillow and divided by 255; 16-bit grey (``I;16``) by
+65535; 32-bit integer (``I``) by the largest value of the sample format the
+TIFF declares (``2**31 - 1`` for signed 32-bit), or by 65535 for other
+formats (Pillow uses ``I`` for PGM files with up to 16 bits); float (``F``)
+images are taken to be in [0, 1] already. Results are clipped to [0, 1];
+images with NaN or infinite pixels are refused.
+
+Limits (each a keyword of :func:`load_obj`): an image may have at most
+``max_image_pixels`` pixels (8192 x 8192 by default), checked from its
+header before it is decoded (Pillow's own ``PIL.Image.MAX_IMAGE_PIXELS``
+check applies too: raise it as well for images over about 179 M pixels);
+the texture cubes, F * T**3 * 3 float32 values, may take at most
+``max_texture_bytes`` (1 GiB by default).
+
 Paths: ``mtllib`` is relative to the .obj's directory and ``map_Kd`` to the
-.mtl's directory.
+.mtl's directory. By default both must lie inside the .obj's directory
+(after symbolic links and ``..`` are resolved): a file naming
+``/etc/passwd`` or ``../../x`` is refused with an error naming the file,
+line and path; ``allow_outside=True`` lifts this. Whatever the option, only
+regular files are read (FIFOs, devices, directories are refused without
+being opened), and a file that reports size 0 (such as those in /proc) is
+taken as empty without being opened.
 """
 import math
 import numbers
 import os
+import re
+import stat
 import warnings
 
 import numpy
 
 WHITE = (1.0, 1.0, 1.0)
 _WRAPPINGS = ('REPEAT', 'CLAMP_TO_EDGE')
+
+#: Default of ``load_obj(max_image_pixels=...)``: 8192 x 8192, the largest
+#: texture size common GPUs and asset pipelines use. Pixels are kept in their
+#: 8- or 16-bit form (3 or 6 bytes a pixel), so such an image takes 200-400
+#: MB while loading.
+MAX_IMAGE_PIXELS = 8192 * 8192
+#: Default of ``load_obj(max_texture_bytes=...)``: the float32 texture cubes
+#: F * T**3 * 3 * 4 bytes may take 1 GiB (e.g. T = 32 for 8,000 faces).
+MAX_TEXTURE_BYTES = 2 ** 30
+# Coordinates at or beyond this round to infinity in float32.
+_FLOAT32_LIMIT = 2.0 ** 128 - 2.0 ** 103
+_INT32_MAX = 2 ** 31 - 1
+# Samples per vectorised sampling step (about 200 bytes of temporaries each).
+_CHUNK = 2 ** 18
+
+_FLOAT = re.compile(r'[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z')
+_INT = re.compile(r'[+-]?[0-9]+\Z')
+_COMMENT = re.compile(r'(?:^|\s)#')
 
 
 def _error(filename, line_number, message):
@@ -54,24 +106,121 @@ def _floats(filename, line_number, tokens, minimum, maximum, what):
                  else '{} to {}'.format(minimum, maximum))
         raise _error(filename, line_number, '{} needs {} numbers, got {!r}'
                      .format(what, count, ' '.join(tokens)))
-    try:
-        values = [float(t) for t in tokens]
-    except ValueError:
-        raise _error(filename, line_number, '{}: not a number in {!r}'
-                     .format(what, ' '.join(tokens))) from None
-    if not all(math.isfinite(v) for v in values):
-        raise _error(filename, line_number, '{}: non-finite value in {!r}'
-                     .format(what, ' '.join(tokens)))
+    values = []
+    for token in tokens:
+        if not _FLOAT.match(token):
+            try:
+                value = float(token)
+            except ValueError:
+                value = 0.0
+            if math.isfinite(value):
+                raise _error(filename, line_number,
+                             '{}: not a number: {!r} in {!r}'
+                             .format(what, token, ' '.join(tokens)))
+        value = float(token)
+        if not math.isfinite(value):
+            raise _error(filename, line_number, '{}: non-finite value {!r} '
+                         'in {!r}'.format(what, token, ' '.join(tokens)))
+        if abs(value) >= _FLOAT32_LIMIT:
+            raise _error(filename, line_number,
+                         '{}: {!r} is outside float32 range (magnitude '
+                         'below 3.4028235e38 expected)'.format(what, token))
+        values.append(value)
     return values
 
 
-def _read_lines(filename):
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class _Files(object):
+    """Opens the files an OBJ names, confined to its folder by default."""
+
+    def __init__(self, filename_obj, allow_outside):
+        self.root = os.path.realpath(
+            os.path.dirname(os.path.abspath(filename_obj)))
+        self.allow_outside = allow_outside
+
+    def allowed(self, path):
+        if '\0' in path:
+            return False
+        return self.allow_outside or _inside(os.path.realpath(path),
+                                             self.root)
+
+    def check(self, path, where, what):
+        """``path`` (named at ``where``, 'file:line') checked: inside the
+        OBJ's folder unless allowed, existing, a regular file. Returns its
+        size."""
+        if '\0' in path:
+            raise ValueError('{}: {} name {!r} contains a NUL character'
+                             .format(where, what, path))
+        if not self.allowed(path):
+            raise ValueError(
+                '{}: {} {!r} resolves to {}, outside the folder of the OBJ '
+                '({}); pass allow_outside=True to read it'
+                .format(where, what, path, os.path.realpath(path),
+                        self.root))
+        return _regular_size(path, '{}: {}'.format(where, what))
+
+    def candidates(self, directory, rest, last_token_only=False):
+        """File names on an ``mtllib`` / ``map_Kd`` line: the whole rest if
+        it names an (allowed) file, for names with spaces; else its
+        whitespace-separated tokens (``map_Kd``: the last one, skipping
+        options such as ``-s 1 1 1``)."""
+        whole = os.path.join(directory, rest)
+        if self.allowed(whole) and os.path.isfile(whole):
+            return [rest]
+        tokens = rest.split()
+        return tokens[-1:] if last_token_only else tokens
+
+
+def _regular_size(path, what):
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError('{} not found: {}'.format(what, path)) \
+            from None
+    except OSError as e:
+        raise OSError(e.errno, '{}: cannot access {}: {}'.format(
+            what, path, e.strerror)) from None
+    except ValueError as e:  # a NUL character
+        raise ValueError('{} {!r}: {}'.format(what, path, e)) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError('{} {} is not a regular file; refusing to read it'
+                         .format(what, path))
+    return info.st_size
+
+
+def _open_regular(path, what):
+    """Binary file object of the regular file ``path``, opened without
+    blocking (a FIFO swapped in after the check cannot hang us)."""
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(
+        os, 'O_CLOEXEC', 0) | getattr(os, 'O_BINARY', 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError('{} {} is not a regular file; refusing to read '
+                             'it'.format(what, path))
+        return os.fdopen(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_lines(filename, what='file'):
+    size = _regular_size(filename, what)
+    data = b''
+    if size:  # size 0: empty, or a /proc-like file we must not open
+        with _open_regular(filename, what) as f:
+            data = f.read()
     # surrogateescape: odd bytes in comments or names do not stop the load,
-    # and file names keep their bytes.
-    with open(filename, encoding='utf-8', errors='surrogateescape') as f:
-        text = f.read()
+    # and file names keep their bytes. utf-8-sig: skip a byte order mark.
+    text = data.decode('utf-8-sig', errors='surrogateescape')
     for number, line in enumerate(text.splitlines(), 1):
-        line = line.split('#', 1)[0].strip()
+        comment = _COMMENT.search(line)
+        if comment:
+            line = line[:comment.start()]
+        line = line.strip()
         if line:
             yield number, line
 
@@ -85,16 +234,40 @@ def _check_texture_size(texture_size):
     return int(texture_size)
 
 
+def _check_limit(name, value):
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            or value < 1):
+        raise ValueError('{} must be an int >= 1 or None (no limit), got {!r}'
+                         .format(name, value))
+    return int(value)
+
+
+def _check_texture_bytes(where, num_faces, texture_size, limit):
+    needed = num_faces * texture_size ** 3 * 3 * 4
+    if limit is not None and needed > limit:
+        raise ValueError(
+            '{}: textures of {} face(s) with texture_size={} take {:.3g} GB '
+            '(F * T**3 * 3 float32 values), over max_texture_bytes={} ({:.3g}'
+            ' GB); use a smaller texture_size or raise max_texture_bytes'
+            .format(where, num_faces, texture_size, needed / 1e9, limit,
+                    limit / 1e9))
+
+
 def _resolve(filename, line_number, token, count, kind):
     """One-based (negative: relative) OBJ index -> zero-based index.
 
     Positive indices are checked against the final count later (forward
     references are accepted); relative ones against the count so far.
     """
+    if not _INT.match(token):
+        raise _error(filename, line_number, 'bad {} index {!r}'
+                     .format(kind, token))
     try:
         index = int(token)
-    except ValueError:
-        raise _error(filename, line_number, 'bad {} index {!r}'
+    except ValueError:  # over sys.get_int_max_str_digits() digits
+        raise _error(filename, line_number, '{} index {!r} out of range'
                      .format(kind, token)) from None
     if index == 0:
         raise _error(filename, line_number,
@@ -105,6 +278,10 @@ def _resolve(filename, line_number, token, count, kind):
                          'relative {} index {} but only {} {}s so far'
                          .format(kind, index, count, kind))
         return count + index
+    if index > _INT32_MAX:
+        raise _error(filename, line_number,
+                     '{} index {} out of range: at most 2**31 - 1 (int32) '
+                     'supported'.format(kind, index))
     return index - 1
 
 
@@ -113,7 +290,7 @@ def _parse_obj(filename):
     faces, face_texcoords, face_materials, face_lines = [], [], [], []
     mtllibs = []
     material = None
-    for number, line in _read_lines(filename):
+    for number, line in _read_lines(filename, 'OBJ file'):
         tokens = line.split()
         key = tokens[0]
         if key == 'v':
@@ -184,20 +361,13 @@ def _parse_obj(filename):
     }
 
 
-def _existing_or_split(directory, rest):
-    """Names on an mtllib line: the whole rest if it names a file (names
-    with spaces), else its whitespace-separated tokens."""
-    if os.path.isfile(os.path.join(directory, rest)):
-        return [rest]
-    return rest.split()
-
-
-def _parse_mtl(filename):
-    """{material name: {'Kd': (r, g, b) or None, 'map_Kd': path or None}}."""
+def _parse_mtl(filename, files):
+    """{material name: {'Kd': (r, g, b) or None, 'map_Kd': path or None,
+    'where': 'file:line' of map_Kd}}."""
     directory = os.path.dirname(filename)
     materials = {}
     current = None
-    for number, line in _read_lines(filename):
+    for number, line in _read_lines(filename, 'material library'):
         tokens = line.split()
         key = tokens[0]
         if key == 'newmtl':
@@ -205,7 +375,7 @@ def _parse_mtl(filename):
             if not name:
                 raise _error(filename, number, 'newmtl without a name')
             current = materials.setdefault(
-                name, {'Kd': None, 'map_Kd': None, 'line': number})
+                name, {'Kd': None, 'map_Kd': None, 'where': None})
         elif key in ('Kd', 'map_Kd'):
             if current is None:
                 raise _error(filename, number,
@@ -215,6 +385,7 @@ def _parse_mtl(filename):
                 if len(values) == 2:
                     raise _error(filename, number,
                                  'Kd needs 1 or 3 numbers, got 2')
+                values = [min(max(v, 0.0), 1.0) for v in values]
                 current['Kd'] = tuple(values * 3 if len(values) == 1
                                       else values)
             else:
@@ -222,36 +393,120 @@ def _parse_mtl(filename):
                 if not rest:
                     raise _error(filename, number,
                                  'map_Kd without a file name')
-                if not os.path.isfile(os.path.join(directory, rest)):
-                    rest = tokens[-1]  # skip options such as -s 1 1 1
-                current['map_Kd'] = os.path.join(directory, rest)
+                name = files.candidates(directory, rest, True)[0]
+                current['map_Kd'] = os.path.join(directory, name)
+                current['where'] = '{}:{}'.format(filename, number)
     return materials
 
 
-def _read_image(filename):
-    """Image as float64 [H, W, 3] in [0, 1] (uint8 / 255, uint16 / 65535)."""
-    import imageio.v3 as iio
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(
-            'texture image not found: {}'.format(filename))
-    try:
-        image = numpy.asarray(iio.imread(filename))
-    except Exception as e:
-        raise ValueError('cannot read texture image {}: {}'
-                         .format(filename, e)) from e
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError('texture image {}: unexpected shape {}'
-                         .format(filename, image.shape))
-    if image.shape[2] in (1, 2):  # grey (+ alpha)
-        image = numpy.repeat(image[:, :, :1], 3, axis=2)
-    image = image[:, :, :3]
-    if image.dtype.kind in 'ui':
-        image = image.astype(numpy.float64) / numpy.iinfo(image.dtype).max
-    else:
-        image = image.astype(numpy.float64)
-    return image
+class _Image(object):
+    """Pixels [H, W, C] (C = 1 or 3) in their stored type, and how to map
+    them to [0, 1]: float64(pixels) * scale, clipped."""
+
+    def __init__(self, pixels, scale=1.0):
+        self.pixels = pixels
+        self.scale = scale
+
+    def colours(self, y, x):
+        values = self.pixels[y, x].astype(numpy.float64)
+        if self.scale != 1.0:
+            values *= self.scale
+        return numpy.clip(values, 0.0, 1.0)
+
+
+def _tiff_integer_scale(image):
+    tags = getattr(image, 'tag_v2', None)
+    if image.format != 'TIFF' or tags is None:
+        return 1.0 / 65535
+    bits = tags.get(258, (32,))
+    bits = bits[0] if isinstance(bits, tuple) else bits
+    sample_format = tags.get(339, (1,))
+    sample_format = (sample_format[0] if isinstance(sample_format, tuple)
+                     else sample_format)
+    bits = min(max(int(bits), 1), 32)
+    signed = sample_format == 2
+    return 1.0 / (2 ** (bits - 1 if signed else bits) - 1 or 1)
+
+
+def _decode(image, where, filename):
+    """A decoded Pillow image -> _Image (see the module docstring)."""
+    mode = image.mode
+    if mode in ('F', 'I') or mode.startswith('I;16'):
+        pixels = numpy.asarray(image)
+        if pixels.ndim != 2:
+            raise ValueError('{}: texture image {}: unexpected {} image of '
+                             'shape {}'.format(where, filename, mode,
+                                               pixels.shape))
+        if mode == 'F':
+            if not numpy.isfinite(pixels).all():
+                raise ValueError('{}: texture image {} has NaN or infinite '
+                                 'pixels'.format(where, filename))
+            scale = 1.0
+        elif mode == 'I':
+            scale = _tiff_integer_scale(image)
+        else:  # I;16, I;16B, I;16S, ...: numpy knows the type
+            scale = 1.0 / numpy.iinfo(pixels.dtype).max
+        return _Image(pixels[:, :, None], scale)
+    if mode == 'L':
+        return _Image(numpy.asarray(image)[:, :, None], 1.0 / 255)
+    if mode not in ('RGB', 'RGBA', 'RGBX'):
+        try:
+            image = image.convert('RGBA' if mode == 'La' else 'RGB')
+        except (ValueError, OSError) as e:
+            raise ValueError('{}: texture image {}: cannot convert its mode '
+                             '{} to RGB: {}'.format(where, filename, mode, e)
+                             ) from e
+    pixels = numpy.asarray(image)
+    if pixels.ndim != 3 or pixels.shape[2] < 3 or pixels.dtype != numpy.uint8:
+        raise ValueError('{}: texture image {}: unexpected pixels {} {}'
+                         .format(where, filename, pixels.dtype, pixels.shape))
+    return _Image(numpy.ascontiguousarray(pixels[:, :, :3]), 1.0 / 255)
+
+
+def _read_image(filename, where, files, max_pixels):
+    """The texture image ``filename`` named at ``where`` ('file:line')."""
+    from PIL import Image
+    size = files.check(filename, where, 'texture image')
+    what = '{}: texture image'.format(where)
+    if size == 0:
+        raise ValueError('{} {} is empty (or reports size 0)'
+                         .format(what, filename))
+    with _open_regular(filename, what) as f:
+        try:
+            image = Image.open(f)  # lazy: reads the header only
+        except Image.DecompressionBombError as e:
+            raise ValueError(
+                '{} {}: {} (Pillow\'s limit PIL.Image.MAX_IMAGE_PIXELS = {} '
+                'applies too: raise it as well to load this image)'
+                .format(what, filename, e, Image.MAX_IMAGE_PIXELS)) from e
+        except Exception as e:
+            raise ValueError('{} {}: cannot read it: {}'
+                             .format(what, filename, e)) from e
+        with image:
+            width, height = image.size
+            if width < 1 or height < 1:
+                raise ValueError('{} {}: bad size {} x {}'
+                                 .format(what, filename, width, height))
+            if max_pixels is not None and width * height > max_pixels:
+                raise ValueError(
+                    '{} {} is {} x {} = {} pixels, over max_image_pixels={} '
+                    '(8192 x 8192 by default); pass a larger '
+                    'max_image_pixels to load_obj to read it'
+                    .format(what, filename, width, height, width * height,
+                            max_pixels))
+            try:
+                image.load()
+                return _decode(image, where, filename)
+            except ValueError as e:
+                if str(e).startswith(where):
+                    raise
+                raise ValueError('{} {}: cannot decode it: {}'
+                                 .format(what, filename, e)) from e
+            except (MemoryError, RecursionError):
+                raise
+            except Exception as e:
+                raise ValueError('{} {}: cannot decode it: {}: {}'.format(
+                    what, filename, type(e).__name__, e)) from e
 
 
 def texel_weights(texture_size):
@@ -260,22 +515,35 @@ def texel_weights(texture_size):
     Texel (i, j, k) -> (i, j, k) / (i + j + k); texel (0, 0, 0) -> the
     centroid (1/3, 1/3, 1/3).
     """
-    t = numpy.arange(texture_size, dtype=numpy.float64)
-    w = numpy.stack(numpy.meshgrid(t, t, t, indexing='ij'), axis=-1)
+    t = texture_size
+    return _texel_weights_range(t, 0, t ** 3).reshape(t, t, t, 3)
+
+
+def _texel_weights_range(t, start, stop):
+    """texel_weights(t) flattened to [T**3, 3], rows start..stop - 1."""
+    index = numpy.arange(start, stop, dtype=numpy.int64)
+    w = numpy.stack([index // (t * t), index // t % t, index % t],
+                    axis=-1).astype(numpy.float64)
     total = w.sum(axis=-1, keepdims=True)
-    w = numpy.where(total > 0, w / numpy.maximum(total, 1), 1.0 / 3.0)
-    return w
+    return numpy.where(total > 0, w / numpy.maximum(total, 1), 1.0 / 3.0)
 
 
 def sample_image(image, uv, wrapping='REPEAT', bilinear=True):
     """Colours of ``image`` [H, W, 3] (row 0 at the top) at OBJ coordinates
     ``uv`` [..., 2] (v = 0 at the bottom): [..., 3] float64."""
+    image = numpy.asarray(image, numpy.float64)
+    return _sample(_Image(image), uv, wrapping, bilinear, clip=False)
+
+
+def _sample(image, uv, wrapping, bilinear, clip=True):
+    colours = image.colours if clip else (
+        lambda y, x: image.pixels[y, x])
     if wrapping == 'REPEAT':
         outside = (uv < 0) | (uv > 1)
         uv = numpy.where(outside, uv - numpy.floor(uv), uv)
     else:
         uv = numpy.clip(uv, 0.0, 1.0)
-    height, width = image.shape[:2]
+    height, width = image.pixels.shape[:2]
     x = numpy.clip(uv[..., 0] * width - 0.5, 0.0, width - 1.0)
     y = numpy.clip((1.0 - uv[..., 1]) * height - 0.5, 0.0, height - 1.0)
     if not bilinear:
@@ -283,36 +551,34 @@ def sample_image(image, uv, wrapping='REPEAT', bilinear=True):
                         width - 1)
         yi = numpy.clip(numpy.floor(y + 0.5).astype(numpy.int64), 0,
                         height - 1)
-        return image[yi, xi]
+        return colours(yi, xi)
     x0 = numpy.floor(x).astype(numpy.int64)
     y0 = numpy.floor(y).astype(numpy.int64)
     fx = (x - x0)[..., None]
     fy = (y - y0)[..., None]
     x1 = numpy.minimum(x0 + 1, width - 1)
     y1 = numpy.minimum(y0 + 1, height - 1)
-    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
-    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    top = colours(y0, x0) * (1 - fx) + colours(y0, x1) * fx
+    bottom = colours(y1, x0) * (1 - fx) + colours(y1, x1) * fx
     return top * (1 - fy) + bottom * fy
 
 
 def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
-                   use_bilinear):
+                   use_bilinear, files, max_image_pixels):
     directory = os.path.dirname(filename_obj)
     materials = {}
     for number, rest in parsed['mtllibs']:
-        for name in _existing_or_split(directory, rest):
+        where = '{}:{}'.format(filename_obj, number)
+        for name in files.candidates(directory, rest):
             path = os.path.join(directory, name)
-            if not os.path.isfile(path):
-                raise FileNotFoundError(
-                    '{}:{}: material library not found: {}'
-                    .format(filename_obj, number, path))
-            for key, value in _parse_mtl(path).items():
+            files.check(path, where, 'material library')
+            for key, value in _parse_mtl(path, files).items():
                 materials.setdefault(key, value)  # first definition wins
 
     num_faces = len(parsed['faces'])
     t = texture_size
-    textures = numpy.empty((num_faces, t, t, t, 3), numpy.float64)
-    weights = texel_weights(t).reshape(-1, 3)
+    texels = t ** 3
+    textures = numpy.empty((num_faces, texels, 3), numpy.float32)
     images = {}
     face_materials = parsed['face_materials']
     face_texcoords = parsed['face_texcoords']
@@ -345,15 +611,23 @@ def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
             continue
         path = material['map_Kd']
         if path not in images:
-            images[path] = _read_image(path)
+            images[path] = _read_image(path, material['where'], files,
+                                       max_image_pixels)
+        image = images[path]
         sel = indices[with_uv]
         refs = numpy.array([face_texcoords[i] for i in sel], numpy.int64)
-        corner_uv = parsed['texcoords'][refs]                 # [n, 3, 2]
-        uv = numpy.einsum('tk,nkc->ntc', weights, corner_uv)  # [n, T^3, 2]
-        colours = sample_image(images[path], uv, texture_wrapping,
-                               use_bilinear)
-        textures[sel] = colours.reshape(len(sel), t, t, t, 3)
-    return textures.astype(numpy.float32)
+        # Chunks of faces x texels keep the temporaries small.
+        texel_step = max(1, min(texels, _CHUNK))
+        face_step = max(1, _CHUNK // texel_step)
+        for t0 in range(0, texels, texel_step):
+            t1 = min(texels, t0 + texel_step)
+            weights = _texel_weights_range(t, t0, t1)
+            for f0 in range(0, len(sel), face_step):
+                corner_uv = parsed['texcoords'][refs[f0:f0 + face_step]]
+                uv = numpy.einsum('tk,nkc->ntc', weights, corner_uv)
+                textures[sel[f0:f0 + face_step], t0:t1] = _sample(
+                    image, uv, texture_wrapping, use_bilinear)
+    return textures.reshape(num_faces, t, t, t, 3)
 
 
 def normalize_vertices(vertices):
@@ -370,7 +644,9 @@ def normalize_vertices(vertices):
 
 def load_obj(filename_obj, normalization=True, texture_size=4,
              load_texture=False, texture_wrapping='REPEAT',
-             use_bilinear=True):
+             use_bilinear=True, allow_outside=False,
+             max_image_pixels=MAX_IMAGE_PIXELS,
+             max_texture_bytes=MAX_TEXTURE_BYTES):
     """Load an OBJ mesh (and, optionally, its textures).
 
     Args:
@@ -383,25 +659,38 @@ def load_obj(filename_obj, normalization=True, texture_size=4,
         texture_wrapping ('REPEAT' or 'CLAMP_TO_EDGE'): for ``vt`` values
             outside [0, 1].
         use_bilinear (bool): bilinear image sampling (else nearest pixel).
+        allow_outside (bool): read .mtl files and images outside the .obj's
+            folder (after resolving symbolic links and ``..``); refused by
+            default, so that a mesh file cannot make us read e.g.
+            ``/etc/passwd``.
+        max_image_pixels (int or None): refuse texture images with more
+            pixels (checked before decoding); default 8192 x 8192.
+        max_texture_bytes (int or None): refuse to build texture cubes
+            larger than this (F * T**3 * 3 * 4 bytes); default 1 GiB.
 
     Returns:
         ``(vertices [V, 3] float32, faces [F, 3] int32)``, or with
         ``load_texture=True`` ``(vertices, faces, textures [F, T, T, T, 3]
-        float32)``. Polygons are fan-triangulated.
+        float32)`` (colours in [0, 1]). Polygons are fan-triangulated.
 
     Raises:
         FileNotFoundError: the .obj, or (with ``load_texture``) a .mtl or
             texture image it names, does not exist.
         ValueError: a malformed line (``file:line: ...``), an index out of
-            range, no faces, or a bad argument.
+            range, no faces, a path outside the .obj's folder or not a
+            regular file, an unreadable image, a limit exceeded, or a bad
+            argument.
     """
     filename_obj = os.fspath(filename_obj)
     texture_size = _check_texture_size(texture_size)
     if texture_wrapping not in _WRAPPINGS:
         raise ValueError('texture_wrapping must be one of {}, got {!r}'
                          .format(_WRAPPINGS, texture_wrapping))
-    if not os.path.isfile(filename_obj):
-        raise FileNotFoundError('OBJ file not found: {}'.format(filename_obj))
+    max_image_pixels = _check_limit('max_image_pixels', max_image_pixels)
+    max_texture_bytes = _check_limit('max_texture_bytes', max_texture_bytes)
+    if load_texture:  # before reading anything: one face is the least
+        _check_texture_bytes(filename_obj, 1, texture_size,
+                             max_texture_bytes)
     parsed = _parse_obj(filename_obj)
     vertices = parsed['vertices']
     if normalization:
@@ -410,6 +699,10 @@ def load_obj(filename_obj, normalization=True, texture_size=4,
     faces = parsed['faces'].astype(numpy.int32)
     if not load_texture:
         return vertices, faces
+    _check_texture_bytes(filename_obj, len(faces), texture_size,
+                         max_texture_bytes)
+    files = _Files(filename_obj, bool(allow_outside))
     textures = _load_textures(filename_obj, parsed, texture_size,
-                              texture_wrapping, use_bilinear)
+                              texture_wrapping, use_bilinear, files,
+                              max_image_pixels)
     return vertices, faces, textures

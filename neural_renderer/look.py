@@ -1,8 +1,6 @@
 """World -> camera transform for a camera looking along a direction."""
-import chainer
-
 from neural_renderer import _checks
-from neural_renderer.look_at import _check_nonzero
+from neural_renderer.look_at import check_camera_vectors
 from neural_renderer.view_transform import view_transform
 
 
@@ -28,8 +26,10 @@ def look(vertices, eye, direction=None, up=None):
         chainer.Variable [B, N, 3] of the dtype of ``vertices``.
 
     Raises:
-        ValueError: bad shapes; a zero ``direction`` or ``up`` given as a
-            concrete value (for Variables the result stays finite).
+        ValueError: bad shapes; a zero ``direction`` or ``up``, or one with
+            a coordinate above sqrt(dtype max) / 2 (9.2e18 for float32),
+            given as a concrete value (for Variables the result stays
+            finite, or the Renderer reports it).
         TypeError: non-float ``vertices``; unsupported argument types.
     """
     v_array = _checks.check_array('vertices', vertices, ndim=3,
@@ -43,8 +43,6 @@ def look(vertices, eye, direction=None, up=None):
     direction_v = _checks.as_batched_array('direction', direction, v_array,
                                            batch_size, (3,))
     up_v = _checks.as_batched_array('up', up, v_array, batch_size, (3,))
-    if not isinstance(direction_v, chainer.Variable):
-        _check_nonzero('direction', direction_v, 'must be a nonzero vector')
-    if not isinstance(up_v, chainer.Variable):
-        _check_nonzero('up', up_v, 'must be a nonzero vector')
+    check_camera_vectors(eye_v, direction_v, up_v, 'direction',
+                         'direction', 'must be a nonzero vector')
     return view_transform(vertices, eye_v, direction_v, up_v)

@@ -68,18 +68,21 @@ class Mesh(chainer.Link):
             ``logit(clip(colours, 1e-3, 1 - 1e-3))`` (the clip keeps the
             logits finite), so :meth:`get_batch` gives back the file's
             colours (those outside [1e-3, 1 - 1e-3] clipped to it).
+        allow_outside (bool): let the OBJ name .mtl files and images
+            outside its folder (see :func:`load_obj`).
 
     Use :meth:`from_arrays` for meshes built in code and :meth:`set_lr` for
     per-parameter step sizes with :class:`neural_renderer.Adam`.
     """
 
     def __init__(self, filename_obj, texture_size=4, normalization=True,
-                 load_texture=False):
+                 load_texture=False, allow_outside=False):
         super(Mesh, self).__init__()
         texture_size = _check_positive_int('texture_size', texture_size)
         loaded = load_obj(filename_obj, normalization=normalization,
                           texture_size=texture_size,
-                          load_texture=load_texture)
+                          load_texture=load_texture,
+                          allow_outside=allow_outside)
         vertices, faces = loaded[:2]
         logits = _logit(loaded[2]) if load_texture else None
         self._setup(vertices, faces, logits, texture_size=texture_size)

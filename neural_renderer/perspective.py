@@ -2,6 +2,8 @@
 import math
 import numbers
 
+import numpy
+
 import chainer
 from chainer import backend
 from chainer import function_node
@@ -71,6 +73,17 @@ class Perspective(function_node.FunctionNode):
         return tuple(result)
 
 
+def _check_tangent(angle, tangent):
+    # An angle so small that tan(angle) rounds to 0 (or a subnormal) in the
+    # vertices' dtype would divide by zero.
+    tiny = numpy.finfo(tangent.dtype).tiny
+    if not bool((tangent >= tiny).all()):
+        raise ValueError(
+            'angle: expected degrees in (0, 90) whose tangent is a normal {} '
+            'number (at least {:.3g} degrees), got {!r}'.format(
+                tangent.dtype.name, math.degrees(float(tiny)), angle))
+
+
 def perspective(vertices, angle=30., aspect_ratio=1.):
     """Projects camera-frame points to NDC x, y and depth z.
 
@@ -85,7 +98,8 @@ def perspective(vertices, angle=30., aspect_ratio=1.):
         angle: half field of view ``a`` in degrees (vertical half angle when
             ``aspect_ratio`` != 1). A Python number in (0, 90), or a float
             array/Variable of shape [] or [B] (per batch item; a Variable
-            gets gradients).
+            gets gradients) with every element in (0, 90). The tangent must
+            not underflow the dtype (angle >= 6.7e-37 degrees in float32).
         aspect_ratio (float): image width / height ``r``; x is divided by
             it too so that pixels stay square. The default 1 is the
             original package's square projection.
@@ -93,8 +107,13 @@ def perspective(vertices, angle=30., aspect_ratio=1.):
     Returns:
         chainer.Variable [B, N, 3] of the dtype of ``vertices``.
 
+    Raises:
+        ValueError: ``angle`` (any element of it) outside (0, 90) degrees,
+            a bad ``aspect_ratio`` or bad ``vertices``.
+
     Points with z = 0 divide by zero (inf/NaN), as in the original: the
-    rasterizer is expected not to draw faces at or behind the camera.
+    rasterizer is expected not to draw faces at or behind the camera (the
+    Renderer reports vertices at depth 0 before rasterizing).
     """
     v_array = _checks.check_array('vertices', vertices, ndim=3,
                                   shape_suffix=(3,))
@@ -102,20 +121,34 @@ def perspective(vertices, angle=30., aspect_ratio=1.):
             not 0 < aspect_ratio < float('inf'):
         raise ValueError('aspect_ratio: expected a positive number, got '
                          '{!r}'.format(aspect_ratio))
+    xp = backend.get_array_module(v_array)
     if isinstance(angle, numbers.Real):
         if not 0 < angle < 90:
             raise ValueError('angle: expected degrees in (0, 90), got '
                              '{!r}'.format(angle))
-        xp = backend.get_array_module(v_array)
         tangent = xp.full((v_array.shape[0],), math.tan(math.radians(angle)),
                           v_array.dtype)
+        _check_tangent(angle, tangent)
     else:
         angle_v = _checks.as_batched_array('angle', angle, v_array,
                                            v_array.shape[0], ())
+        # Elementwise, also for a Variable (one read-back on the GPU): an
+        # angle of 0 divides by zero and one of 90 or more mirrors the image
+        # silently.
+        angle_array = _checks._unwrap(angle_v)
+        inside = (angle_array > 0) & (angle_array < 90)
+        if not bool(inside.all()):
+            bad = angle_array[~inside]
+            raise ValueError(
+                'angle: expected degrees in (0, 90) for every batch item, '
+                'got {} at batch item(s) {}'.format(
+                    backend.CpuDevice().send(bad[:5]).tolist(),
+                    backend.CpuDevice().send(
+                        xp.flatnonzero(~inside)[:5]).tolist()))
         if isinstance(angle_v, chainer.Variable):
             tangent = F.tan(angle_v * (math.pi / 180.))
         else:
-            tangent = backend.get_array_module(angle_v).tan(
-                angle_v * (math.pi / 180.))
+            tangent = xp.tan(angle_v * (math.pi / 180.))
+        _check_tangent(angle, _checks._unwrap(tangent))
     y, = Perspective(float(aspect_ratio)).apply((vertices, tangent))
     return y

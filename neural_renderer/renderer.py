@@ -1,17 +1,89 @@
 """The Renderer link: lighting, camera, projection and rasterization."""
+import itertools
 import math
+import numbers
+import threading
+import weakref
+
+import numpy
 
 import chainer
 
 from neural_renderer import _checks
 from neural_renderer.lighting import face_light
 from neural_renderer.look import look
+from neural_renderer.look_at import check_camera_vectors
 from neural_renderer.look_at import look_at
 from neural_renderer.perspective import perspective
 from neural_renderer.rasterize import DEFAULT_EPS
 from neural_renderer.rasterize import image_shape
 from neural_renderer.rasterize import rasterize_rgbad
 from neural_renderer.vertices_to_faces import vertices_to_faces
+
+# The accepted ``camera_mode`` values. The original package applied no view
+# transform for any value other than 'look_at' and 'look', so that a typo
+# ('lookat') silently drew the mesh untransformed; here no view transform
+# is asked for explicitly with None or 'none', and anything else is an error.
+CAMERA_MODES = ('look_at', 'look', 'none', None)
+
+# The settings the render methods read: the silhouette and depth methods
+# read GEOMETRY_SETTINGS, render, render_rgbad and __call__ all of them.
+GEOMETRY_SETTINGS = frozenset((
+    'image_size', 'anti_aliasing', 'background_color', 'fill_back',
+    'perspective', 'viewing_angle', 'eye', 'camera_mode',
+    'camera_direction', 'near', 'far'))
+LIGHT_SETTINGS = frozenset((
+    'light_intensity_ambient', 'light_intensity_directional',
+    'light_color_ambient', 'light_color_directional', 'light_direction'))
+SETTINGS = GEOMETRY_SETTINGS | LIGHT_SETTINGS | {'rasterizer_eps'}
+
+# Argument names of look_at / look / perspective / face_light -> the
+# Renderer attribute the user set, for error messages.
+_ATTRIBUTE_OF_ARGUMENT = {
+    'eye': 'eye', 'eye, at': 'eye', 'direction': 'camera_direction',
+    'angle': 'viewing_angle',
+    'intensity_ambient': 'light_intensity_ambient',
+    'intensity_directional': 'light_intensity_directional',
+    'color_ambient': 'light_color_ambient',
+    'color_directional': 'light_color_directional',
+}
+
+# Attribute changes are numbered in one sequence shared by all renderers
+# (next() on a count is atomic in CPython).
+_change_numbers = itertools.count(1)
+_thread_local = threading.local()
+
+
+class _ThreadToken(object):
+    """Identifies a thread in a Renderer's change records (unlike a thread
+    id it is never reused while a record holds it)."""
+    __slots__ = ('__weakref__',)
+
+
+def _thread_token():
+    try:
+        return _thread_local.token
+    except AttributeError:
+        token = _thread_local.token = _ThreadToken()
+        return token
+
+
+def _renamed(error, prefix=''):
+    """``error`` again with the function argument it names replaced by the
+    Renderer attribute (e.g. perspective's 'angle' -> 'viewing_angle')."""
+    head, sep, rest = str(error).partition(': ')
+    attribute = _ATTRIBUTE_OF_ARGUMENT.get(head) if sep else None
+    if attribute is None:
+        return error
+    if head == 'eye, at':
+        rest = rest.replace(
+            'eye and at must differ (the view direction is at - eye)',
+            "must not be [0, 0, 0], the point the 'look_at' camera looks "
+            "at")
+        rest = rest.replace('the view direction at - eye',
+                            'its distance from the origin (the point the '
+                            "'look_at' camera looks at)")
+    return type(error)('Renderer.{}: {}{}'.format(attribute, prefix, rest))
 
 
 class Renderer(chainer.Link):
@@ -27,15 +99,37 @@ class Renderer(chainer.Link):
             H != W the perspective keeps pixels square: ``viewing_angle`` is
             the vertical half angle and x is divided by W / H.
         anti_aliasing (bool), background_color ([3] or [B, 3]), fill_back
-        (bool), perspective (bool), viewing_angle (float, degrees, half field
-        of view), eye, camera_mode ('look_at', 'look' or anything else for no
-        view transform), camera_direction ([3], for 'look'), near, far,
-        light_intensity_ambient, light_intensity_directional,
+        (bool), perspective (bool), viewing_angle (degrees in (0, 90), half
+        field of view; a number or an array/Variable [B]), eye,
+        camera_mode ('look_at': look at the origin from ``eye``; 'look':
+        look along ``camera_direction`` from ``eye``; None or 'none': no
+        view transform, the vertices are already in camera coordinates.
+        Any other value is a ValueError: the original package treated
+        every other value as 'none'), camera_direction ([3], for 'look'),
+        near, far, light_intensity_ambient, light_intensity_directional,
         light_color_ambient, light_color_directional, light_direction,
-        rasterizer_eps (the gradient's eps for ``render``, ``render_rgbad``
-        and ``__call__``; as in the original, ``render_silhouettes`` and
-        ``render_depth`` use the rasterizer's default, ``DEFAULT_EPS`` =
-        1e-4, whatever it is set to).
+        rasterizer_eps (positive: the gradient's eps for ``render``,
+        ``render_rgbad`` and ``__call__``; as in the original,
+        ``render_silhouettes`` and ``render_depth`` use the rasterizer's
+        default, ``DEFAULT_EPS`` = 1e-4, whatever it is set to).
+
+    Errors name the attribute or argument at fault. A vertex of a drawn
+    face exactly in the camera's plane (depth 0, where the perspective
+    divides by zero) is a ValueError naming ``vertices``; faces (partly)
+    behind the camera are allowed and not drawn.
+
+    Threads: each render call reads all the attributes it uses once, when
+    it starts, so a change made during a call never mixes old and new
+    settings. Sharing one Renderer between threads is safe when only one
+    thread changes its attributes (e.g. configure in one thread, render in
+    others) or when each thread holds a lock around its attribute changes
+    and its render call. A thread that changed attributes and then renders
+    gets a RuntimeError if another thread changed an attribute that the
+    call reads after this thread's first change since its previous render
+    call (the image would mix the two threads' settings): use one Renderer
+    per thread (``copy.copy(renderer)`` is enough) instead. Changes made in
+    place (``renderer.eye[0] = 1``, an optimizer updating a Parameter) are
+    not tracked.
     """
 
     def __init__(self):
@@ -65,15 +159,88 @@ class Renderer(chainer.Link):
 
         # rasterization
         self.rasterizer_eps = 1e-3
+        # The defaults are nobody's settings.
+        self._reset_change_records()
+
+    # -- thread-safety records ----------------------------------------------
+
+    def _reset_change_records(self):
+        # name -> (thread token, change number) of the last change.
+        self._changes = {}
+        # thread token -> [number of the thread's first change since its
+        # last render call, whether it has rendered since].
+        self._configurations = weakref.WeakKeyDictionary()
+
+    def __setattr__(self, name, value):
+        if name in SETTINGS:
+            try:
+                changes = self._changes
+                configurations = self._configurations
+            except AttributeError:  # during __init__
+                pass
+            else:
+                token = _thread_token()
+                number = next(_change_numbers)
+                # Recorded before the value is stored: a render call that
+                # reads the new value then also sees the record.
+                changes[name] = (token, number)
+                configuration = configurations.get(token)
+                if configuration is None or configuration[1]:
+                    configurations[token] = [number, False]
+        super(Renderer, self).__setattr__(name, value)
+
+    def __getstate__(self):
+        # Copies and pickles start without change records (a copy shared
+        # with the original would tie their threads together).
+        state = self.__dict__.copy()
+        state.pop('_changes', None)
+        state.pop('_configurations', None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reset_change_records()
+
+    def _settings(self, names):
+        """The attributes a render call uses, read once (a dict); raises
+        RuntimeError if another thread changed one of ``names`` after this
+        thread configured the renderer (see the class docstring)."""
+        settings = self.__dict__.copy()  # atomic: one consistent state
+        for name in SETTINGS.difference(settings):
+            settings[name] = getattr(self, name)  # e.g. a subclass property
+        configuration = self._configurations.get(_thread_token())
+        if configuration is not None:
+            start = configuration[0]
+            token = _thread_token()
+            changed = sorted(
+                name for name, (owner, number) in list(self._changes.items())
+                if number > start and owner is not token and name in names)
+            configuration[1] = True
+            if changed:
+                raise RuntimeError(
+                    'Renderer attributes were changed by another thread '
+                    "between this thread's settings and its render call "
+                    '({}); use one Renderer per thread (e.g. copy.copy('
+                    'renderer)), or hold a lock around the settings and the '
+                    'render call'.format(', '.join(changed)))
+        mode = settings['camera_mode']
+        if not (mode is None or isinstance(mode, str) and
+                mode in CAMERA_MODES):
+            raise ValueError(
+                'Renderer.camera_mode: expected one of {} (None or \'none\': '
+                'no view transform), got {!r}'.format(
+                    ', '.join(repr(m) for m in CAMERA_MODES), mode))
+        return settings
 
     # -- pipeline stages ----------------------------------------------------
 
-    def _fill_back(self, faces):
+    @staticmethod
+    def _fill_back_faces(settings, faces):
         """faces [B, F, 3] -> [B, 2F, 3]: the faces, then their reversed
         copies [v2, v1, v0]. The copies need no texel cubes of their own:
         the rasterizer samples the original cube with reversed weights (the
         cube with axes 0 and 2 swapped, as in the original package)."""
-        if not self.fill_back:
+        if not settings['fill_back']:
             return faces
         faces_array = faces.array if isinstance(faces, chainer.Variable) \
             else faces
@@ -82,49 +249,187 @@ class Renderer(chainer.Link):
         return xp.ascontiguousarray(
             xp.concatenate((faces_array, reversed_faces), axis=1))
 
-    def _to_screen(self, vertices):
-        if self.camera_mode == 'look_at':
-            vertices = look_at(vertices, self.eye)
-        elif self.camera_mode == 'look':
-            vertices = look(vertices, self.eye, self.camera_direction)
-        if self.perspective:
-            height, width = image_shape(self.image_size)
-            vertices = perspective(vertices, angle=self.viewing_angle,
-                                   aspect_ratio=float(width) / height)
+    @staticmethod
+    def _to_camera(settings, vertices):
+        mode = settings['camera_mode']
+        try:
+            if mode == 'look_at':
+                return look_at(vertices, settings['eye'])
+            if mode == 'look':
+                return look(vertices, settings['eye'],
+                            settings['camera_direction'])
+        except (ValueError, TypeError) as e:
+            raise _renamed(e) from None
         return vertices
 
-    def _screen_faces(self, vertices, faces, textures=None):
+    @staticmethod
+    def _project(settings, vertices):
+        if not settings['perspective']:
+            return vertices
+        height, width = image_shape(settings['image_size'])
+        try:
+            return perspective(vertices, angle=settings['viewing_angle'],
+                               aspect_ratio=float(width) / height)
+        except (ValueError, TypeError) as e:
+            raise _renamed(e) from None
+
+    @staticmethod
+    def _light(settings, vertices, faces, textures):
+        # Flat lighting as a factor per drawn face, applied by the
+        # rasterizer: equal to lighting() on the texel cubes, without a
+        # pass over them. The reversed copies of fill_back get the negated
+        # normal without being gathered.
+        try:
+            light = face_light(
+                vertices_to_faces(vertices, faces),
+                settings['light_intensity_ambient'],
+                settings['light_intensity_directional'],
+                settings['light_color_ambient'],
+                settings['light_color_directional'],
+                settings['light_direction'],
+                dtype_like=_checks._unwrap(textures),
+                fill_back=settings['fill_back'])
+        except (ValueError, TypeError) as e:
+            raise _renamed(e) from None
+        light_array = light.array
+        xp = chainer.backend.get_array_module(light_array)
+        if not bool(xp.isfinite(light_array).all()):
+            raise ValueError(
+                'Renderer light attributes: the light factor '
+                'light_intensity_ambient * light_color_ambient + '
+                'light_intensity_directional * light_color_directional * '
+                '(normal . light_direction) overflows {} (at most {:.3g}); '
+                'use smaller values'.format(
+                    light_array.dtype.name,
+                    float(numpy.finfo(light_array.dtype).max)))
+        return light
+
+    @classmethod
+    def _settings_screen_faces(cls, settings, vertices, faces,
+                               textures=None):
         # Checked here so that errors name the user's arguments, not the
         # faces the rasterizer receives after projection.
-        _checks.check_array('vertices', vertices, ndim=3, shape_suffix=(3,))
+        v_array = _checks.check_array('vertices', vertices, ndim=3,
+                                      shape_suffix=(3,))
         _checks.check_finite('vertices', vertices)
         _checks.check_array('faces', faces, ndim=3, shape_suffix=(3,),
                             dtype_kind='iu')
         light = None
         if textures is not None:
-            # Flat lighting as a factor per drawn face, applied by the
-            # rasterizer: equal to lighting() on the texel cubes, without a
-            # pass over them. The reversed copies of fill_back get the
-            # negated normal without being gathered.
-            light = face_light(
-                vertices_to_faces(vertices, faces),
-                self.light_intensity_ambient,
-                self.light_intensity_directional, self.light_color_ambient,
-                self.light_color_directional, self.light_direction,
-                dtype_like=textures.array if isinstance(
-                    textures, chainer.Variable) else textures,
-                fill_back=self.fill_back)
-        faces = self._fill_back(faces)
-        vertices = self._to_screen(vertices)
-        return vertices_to_faces(vertices, faces), textures, light
+            t_array = _checks.check_array('textures', textures, ndim=6,
+                                          shape_suffix=(3,))
+            if t_array.dtype != v_array.dtype:
+                raise TypeError('textures: expected the dtype of vertices '
+                                '({}), got {}'.format(v_array.dtype,
+                                                      t_array.dtype))
+            light = cls._light(settings, vertices, faces, textures)
+        faces = cls._fill_back_faces(settings, faces)
+        camera = cls._to_camera(settings, vertices)
+        screen = cls._project(settings, camera)
+        screen_faces = vertices_to_faces(screen, faces)
+        screen_array = _checks._unwrap(screen)
+        xp = chainer.backend.get_array_module(screen_array)
+        if not bool(xp.isfinite(screen_array).all()):
+            # Only vertices of drawn faces matter.
+            faces_array = screen_faces.array
+            if not bool(xp.isfinite(faces_array).all()):
+                cls._diagnose(settings, camera, faces_array, faces)
+        return screen_faces, textures, light
+
+    @staticmethod
+    def _diagnose(settings, camera, screen_faces, faces):
+        """Raises the error that explains non-finite screen coordinates."""
+        cpu = chainer.backend.CpuDevice()
+        camera = cpu.send(_checks._unwrap(camera))
+        faces = cpu.send(_checks._unwrap(faces))
+        bad = ~numpy.isfinite(cpu.send(screen_faces)).all(axis=3)  # [B,F,3]
+        batch, face, corner = [int(i[0]) for i in numpy.nonzero(bad)]
+        vertex = int(faces[batch, face, corner])
+        point = camera[batch, vertex]
+        count = len(numpy.unique(faces[bad]))
+        mode = settings['camera_mode']
+        eye = numpy.asarray(cpu.send(_checks._unwrap(settings['eye'])))
+        if mode in ('look_at', 'look'):
+            # A camera given as Variables is not checked before the
+            # transform (that would read it back from the GPU every call).
+            def concrete(name, value):
+                return _checks.as_batched_array(
+                    name, numpy.asarray(cpu.send(_checks._unwrap(value))),
+                    camera, camera.shape[0], (3,))
+            try:
+                eye_b = concrete('eye', eye)
+                forward = -eye_b if mode == 'look_at' else concrete(
+                    'direction', settings['camera_direction'])
+                check_camera_vectors(
+                    eye_b, forward, concrete('up', (0., 1., 0.)),
+                    'eye, at' if mode == 'look_at' else 'direction',
+                    'the view direction at - eye' if mode == 'look_at'
+                    else 'direction',
+                    'eye and at must differ (the view direction is at - eye)'
+                    if mode == 'look_at' else 'must be a nonzero vector')
+            except (ValueError, TypeError) as e:
+                raise _renamed(e) from None
+        if not numpy.isfinite(point).all():
+            raise ValueError(
+                "Renderer.eye: the {!r} camera transform of the vertices "
+                "gave NaN or inf (eye = {}{}): the eye must differ from the "
+                "point looked at (the origin) and, like camera_direction, "
+                "be small enough for {} ({:.3g} at most in each "
+                "coordinate)".format(
+                    mode, numpy.array2string(eye.ravel()[:6],
+                                             precision=4),
+                    ', camera_direction = {}'.format(
+                        settings['camera_direction']) if mode == 'look'
+                    else '', camera.dtype.name,
+                    float(numpy.sqrt(numpy.finfo(camera.dtype).max)) / 2))
+        raise ValueError(
+            'vertices: {} vertex(es) of the drawn faces lie in the plane of '
+            'the camera (depth 0), where the perspective projection divides '
+            'by zero, e.g. vertex {} of batch item {} at camera coordinates '
+            '{} (camera_mode {!r}, eye {}). Move the mesh or the camera: '
+            'faces at depth > 0 are drawn, faces (partly) behind the camera '
+            '(depth < 0) are not drawn.'.format(
+                count, vertex, batch,
+                numpy.array2string(point, precision=4), mode,
+                numpy.array2string(eye, precision=4)))
+
+    @staticmethod
+    def _settings_rasterize(settings, faces, textures, light, return_rgb,
+                            return_alpha, return_depth, eps):
+        return rasterize_rgbad(
+            faces, textures, settings['image_size'],
+            settings['anti_aliasing'], settings['near'], settings['far'],
+            eps, settings['background_color'], return_rgb, return_alpha,
+            return_depth, light=light, fill_back=settings['fill_back'])
+
+    @staticmethod
+    def _rasterizer_eps(settings):
+        eps = settings['rasterizer_eps']
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or \
+                not 0 < eps < float('inf'):
+            raise ValueError('Renderer.rasterizer_eps: expected a positive '
+                             'number, got {!r}'.format(eps))
+        return eps
+
+    # The stages with the old signatures (used by benchmarks/): each reads
+    # the attributes anew.
+
+    def _fill_back(self, faces):
+        return self._fill_back_faces(self._settings(SETTINGS), faces)
+
+    def _to_screen(self, vertices):
+        settings = self._settings(SETTINGS)
+        return self._project(settings, self._to_camera(settings, vertices))
+
+    def _screen_faces(self, vertices, faces, textures=None):
+        return self._settings_screen_faces(self._settings(SETTINGS),
+                                           vertices, faces, textures)
 
     def _rasterize(self, faces, textures, light, return_rgb, return_alpha,
                    return_depth, eps):
-        return rasterize_rgbad(
-            faces, textures, self.image_size, self.anti_aliasing, self.near,
-            self.far, eps, self.background_color,
-            return_rgb, return_alpha, return_depth, light=light,
-            fill_back=self.fill_back)
+        return self._settings_rasterize(
+            self._settings(SETTINGS), faces, textures, light, return_rgb,
+            return_alpha, return_depth, eps)
 
     # -- public API ---------------------------------------------------------
 
@@ -138,9 +443,12 @@ class Renderer(chainer.Link):
                 from outside.
             textures: [B, F, T, T, T, 3] per-face texel cubes.
         """
-        faces, textures, light = self._screen_faces(vertices, faces, textures)
-        return self._rasterize(faces, textures, light, True, True, True,
-                               self.rasterizer_eps)
+        settings = self._settings(SETTINGS)
+        eps = self._rasterizer_eps(settings)
+        faces, textures, light = self._settings_screen_faces(
+            settings, vertices, faces, textures)
+        return self._settings_rasterize(settings, faces, textures, light,
+                                        True, True, True, eps)
 
     def __call__(self, vertices, faces, textures=None, mode=None):
         """Renders in one of the modes of the PyTorch port's ``forward``.
@@ -163,22 +471,27 @@ class Renderer(chainer.Link):
     def render(self, vertices, faces, textures):
         """RGB images [B, 3, H, W] (see render_rgbad for the arguments).
         The gradient's eps is ``rasterizer_eps`` (1e-3 by default)."""
-        faces, textures, light = self._screen_faces(vertices, faces, textures)
-        return self._rasterize(faces, textures, light, True, False, False,
-                               self.rasterizer_eps)['rgb']
+        settings = self._settings(SETTINGS)
+        eps = self._rasterizer_eps(settings)
+        faces, textures, light = self._settings_screen_faces(
+            settings, vertices, faces, textures)
+        return self._settings_rasterize(settings, faces, textures, light,
+                                        True, False, False, eps)['rgb']
 
     def render_silhouettes(self, vertices, faces):
         """Silhouettes (alpha) [B, H, W] of meshes vertices [B, V, 3],
         faces [B, F, 3]. The gradient's eps is ``DEFAULT_EPS`` (1e-4), not
         ``rasterizer_eps``, as in the original package."""
-        faces, _, _ = self._screen_faces(vertices, faces)
-        return self._rasterize(faces, None, None, False, True, False,
-                               DEFAULT_EPS)['alpha']
+        settings = self._settings(GEOMETRY_SETTINGS)
+        faces, _, _ = self._settings_screen_faces(settings, vertices, faces)
+        return self._settings_rasterize(settings, faces, None, None, False,
+                                        True, False, DEFAULT_EPS)['alpha']
 
     def render_depth(self, vertices, faces):
         """Depth images [B, H, W] (``far`` on the background). Depth has an
         exact gradient; eps (``DEFAULT_EPS``, as in the original) plays no
         part in it."""
-        faces, _, _ = self._screen_faces(vertices, faces)
-        return self._rasterize(faces, None, None, False, False, True,
-                               DEFAULT_EPS)['depth']
+        settings = self._settings(GEOMETRY_SETTINGS)
+        faces, _, _ = self._settings_screen_faces(settings, vertices, faces)
+        return self._settings_rasterize(settings, faces, None, None, False,
+                                        False, True, DEFAULT_EPS)['depth']

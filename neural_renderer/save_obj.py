@@ -21,8 +21,22 @@ texture_size=T, normalization=False)`` reads the cubes back:
   (they are clipped like all colours).
 
 Colours are clipped to [0, 1] and stored as 8-bit RGB.
+
+Names: the OBJ format has no escaping, and ``#`` starts a comment, so the
+.mtl and .png take the .obj's stem with every ``#``, whitespace or control
+character (and any character UTF-8 cannot encode) replaced by ``_``:
+``save_obj('my mesh#2.obj', ...)`` writes ``my_mesh_2.mtl`` and
+``my_mesh_2.png`` (beware: ``my_mesh_2.obj`` saved in the same folder would
+share them).
+
+Numbers: float64 vertices are written with the shortest decimal that reads
+back as the same float64 (``repr``), other types with 9 significant digits,
+enough for float32 to read back exactly; ``load_obj`` (which returns
+float32) thus gives ``vertices.astype(float32)`` bit for bit. Non-finite
+vertices or texels are refused.
 """
 import os
+import re
 
 import numpy
 
@@ -39,6 +53,31 @@ def _to_numpy(name, x):
                         'chainer.Variable, got {}'
                         .format(name, type(x).__name__))
     return numpy.asarray(backend.CpuDevice().send(x))
+
+
+_UNSAFE = re.compile(r'[#\s\x00-\x1f\x7f-\x9f]')
+
+
+def _safe_stem(stem):
+    """``stem`` with the characters an OBJ/MTL file name cannot hold
+    (``#``, whitespace, controls, unencodable ones) replaced by ``_``."""
+    stem = _UNSAFE.sub('_', stem)
+    return ''.join(c if _encodable(c) else '_' for c in stem)
+
+
+def _encodable(c):
+    try:
+        c.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_finite(name, x):
+    if x.dtype.kind == 'f' and not numpy.isfinite(x).all():
+        bad = numpy.argwhere(~numpy.isfinite(x))[0]
+        raise ValueError('{} must be finite, got {} at index {}'.format(
+            name, x[tuple(bad)], tuple(int(i) for i in bad)))
 
 
 def _tile_values(cube):
@@ -87,7 +126,13 @@ def save_obj(filename, vertices, faces, textures=None):
             to it.
         vertices: [V, 3] floats (numpy, cupy or chainer.Variable).
         faces: [F, 3] integer vertex indices, zero-based.
-        textures: None, or [F, T, T, T, 3] colours in [0, 1].
+        textures: None, or [F, T, T, T, 3] colours in [0, 1] (others are
+            clipped).
+
+    Raises:
+        ValueError: bad shapes, indices out of range, or non-finite
+            vertices or textures.
+        TypeError: non-numeric arrays.
     """
     filename = os.fspath(filename)
     vertices = _to_numpy('vertices', vertices)
@@ -103,6 +148,7 @@ def save_obj(filename, vertices, faces, textures=None):
                          .format(faces.shape))
     if faces.dtype.kind not in 'iu':
         raise TypeError('faces must be integers, got {}'.format(faces.dtype))
+    _check_finite('vertices', vertices)
     faces = faces.astype(numpy.int64)
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise ValueError('faces index vertices 0..{}, got indices {}..{}'
@@ -118,22 +164,26 @@ def save_obj(filename, vertices, faces, textures=None):
         if textures.dtype.kind not in 'fiu':
             raise TypeError('textures must be numeric, got {}'
                             .format(textures.dtype))
+        _check_finite('textures', textures)
         textures = textures.astype(numpy.float64)
 
     lines = []
     if textures is not None:
         directory = os.path.dirname(filename)
-        stem = os.path.splitext(os.path.basename(filename))[0]
+        stem = _safe_stem(os.path.splitext(os.path.basename(filename))[0])
         mtl_name, png_name = stem + '.mtl', stem + '.png'
         image, texcoords = _atlas(textures)
         import imageio.v3 as iio
         iio.imwrite(os.path.join(directory, png_name), image)
-        with open(os.path.join(directory, mtl_name), 'w',
+        with open(os.path.join(directory, mtl_name), 'w', encoding='utf-8',
                   newline='\n') as f:
             f.write('newmtl material_1\nKd 1 1 1\nmap_Kd {}\n'
                     .format(png_name))
         lines.append('mtllib {}'.format(mtl_name))
-    lines += ['v {:.9g} {:.9g} {:.9g}'.format(*v)
+    # repr: the shortest string float() reads back as the same float64.
+    number = '{!r}' if vertices.dtype == numpy.float64 else '{:.9g}'
+    vertex_line = 'v {0} {0} {0}'.format(number).format
+    lines += [vertex_line(*v)
               for v in vertices.astype(numpy.float64).tolist()]
     if textures is None:
         lines += ['f {} {} {}'.format(*f) for f in (faces + 1).tolist()]
@@ -145,5 +195,5 @@ def save_obj(filename, vertices, faces, textures=None):
         lines += ['f {}/{} {}/{} {}/{}'.format(a, ta, b, tb, c, tc)
                   for (a, b, c), (ta, tb, tc)
                   in zip((faces + 1).tolist(), vt.tolist())]
-    with open(filename, 'w', newline='\n') as f:
+    with open(filename, 'w', encoding='utf-8', newline='\n') as f:
         f.write('\n'.join(lines) + '\n')

@@ -282,3 +282,176 @@ def test_python_dash_m(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith('neural-renderer: error: ')
     assert result.stderr.count('\n') == 1
+
+
+# ------------------------------------------- audit issue 16: safe output
+
+def leftovers(directory, keep):
+    return sorted(set(os.listdir(directory)) - set(keep))
+
+
+@pytest.mark.parametrize('error, status', [
+    (KeyboardInterrupt, 130), (cli.Terminated, 143),
+    (OSError(28, 'No space left on device'), 1)])
+def test_a_failed_gif_keeps_the_earlier_file(tmp_path, capsys, monkeypatch,
+                                             error, status):
+    path = tmp_path / 'turn.gif'
+    render_ok(capsys, TEAPOT, '-o', path, '--image-size', 16,
+              '--azimuth-range', 0, 20, 10)
+    before = path.read_bytes()
+    write = cli._GifStream._write
+    calls = []
+
+    def fail_on_the_second_frame(self, frame, duration):
+        calls.append(1)
+        if len(calls) == 2:
+            raise error
+        write(self, frame, duration)
+
+    monkeypatch.setattr(cli._GifStream, '_write', fail_on_the_second_frame)
+    got, out, err = run(capsys, TEAPOT, '-o', path, '--image-size', 16,
+                        '--azimuth-range', 0, 90, 10)
+    assert got == status and out == '' and err.count('\n') == 1
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path, ['turn.gif']) == []
+
+
+def test_a_failed_png_keeps_the_earlier_file(tmp_path, capsys, monkeypatch):
+    path = tmp_path / 'teapot.png'
+    render_ok(capsys, TEAPOT, '-o', path, '--image-size', 16)
+    before = path.read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, '_render_batches', interrupted)
+    assert run(capsys, TEAPOT, '-o', path, '--image-size', 16)[0] == 130
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path, ['teapot.png']) == []
+
+
+def test_output_mode_follows_the_umask(tmp_path, capsys):
+    path = tmp_path / 'teapot.png'
+    render_ok(capsys, TEAPOT, '-o', path, '--image-size', 8)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_sigterm_keeps_the_earlier_file(tmp_path):
+    import signal
+    import time
+    path = tmp_path / 'turn.gif'
+    path.write_bytes(b'earlier result')
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'neural_renderer', 'render', TEAPOT, '-o',
+         str(path), '--image-size', '64', '--azimuth-range', '0', '360',
+         '0.1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not leftovers(tmp_path, ['turn.gif']) and time.time() < deadline \
+            and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert 'terminated' in err and 'Traceback' not in err
+    assert path.read_bytes() == b'earlier result'
+    assert leftovers(tmp_path, ['turn.gif']) == []
+
+
+@pytest.mark.parametrize('option, value, words', [
+    ('--frame-duration', 655360, '[10, 655350]'),
+    ('--frame-duration', 5, '[10, 655350]'),
+    ('--distance', '1e308', '(0, 1e+06]'),
+    ('--ambient', '1e39', '[0, 1e+06]'),
+    ('--directional', '1e7', '[0, 1e+06]'),
+    ('--elevation', '1e39', '[-36000, 36000]'),
+    ('--viewing-angle', '1e-300', '[0.001, 90)'),
+])
+def test_out_of_range_options_state_the_range(tmp_path, capsys, option,
+                                              value, words):
+    output = tmp_path / ('out.gif' if option == '--frame-duration'
+                         else 'out.png')
+    status, out, err = run(capsys, TEAPOT, '-o', output, option, value)
+    assert status == 2 and out == ''
+    assert option in err and words in err and err.count('\n') == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_longest_frame_duration(tmp_path, capsys):
+    from PIL import Image
+    path = tmp_path / 'slow.gif'
+    render_ok(capsys, TEAPOT, '-o', path, '--image-size', 8,
+              '--azimuth-range', 0, 180, 90, '--frame-duration', 655350)
+    with Image.open(path) as image:
+        assert image.n_frames == 2 and image.info['duration'] == 655350
+
+
+def test_huge_light_direction_is_normalised(tmp_path, capsys):
+    path = tmp_path / 'lit.png'
+    render_ok(capsys, SPHERE, '-o', path, '--image-size', 16,
+              '--light-direction', '1e308', '1e308', 0)
+
+
+def gif_args(tmp_path, mode, *extra):
+    return cli.build_parser().parse_args(
+        ['render', TEAPOT, '-o', str(tmp_path / 'x.gif'), '--image-size',
+         '24', '--mode', mode, '--azimuth-range', '0', '50', '10'] +
+        [str(a) for a in extra])
+
+
+@pytest.mark.parametrize('mode', ['rgb', 'silhouette', 'depth'])
+def test_streamed_gif_decodes_like_the_one_shot_writer(tmp_path, capsys,
+                                                       monkeypatch, mode):
+    # The former writer: all frames at once through imageio's Pillow plugin.
+    args = gif_args(tmp_path, mode)
+    frames = list(cli.render_frames(args, [0., 10., 20., 30., 40.]))
+    one_shot = tmp_path / 'one_shot.gif'
+    iio.imwrite(one_shot, numpy.stack(frames), extension='.gif',
+                duration=40, loop=0)
+    # One frame per batch: depth then renders twice (first for its range).
+    monkeypatch.setattr(cli, 'BATCH_PIXELS', 48 * 48)
+    path = tmp_path / 'streamed.gif'
+    render_ok(capsys, TEAPOT, '-o', path, '--image-size', 24, '--mode', mode,
+              '--azimuth-range', 0, 50, 10)
+    streamed = iio.imread(path, index=None)
+    numpy.testing.assert_array_equal(streamed,
+                                     iio.imread(one_shot, index=None))
+    numpy.testing.assert_array_equal(streamed, numpy.stack(frames))
+    from PIL import Image
+    with Image.open(path) as image:
+        assert image.info['loop'] == 0 and image.info['duration'] == 40
+
+
+def test_identical_frames_are_merged_as_before(tmp_path, capsys):
+    # A sphere seen from above turns into identical frames: one frame with
+    # their durations summed, as Pillow's one-shot writer does.
+    from PIL import Image
+    path = tmp_path / 'sphere.gif'
+    render_ok(capsys, SPHERE, '-o', path, '--image-size', 16, '--mode',
+              'silhouette', '--azimuth-range', 0, 40, 10, '--frame-duration',
+              30)
+    with Image.open(path) as image:
+        assert image.n_frames == 1 and image.info['duration'] == 120
+
+
+def peak_memory(tmp_path, count):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        status = cli.main(['render', SPHERE, '-o', str(tmp_path / 'm.gif'),
+                           '--image-size', '64', '--no-anti-aliasing',
+                           '--azimuth-range', '0', str(count * 7), '7'])
+        return status, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_gif_memory_does_not_grow_with_the_frames(tmp_path, capsys,
+                                                  monkeypatch):
+    monkeypatch.setattr(cli, 'BATCH_PIXELS', 2 * 64 * 64)  # 2 frames a batch
+    peak_memory(tmp_path, 2)  # warm-up (caches, lazy imports)
+    status_few, few = peak_memory(tmp_path, 4)
+    status_many, many = peak_memory(tmp_path, 40)
+    assert status_few == status_many == 0
+    # 36 more frames held as float64 RGB would be 36 * 98 kB = 3.5 MB.
+    assert many < few + 300000, (few, many)

@@ -1,6 +1,8 @@
 """load_obj and save_obj on small hand-written files."""
 import os
 import re
+import struct
+import zlib
 
 import numpy
 import pytest
@@ -9,8 +11,10 @@ import neural_renderer  # NOQA  (installs the NumPy 2 shim before chainer)
 import chainer
 import imageio.v3 as iio
 
+from neural_renderer import load_obj as load_obj_module
 from neural_renderer.load_obj import load_obj
 from neural_renderer.load_obj import texel_weights
+from neural_renderer.mesh import Mesh
 from neural_renderer.save_obj import save_obj
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data')
@@ -414,3 +418,380 @@ def test_save_obj_cupy(tmp_path):
                        normalization=False)
     numpy.testing.assert_array_equal(v, vertices)
     assert numpy.abs(t - 0.5).max() <= QUANTUM
+
+
+# ------------------------------------------------- issue 16: limits (5)
+
+def png_header(width, height):
+    """A PNG that declares width x height RGB pixels but holds almost no
+    data: decoding it would allocate the full image, then fail."""
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+    return (b'\x89PNG\r\n\x1a\n'
+            + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0,
+                                         0, 0))
+            + chunk(b'IDAT', zlib.compress(b'\0' * 16)) + chunk(b'IEND', b''))
+
+
+def textured_triangle(tmp_path, image_name='t.png', mtl_name='m.mtl',
+                      obj_name='m.obj'):
+    write(tmp_path / mtl_name, 'newmtl a\nmap_Kd %s\n' % image_name)
+    return write(tmp_path / obj_name, 'mtllib %s\nusemtl a\nvt 0.25 0.25\n'
+                 'vt 0.75 0.25\nvt 0.25 0.75\nv 0 0 0\nv 1 0 0\nv 0 1 0\n'
+                 'f 1/1 2/2 3/3\n' % mtl_name)
+
+
+@pytest.mark.filterwarnings('ignore::PIL.Image.DecompressionBombWarning')
+def test_image_size_is_checked_before_decoding(tmp_path):
+    (tmp_path / 't.png').write_bytes(png_header(13000, 13000))
+    obj = textured_triangle(tmp_path)
+    with pytest.raises(ValueError) as info:
+        load_obj(obj, load_texture=True)
+    message = str(info.value)
+    assert message.startswith(str(tmp_path / 'm.mtl') + ':2: ')
+    assert '13000 x 13000' in message and 'max_image_pixels' in message
+
+
+def test_max_image_pixels_keyword(tmp_path):
+    iio.imwrite(str(tmp_path / 't.png'), numpy.zeros((2, 4, 3), numpy.uint8))
+    obj = textured_triangle(tmp_path)
+    with pytest.raises(ValueError, match='8 pixels, over max_image_pixels=7'):
+        load_obj(obj, load_texture=True, max_image_pixels=7)
+    load_obj(obj, load_texture=True, max_image_pixels=8)
+    for bad in (0, 1.5, '8', True):
+        with pytest.raises(ValueError, match='max_image_pixels'):
+            load_obj(obj, max_image_pixels=bad)
+
+
+def test_pillow_decompression_bomb_limit_is_named(tmp_path):
+    (tmp_path / 't.png').write_bytes(png_header(20000, 20000))
+    obj = textured_triangle(tmp_path)
+    with pytest.raises(ValueError, match=r't\.png.*MAX_IMAGE_PIXELS'):
+        load_obj(obj, load_texture=True, max_image_pixels=None)
+
+
+def test_texture_size_memory_limit(tmp_path):
+    obj = write(tmp_path / 'm.obj', TRIANGLE + 'f 1 3 2\nf 2 3 1\n')
+    # 1 face at T = 2048: 103 GB; refused before the file is even read.
+    with pytest.raises(ValueError, match=r'texture_size=2048 take 103 GB.*'
+                       r'max_texture_bytes=1073741824'):
+        load_obj(str(tmp_path / 'absent.obj'), load_texture=True,
+                 texture_size=2048)
+    # 3 faces at T = 4: 3 * 64 * 12 = 2304 bytes.
+    with pytest.raises(ValueError, match=re.escape(obj) + r': textures of 3 '
+                       r'face\(s\) with texture_size=4.*max_texture_bytes='
+                       r'2303'):
+        load_obj(obj, load_texture=True, max_texture_bytes=2303)
+    _, _, textures = load_obj(obj, load_texture=True,
+                              max_texture_bytes=2304)
+    assert textures.nbytes == 2304
+    load_obj(obj, texture_size=2048)  # no textures: no limit
+    with pytest.raises(ValueError, match='max_texture_bytes'):
+        load_obj(obj, max_texture_bytes=-1)
+
+
+# ------------------------------------------------- issue 16: paths (6)
+
+def outside_scene(tmp_path):
+    """tmp/outside/{x.mtl, x.png} and tmp/mesh/m.obj."""
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    iio.imwrite(str(outside / 'x.png'), numpy.full((1, 1, 3), 255,
+                                                   numpy.uint8))
+    write(outside / 'x.mtl', 'newmtl a\nKd 1 0 0\n')
+    (tmp_path / 'mesh').mkdir()
+    return outside, tmp_path / 'mesh'
+
+
+@pytest.mark.parametrize('name', ['../outside/x.mtl', 'ABSOLUTE',
+                                  'link.mtl', 'linkdir/x.mtl',
+                                  'sub/../../outside/x.mtl'])
+def test_mtllib_outside_the_folder_is_refused(tmp_path, name):
+    outside, mesh = outside_scene(tmp_path)
+    os.symlink(str(outside / 'x.mtl'), str(mesh / 'link.mtl'))
+    os.symlink(str(outside), str(mesh / 'linkdir'))
+    (mesh / 'sub').mkdir()
+    if name == 'ABSOLUTE':
+        name = str(outside / 'x.mtl')
+    obj = write(mesh / 'm.obj', '# hi\nmtllib %s\nusemtl a\n' % name
+                + TRIANGLE)
+    load_obj(obj)  # geometry only: the .mtl is not read
+    with pytest.raises(ValueError) as info:
+        load_obj(obj, load_texture=True)
+    message = str(info.value)
+    assert message.startswith(obj + ':2: material library ')
+    assert repr(os.path.join(str(mesh), name)) in message
+    assert 'allow_outside=True' in message
+    _, _, textures = load_obj(obj, load_texture=True, allow_outside=True,
+                              texture_size=1)
+    numpy.testing.assert_array_equal(textures[0, 0, 0, 0], [1, 0, 0])
+
+
+def test_map_kd_outside_the_folder_is_refused(tmp_path):
+    _, mesh = outside_scene(tmp_path)
+    obj = textured_triangle(mesh, image_name='../outside/x.png')
+    with pytest.raises(ValueError, match=re.escape(
+            str(mesh / 'm.mtl') + ':2: texture image ')
+            + '.*outside the folder'):
+        load_obj(obj, load_texture=True)
+    _, _, textures = load_obj(obj, load_texture=True, allow_outside=True)
+    assert (textures == 1).all()
+    # An .mtl in a subfolder may name images anywhere in the OBJ's folder.
+    (mesh / 'materials').mkdir()
+    iio.imwrite(str(mesh / 'top.png'), numpy.zeros((1, 1, 3), numpy.uint8))
+    obj = textured_triangle(mesh, image_name='../top.png',
+                            mtl_name='materials/m.mtl')
+    _, _, textures = load_obj(obj, load_texture=True)
+    assert (textures == 0).all()
+
+
+def test_non_regular_files_are_refused(tmp_path):
+    os.mkfifo(str(tmp_path / 'fifo.mtl'))
+    obj = write(tmp_path / 'm.obj', 'mtllib fifo.mtl\n' + TRIANGLE)
+    with pytest.raises(ValueError, match=re.escape(obj) + ':1: material '
+                       'library .*fifo.mtl is not a regular file'):
+        load_obj(obj, load_texture=True)
+    obj = write(tmp_path / 'n.obj', 'mtllib /dev/zero\n' + TRIANGLE)
+    with pytest.raises(ValueError, match='/dev/zero is not a regular file'):
+        load_obj(obj, load_texture=True, allow_outside=True)
+    os.mkfifo(str(tmp_path / 'fifo.png'))
+    obj = textured_triangle(tmp_path, image_name='fifo.png')
+    with pytest.raises(ValueError, match='fifo.png is not a regular file'):
+        load_obj(obj, load_texture=True)
+    # The OBJ itself.
+    with pytest.raises(ValueError, match='fifo.mtl is not a regular file'):
+        load_obj(str(tmp_path / 'fifo.mtl'))
+    with pytest.raises(ValueError, match='is not a regular file'):
+        load_obj(str(tmp_path))
+
+
+def test_files_reporting_size_zero_are_not_opened(tmp_path, monkeypatch):
+    # /proc files report size 0 and may block (/proc/kmsg) when read: a
+    # file of size 0 is taken as empty without being opened.
+    write(tmp_path / 'empty.mtl', '')
+    obj = write(tmp_path / 'm.obj', 'mtllib empty.mtl\nmtllib '
+                '/proc/self/status\nusemtl a\n' + TRIANGLE)
+    opened = []
+    real_open = os.open
+
+    def spy(path, *args, **kwargs):
+        opened.append(os.fspath(path))
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(os, 'open', spy)
+    monkeypatch.setattr(load_obj_module, 'open', lambda path, *a, **k:
+                        spy(path) and None, raising=False)
+    with pytest.warns(UserWarning, match="'a' is not defined"):
+        load_obj(obj, load_texture=True, allow_outside=True)
+    assert opened == [obj]
+
+
+def test_mesh_passes_allow_outside(tmp_path):
+    outside, mesh = outside_scene(tmp_path)
+    obj = write(mesh / 'm.obj', 'mtllib ../outside/x.mtl\nusemtl a\n'
+                + TRIANGLE)
+    with pytest.raises(ValueError, match='allow_outside'):
+        Mesh(obj, load_texture=True)
+    loaded = Mesh(obj, load_texture=True, texture_size=1, allow_outside=True)
+    colours = chainer.functions.sigmoid(loaded.textures).array
+    assert colours[0, 0, 0, 0, 0] > 0.99 and colours[0, 0, 0, 0, 1] < 0.01
+
+
+# ------------------------------------------------- issue 16: reader (7)
+
+def test_utf8_bom_is_skipped(tmp_path):
+    obj = tmp_path / 'm.obj'
+    obj.write_bytes(b'\xef\xbb\xbfv 5 0 0\nv 1 0 0\nv 0 1 0\n'
+                    b'mtllib m.mtl\nusemtl a\nf 1 2 3\n')
+    (tmp_path / 'm.mtl').write_bytes(b'\xef\xbb\xbfnewmtl a\nKd 0 1 0\n')
+    vertices, faces, textures = load_obj(str(obj), normalization=False,
+                                         load_texture=True, texture_size=1)
+    numpy.testing.assert_array_equal(vertices[0], [5, 0, 0])
+    assert len(vertices) == 3
+    numpy.testing.assert_array_equal(textures[0, 0, 0, 0], [0, 1, 0])
+
+
+def test_hash_inside_names_is_not_a_comment(tmp_path):
+    write(tmp_path / 'a#b.mtl', 'newmtl x#1  # red\nKd 1 0 0\n'
+          'newmtl x#2\nKd 0 0 1 #blue\n')
+    obj = write(tmp_path / 'm.obj', 'mtllib a#b.mtl\nv 0 0 0 # c\n'
+                'v 1 0 0\t#c\nv 0 1 0\n#f 1 2 3\nusemtl x#1\nf 1 2 3\n'
+                'usemtl x#2\nf 1 2 3\n')
+    _, faces, textures = load_obj(obj, load_texture=True, texture_size=1)
+    assert len(faces) == 2
+    numpy.testing.assert_array_equal(textures[:, 0, 0, 0],
+                                     [[1, 0, 0], [0, 0, 1]])
+    # '#' glued to a number is not a comment either: a clear error.
+    obj = write(tmp_path / 'n.obj', 'v 0 0 0#c\n')
+    with pytest.raises(ValueError, match=r"n\.obj:1: vertex: not a number: "
+                       r"'0#c'"):
+        load_obj(obj)
+
+
+@pytest.mark.parametrize('stem', ['a#b', 'a b', ' lead', 'tab\there',
+                                  'new\nline', 'x#', '#'])
+def test_save_obj_odd_names_load_back(tmp_path, stem):
+    textures = numpy.full((1, 2, 2, 2, 3), 0.5, 'f')
+    path = str(tmp_path / (stem + '.obj'))
+    save_obj(path, numpy.eye(3, dtype='f'), numpy.array([[0, 1, 2]]),
+             textures)
+    safe = re.sub(r'[#\s]', '_', stem)
+    assert sorted(os.listdir(str(tmp_path))) == sorted(
+        [stem + '.obj', safe + '.mtl', safe + '.png'])
+    _, _, t = load_obj(path, load_texture=True, texture_size=2,
+                       normalization=False)
+    assert numpy.abs(t - 0.5).max() <= QUANTUM
+
+
+@pytest.mark.parametrize('line, message', [
+    ('f 1 2 9223372036854775809', 'vertex index 9223372036854775809 out of '
+     'range'),
+    ('f 1 2 2147483648', 'vertex index 2147483648 out of range'),
+    ('f 1 2 ' + '9' * 5000, 'vertex index ' + "'" + '9' * 5000),
+    ('f 1/99999999999999999999 2 3', 'texture coordinate index 9999'),
+    ('f 1 2 3\x00', "bad vertex index '3\\x00'"),
+    ('f 1 2 \u0663', 'bad vertex index'),
+    ('v 1e39 0 0', "vertex: '1e39' is outside float32 range"),
+    ('v 0 0 -3.5e38', 'outside float32 range'),
+    ('v 1 1 1e999', 'non-finite'),
+    ('v 1 2 \u0663', 'not a number'),
+    ('v 1 2 1_0', "not a number: '1_0'"),
+    ('v 1 2 infinity', 'non-finite'),
+    ('vt 1e39 0', "texture coordinate: '1e39' is outside float32 range"),
+])
+def test_out_of_range_numbers_name_file_and_line(tmp_path, line, message):
+    obj = write(tmp_path / 'bad.obj',
+                'v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\n' + line + '\n')
+    with pytest.raises(ValueError) as info:
+        load_obj(obj)
+    assert str(info.value).startswith(obj + ':5: ')
+    assert message in str(info.value)
+
+
+def test_huge_coordinates_normalise_to_finite_values(tmp_path):
+    obj = write(tmp_path / 'm.obj', 'v -3.4e38 0 0\nv 3.4e38 0 0\n'
+                'v 0 3.4028234e38 1\nf 1 2 3\n')
+    vertices, _ = load_obj(obj)
+    assert numpy.isfinite(vertices).all()
+    numpy.testing.assert_allclose(vertices[:, 0], [-1, 1, 0], atol=1e-6)
+    raw, _ = load_obj(obj, normalization=False)
+    assert numpy.isfinite(raw).all() and raw[2, 1] == numpy.float32(
+        3.4028234e38)
+
+
+def test_kd_range(tmp_path):
+    write(tmp_path / 'm.mtl', 'newmtl a\nKd 2 -1 0.5\nnewmtl b\nKd 1e39\n')
+    obj = write(tmp_path / 'm.obj', 'mtllib m.mtl\nusemtl a\n' + TRIANGLE)
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / 'm.mtl'))
+                       + ":4: Kd: '1e39' is outside float32 range"):
+        load_obj(obj, load_texture=True)
+    write(tmp_path / 'm.mtl', 'newmtl a\nKd 2 -1 0.5\n')
+    _, _, textures = load_obj(obj, load_texture=True, texture_size=1)
+    numpy.testing.assert_array_equal(textures[0, 0, 0, 0], [1, 0, 0.5])
+
+
+def image_triangle(tmp_path, save):
+    """A triangle whose three on-plane texels (T = 2) sample the pixels
+    (0, 0), (0, 1) and (1, 0) (row, column) of a 2 x 2 image."""
+    save(str(tmp_path / 't.tif'))
+    write(tmp_path / 'm.mtl', 'newmtl a\nmap_Kd t.tif\n')
+    obj = write(tmp_path / 'm.obj', 'mtllib m.mtl\nusemtl a\nvt 0.25 0.75\n'
+                'vt 0.75 0.75\nvt 0.25 0.25\nv 0 0 0\nv 1 0 0\nv 0 1 0\n'
+                'f 1/1 2/2 3/3\n')
+    _, _, textures = load_obj(obj, load_texture=True, texture_size=2)
+    return textures[0, 1, 0, 0], textures[0, 0, 1, 0], textures[0, 0, 0, 1]
+
+
+def pillow_saver(mode, pixels, **kwargs):
+    from PIL import Image
+
+    def save(path):
+        Image.fromarray(numpy.asarray(pixels), mode=mode).save(path, **kwargs)
+    return save
+
+
+def test_cmyk_jpeg_is_converted(tmp_path):
+    from PIL import Image
+    Image.new('CMYK', (8, 8), (0, 255, 255, 0)).save(str(tmp_path / 't.jpg'))
+    obj = textured_triangle(tmp_path, image_name='t.jpg')
+    _, _, textures = load_obj(obj, load_texture=True, texture_size=2)
+    numpy.testing.assert_allclose(textures.reshape(-1, 3),
+                                  numpy.tile([1, 0, 0], (8, 1)), atol=0.02)
+
+
+def test_float_tiff_is_clipped_and_non_finite_refused(tmp_path):
+    from PIL import Image
+    pixels = numpy.array([[-0.5, 0.25], [2.0, 0]], numpy.float32)
+    colours = image_triangle(tmp_path, lambda path: Image.fromarray(
+        pixels).save(path))
+    numpy.testing.assert_allclose(colours, [[0] * 3, [0.25] * 3, [1] * 3])
+    pixels[1, 1] = numpy.nan
+    with pytest.raises(ValueError, match=r"m\.mtl:2: texture image .*t\.tif "
+                       "has NaN or infinite pixels"):
+        image_triangle(tmp_path, lambda path: Image.fromarray(
+            pixels).save(path))
+
+
+def test_int32_tiff_and_16_bit_images_are_scaled_by_their_range(tmp_path):
+    from PIL import Image
+    pixels = numpy.array([[-7, 2 ** 30], [2 ** 31 - 1, 0]], numpy.int32)
+    colours = image_triangle(tmp_path, lambda path: Image.fromarray(
+        pixels).save(path))
+    numpy.testing.assert_allclose(colours, [[0] * 3, [0.5] * 3, [1] * 3],
+                                  atol=1e-6)
+    # 16-bit PGM: Pillow reads it as 32-bit 'I'; scaled by 65535.
+    grey = numpy.array([[0, 32768], [65535, 0]], numpy.uint16)
+    colours = image_triangle(tmp_path, lambda path: Image.fromarray(
+        grey).save(path, format='PPM'))
+    numpy.testing.assert_allclose(colours, [[0] * 3, [0.5] * 3, [1] * 3],
+                                  atol=1e-4)
+    colours = image_triangle(tmp_path, lambda path: Image.fromarray(
+        grey).save(path, format='PNG'))
+    numpy.testing.assert_allclose(colours, [[0] * 3, [0.5] * 3, [1] * 3],
+                                  atol=1e-4)
+
+
+def test_undecodable_image_names_mtl_line_and_image(tmp_path):
+    (tmp_path / 't.png').write_bytes(b'not an image')
+    obj = textured_triangle(tmp_path)
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / 'm.mtl'))
+                       + r':2: texture image .*t\.png: cannot read it'):
+        load_obj(obj, load_texture=True)
+    (tmp_path / 't.png').write_bytes(b'')
+    with pytest.raises(ValueError, match=r't\.png is empty'):
+        load_obj(obj, load_texture=True)
+
+
+# ------------------------------------------------- issue 16: save_obj (8)
+
+@pytest.mark.parametrize('bad', [numpy.nan, numpy.inf, -numpy.inf])
+def test_save_obj_refuses_non_finite_input(tmp_path, bad):
+    vertices = numpy.eye(3, dtype='f')
+    faces = numpy.array([[0, 1, 2]])
+    textures = numpy.full((1, 2, 2, 2, 3), 0.5, 'f')
+    path = str(tmp_path / 'x.obj')
+    broken = vertices.copy()
+    broken[1, 2] = bad
+    with pytest.raises(ValueError, match=r'vertices must be finite, got '
+                       r'-?(nan|inf) at index \(1, 2\)'):
+        save_obj(path, broken, faces)
+    broken = textures.copy()
+    broken[0, 1, 0, 1, 2] = bad
+    with pytest.raises(ValueError, match=r'textures must be finite.*'
+                       r'\(0, 1, 0, 1, 2\)'):
+        save_obj(path, vertices, faces, broken)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_save_obj_float64_round_trips_exactly(tmp_path):
+    rng = numpy.random.RandomState(0)
+    vertices = rng.randn(20, 3) * 10.0 ** rng.randint(-40, 38, (20, 3))
+    vertices[0] = [1 / 3, 0.1, 5e-324]
+    path = str(tmp_path / 'x.obj')
+    save_obj(path, vertices, numpy.array([[0, 1, 2]]))
+    with open(path) as f:
+        written = [[float(x) for x in line.split()[1:]] for line in f
+                   if line.startswith('v ')]
+    numpy.testing.assert_array_equal(numpy.array(written), vertices)
+    loaded, _ = load_obj(path, normalization=False)
+    numpy.testing.assert_array_equal(loaded, vertices.astype(numpy.float32))

@@ -120,8 +120,8 @@ def test_memory_estimate_covers_the_measured_peak(dtype, anti_aliasing,
     size = 128
     rng = numpy.random.RandomState(0)
     centres = rng.uniform(-0.8, 0.8, (1, 200, 1, 2))
-    faces = numpy.concatenate([centres + rng.uniform(-0.3, 0.3, (1, 200, 3, 2)),
-                               rng.uniform(1, 3, (1, 200, 3, 1))], 3)
+    xy = centres + rng.uniform(-0.3, 0.3, (1, 200, 3, 2))
+    faces = numpy.concatenate([xy, rng.uniform(1, 3, (1, 200, 3, 1))], 3)
     faces = chainer.Variable(faces.astype(dtype))
     textures = rng.uniform(0, 1, (1, 200, 2, 2, 2, 3)).astype(dtype) \
         if asked[0] else None
@@ -159,3 +159,11 @@ def test_memory_check_counts_the_backward_pass(monkeypatch):
     with pytest.raises(ValueError, match='image_size 1024x1024 .* needs '
                                          'about 0.3 GiB'):
         nr.rasterize_silhouettes(chainer.Variable(GOOD), 1024)
+
+
+def test_non_finite_faces_message_locates_the_face():
+    faces = numpy.concatenate([GOOD, GOOD, GOOD], axis=1)
+    faces = numpy.concatenate([faces, faces])
+    faces[1, 2, 0, 2] = numpy.inf
+    with pytest.raises(ValueError, match='face 2 of batch item 1'):
+        nr.rasterize_silhouettes(faces, 8)

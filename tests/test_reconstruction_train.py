@@ -1,5 +1,6 @@
 """Training the reconstruction model with Chainer's Trainer: loss, files,
-exact resume, the learning-rate drop, and ChainerMN replicas."""
+exact resume (across epochs, and from damaged or foreign files in the
+output directory), the learning-rate drop, and ChainerMN replicas."""
 import os
 import shutil
 import subprocess
@@ -99,6 +100,195 @@ def test_bad_resume_path_is_one_clear_error(data_dir, tmp_path):
     with pytest.raises(SystemExit, match='--resume'):
         run(data_dir, tmp_path, '--iterations', '2', '--resume',
             str(tmp_path / 'missing'))
+
+
+# -- resuming exactly, and from what a killed run leaves ----------------------
+
+@pytest.fixture(scope='module')
+def one_object(tmp_path_factory):
+    """One training object (24 examples: its views) and one validation
+    object, of one class."""
+    path = str(tmp_path_factory.mktemp('one_object'))
+    make_synthetic.generate(path, {'train': 1, 'val': 1, 'test': 0},
+                            'chair', seed=1, progress=False, stretch=0)
+    return path
+
+
+def quick(data_dir, out, *extra):
+    """A cheap run: batch 12 of the 24 examples (an epoch is 2
+    iterations), a narrow encoder, 16 px silhouettes, the loss logged
+    every iteration."""
+    return train.main(['--data-dir', data_dir, '-o', str(out),
+                       '--classes', 'chair', '--batch-size', '12',
+                       '--image-size', '16', '--encoder-channels', '8,16,32',
+                       '--val-interval', '1', '--learning-rate', '1e-4',
+                       '--max-val-objects', '1', '--no-progress'] +
+                      list(extra))
+
+
+def losses(trainer):
+    return [(entry['iteration'], entry['main/loss'])
+            for entry in trainer.get_extension('LogReport').log]
+
+
+def assert_same_arrays(path_a, path_b, prefix=''):
+    a, b = parameters(path_a), parameters(path_b)
+    keys = sorted(k for k in a if k.startswith(prefix))
+    assert keys and keys == sorted(k for k in b if k.startswith(prefix))
+    for key in keys:
+        numpy.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_resume_across_epochs_and_the_rate_drop_is_exact(one_object,
+                                                         tmp_path):
+    # Epochs end (and the next order is drawn) at iterations 2 and 4; the
+    # rate drops after iteration int(0.6 * 5) = 3. The run killed after
+    # its snapshot at 3 (past both the first shuffle and the drop) resumes
+    # and must draw the shuffle at 4 and use the rate of 4 and 5 as the
+    # straight run does.
+    straight, killed = tmp_path / 'straight', tmp_path / 'killed'
+    options = ['--iterations', '5', '--snapshot-interval', '3',
+               '--lr-drop', '0.6']
+    first = quick(one_object, straight, *options)
+    killed.mkdir()
+    shutil.copy(str(straight / 'snapshot_iter_3'), str(killed))
+    resumed = quick(one_object, killed, '--resume', 'auto', *options)
+    assert resumed.updater.iteration == 5
+    assert [i for i, _ in losses(first)] == [1, 2, 3, 4, 5]
+    assert losses(resumed) == losses(first)
+    assert_same_arrays(str(straight / 'model_final.npz'),
+                       str(killed / 'model_final.npz'))
+    # Adam's moments, the iterator and its generator too.
+    assert_same_arrays(str(straight / 'snapshot_iter_5'),
+                       str(killed / 'snapshot_iter_5'), prefix='updater/')
+    assert resumed.updater.get_optimizer('main').alpha == \
+        pytest.approx(1e-5)
+
+
+@pytest.fixture(scope='module')
+def two_snapshots(one_object, tmp_path_factory):
+    """A 2-iteration run of batch 2 (within one epoch) with snapshots at
+    1 and 2: its folder."""
+    out = tmp_path_factory.mktemp('two_snapshots')
+    quick(one_object, out, '--batch-size', '2', '--iterations', '2',
+          '--snapshot-interval', '1')
+    return out
+
+
+def truncate(path):
+    with open(str(path), 'rb') as f:
+        data = f.read()
+    with open(str(path), 'wb') as f:
+        f.write(data[:len(data) // 2])
+
+
+def without_sampler_state(path):
+    arrays = parameters(str(path))
+    numpy.savez(str(path) + '.npz', **{
+        k: v for k, v in arrays.items() if '/order_sampler/' not in k})
+    os.replace(str(path) + '.npz', str(path))
+
+
+@pytest.mark.parametrize('case', ['truncated', 'empty', 'all unreadable',
+                                  'foreign names', 'partial leftovers',
+                                  'older snapshot'])
+def test_auto_resume_from_what_a_killed_run_leaves(case, one_object,
+                                                   two_snapshots, tmp_path,
+                                                   capsys):
+    out = tmp_path / 'out'
+    out.mkdir()
+    shutil.copy(str(two_snapshots / 'snapshot_iter_1'), str(out))
+    last = out / 'snapshot_iter_2'
+    kept = []
+    if case == 'truncated':
+        shutil.copy(str(two_snapshots / 'snapshot_iter_2'), str(last))
+        truncate(last)
+    elif case == 'empty':
+        last.write_bytes(b'')
+    elif case == 'all unreadable':
+        last.write_bytes(b'')
+        truncate(out / 'snapshot_iter_1')
+    elif case == 'foreign names':
+        # Not snapshots of this run: never loaded, never removed.
+        kept = ['snapshot_iter_8.bak', 'snapshot_iter_9~', 'snapshot_iter_',
+                'snapshot_iter_x', 'snapshot_iter_7']
+        for name in kept[:-1]:
+            (out / name).write_bytes(b'junk')
+        (out / kept[-1]).mkdir()
+    elif case == 'partial leftovers':
+        # A kill while chainer's writer saved snapshot 2 (its temporary
+        # folder), while LogReport wrote the log, and while model_final.npz
+        # was written.
+        partial = out / 'tmpsnapshot_iter_2k3_9zqab'
+        partial.mkdir()
+        shutil.copy(str(two_snapshots / 'snapshot_iter_2'), str(partial))
+        truncate(partial / 'snapshot_iter_2')
+        (out / 'logq8d1_ab2').mkdir()
+        (out / 'logq8d1_ab2' / 'log.json').write_text('[')
+        (out / 'tmpmodel_final.npz').write_bytes(b'PK')
+        # Someone else's: kept.
+        kept = ['tmpnotes', 'logbook_2026']
+        (out / 'tmpnotes').write_text('mine')
+        (out / 'logbook_2026').mkdir()
+        (out / 'logbook_2026' / 'notes.txt').write_text('mine')
+    elif case == 'older snapshot':
+        without_sampler_state(out / 'snapshot_iter_1')
+    capsys.readouterr()
+    trainer = quick(one_object, out, '--batch-size', '2', '--iterations',
+                    '2', '--snapshot-interval', '1', '--resume', 'auto')
+    err = capsys.readouterr().err
+    assert trainer.updater.iteration == 2
+    # The run (from snapshot 1, or from the start when none can be read)
+    # computes what the uninterrupted one did.
+    assert_same_arrays(str(two_snapshots / 'model_final.npz'),
+                       str(out / 'model_final.npz'))
+    warnings = [line for line in err.splitlines() if 'warning' in line]
+    if case in ('truncated', 'empty'):
+        assert len(warnings) == 1, err
+        assert 'unreadable snapshot {} ('.format(last) in warnings[0]
+        assert ('BadZipFile' if case == 'truncated' else 'EOFError') in \
+            warnings[0]
+    elif case == 'all unreadable':
+        assert len(warnings) == 2, err
+        assert str(last) in warnings[0]
+        assert str(out / 'snapshot_iter_1') in warnings[1]
+    elif case == 'older snapshot':
+        assert len(warnings) == 1 and 'no shuffling state' in warnings[0]
+    else:
+        assert warnings == [], err
+    names = set(os.listdir(str(out)))
+    assert not {n for n in names if n.startswith('tmpsnapshot')}
+    assert 'tmpmodel_final.npz' not in names
+    assert 'logq8d1_ab2' not in names
+    assert set(kept) <= names
+
+
+def test_bad_snapshot_given_by_path_is_one_clear_error(one_object,
+                                                       two_snapshots,
+                                                       tmp_path):
+    truncated = tmp_path / 'snapshot_iter_2'
+    shutil.copy(str(two_snapshots / 'snapshot_iter_2'), str(truncated))
+    truncate(truncated)
+    empty = tmp_path / 'empty'
+    empty.write_bytes(b'')
+    foreign = tmp_path / 'foreign.npz'
+    numpy.savez(str(foreign), a=numpy.zeros(1))
+    for path, reason in ((truncated, 'cannot read the snapshot'),
+                         (empty, 'cannot read the snapshot'),
+                         (foreign, 'is not a snapshot of this model')):
+        with pytest.raises(SystemExit) as exit_info:
+            quick(one_object, tmp_path / 'out', '--iterations', '2',
+                  '--resume', str(path))
+        message = str(exit_info.value.code)
+        assert message.startswith('train.py: error: --resume: ')
+        assert reason in message and str(path) in message
+        assert '\n' not in message
+    # A snapshot of another configuration (a wider encoder) is refused
+    # the same way, also with --resume auto.
+    with pytest.raises(SystemExit, match='is not a snapshot of this model'):
+        quick(one_object, tmp_path / 'out', '--iterations', '2',
+              '--encoder-channels', '8,16,16', '--resume',
+              str(two_snapshots / 'snapshot_iter_1'))
 
 
 def test_lr_drop_sets_the_iteration_of_the_drop(data_dir, tmp_path,

@@ -278,3 +278,140 @@ def test_in_kernel_lighting_and_fill_back_equal_the_composed_pipeline(dtype):
         numpy.testing.assert_allclose(ours, composed, rtol=10 * tolerance,
                                       atol=tolerance * abs(composed).max())
     assert abs(results[0][1]).max() > 0  # the vertices got gradients
+
+
+# -- audit issue 16: errors that name the user's attribute or argument -------
+
+def small_renderer(**settings):
+    renderer = nr.Renderer()
+    renderer.image_size = 16
+    for name, value in settings.items():
+        setattr(renderer, name, value)
+    return renderer
+
+
+def teapot():
+    vertices, faces = load('teapot.obj')
+    return vertices[None], faces[None]
+
+
+def test_camera_mode_values():
+    vertices, faces = teapot()
+    with pytest.raises(ValueError) as info:
+        small_renderer(camera_mode='lookat').render_silhouettes(vertices,
+                                                                faces)
+    message = str(info.value)
+    assert 'camera_mode' in message and "'lookat'" in message
+    for accepted in ("'look_at'", "'look'", "'none'", 'None'):
+        assert accepted in message
+    # None and 'none': no view transform (the mesh moved in front).
+    moved = vertices + numpy.array([0, 0, 3], 'f')
+    images = [small_renderer(camera_mode=mode).render_silhouettes(
+        moved, faces).array for mode in (None, 'none')]
+    numpy.testing.assert_array_equal(images[0], images[1])
+    assert images[0].sum() > 0
+    assert nr.renderer.CAMERA_MODES == ('look_at', 'look', 'none', None)
+
+
+def test_vertex_at_camera_depth_names_vertices():
+    vertices, faces = teapot()
+    vertices = vertices.copy()
+    vertices[0, faces[0, 0, 0]] = [0.3, 0.2, -nr.Renderer().eye[2] * -1]
+    with pytest.raises(ValueError) as info:
+        small_renderer().render_silhouettes(vertices, faces)
+    message = str(info.value)
+    assert message.startswith('vertices:') and 'depth 0' in message
+    assert 'NaN' not in message and 'eye' in message
+
+
+def test_faces_behind_the_camera_are_skipped_not_errors():
+    # One triangle in front, one wholly behind, one straddling the camera.
+    vertices = numpy.array([[[-.5, -.5, 1], [.5, -.5, 1], [0, .5, 1],
+                             [-.5, -.5, -1], [.5, -.5, -1], [0, .5, -1],
+                             [-.5, -.5, -1], [.5, -.5, 1], [0, .5, 1]]], 'f')
+    faces = numpy.arange(9, dtype=numpy.int32).reshape(1, 3, 3)
+    renderer = small_renderer(camera_mode='none')
+    alpha = renderer.render_silhouettes(vertices, faces).array
+    assert 0 < alpha.sum() and numpy.isfinite(alpha).all()
+
+
+def test_unreferenced_vertex_at_camera_depth_is_ignored():
+    vertices, faces = teapot()
+    extra = numpy.array([[[0, 0, -nr.Renderer().eye[2] * -1]]], 'f')
+    padded = numpy.concatenate([vertices, extra], axis=1)
+    renderer = small_renderer()
+    numpy.testing.assert_array_equal(
+        renderer.render_silhouettes(padded, faces).array,
+        renderer.render_silhouettes(vertices, faces).array)
+
+
+@pytest.mark.parametrize('eye, words', [
+    ([0, 0, 0], 'must not be [0, 0, 0]'),
+    ([0, 0, -1e30], 'at most 9.22e+18'),
+    ([0, 0, -1e39], 'at most 3.4e+38'),
+])
+def test_bad_eye_names_eye(eye, words):
+    vertices, faces = teapot()
+    with pytest.raises(ValueError) as info:
+        small_renderer(eye=eye).render_silhouettes(vertices, faces)
+    assert str(info.value).startswith('Renderer.eye:')
+    assert words in str(info.value) and 'faces' not in str(info.value)
+
+
+@pytest.mark.parametrize('eye, words', [
+    ([0, 0, 0], 'must not be [0, 0, 0]'),
+    ([0, 0, -1e30], 'at most 9.22e+18'),
+])
+def test_bad_eye_parameter_names_eye(eye, words):
+    # A Parameter is not checked before the transform (no GPU read-back):
+    # the non-finite projection is explained afterwards.
+    vertices, faces = teapot()
+    renderer = small_renderer(eye=chainer.Parameter(numpy.array(eye, 'f')))
+    with pytest.raises(ValueError) as info:
+        renderer.render_silhouettes(vertices, faces)
+    assert str(info.value).startswith('Renderer.eye:')
+    assert words in str(info.value)
+
+
+def test_bad_textures_name_textures():
+    vertices, faces = teapot()
+    textures = numpy.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
+    renderer = small_renderer()
+    with pytest.raises(TypeError, match='^textures: .*floating'):
+        renderer.render(vertices, faces, textures.astype(numpy.int32))
+    with pytest.raises(TypeError, match='^textures: .*array'):
+        renderer.render(vertices, faces, textures.tolist())
+    with pytest.raises(TypeError, match='^textures: .*dtype of vertices'):
+        renderer.render(vertices, faces, textures.astype(numpy.float64))
+    with pytest.raises(ValueError, match='^textures: expected shape'):
+        renderer.render(vertices, faces, textures[0])
+
+
+@pytest.mark.parametrize('name, value, words', [
+    ('viewing_angle', numpy.array([90.]), '(0, 90)'),
+    ('viewing_angle', 0, '(0, 90)'),
+    ('viewing_angle', numpy.array([-5.]), '(0, 90)'),
+    ('light_intensity_ambient', 1e39, '3.4e+38'),
+    ('light_color_directional', [1e39, 1, 1], '3.4e+38'),
+    ('camera_direction', [0, 0, 0], 'nonzero'),
+    ('rasterizer_eps', 0, 'positive'),
+])
+def test_bad_attributes_are_named(name, value, words):
+    vertices, faces = teapot()
+    textures = numpy.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
+    renderer = small_renderer(camera_mode='look')
+    renderer.eye = [0, 0, -2.732]
+    setattr(renderer, name, value)
+    with pytest.raises(ValueError) as info:
+        renderer.render(vertices, faces, textures)
+    assert str(info.value).startswith('Renderer.{}:'.format(name))
+    assert words in str(info.value)
+
+
+def test_light_overflow_names_the_light_attributes():
+    vertices, faces = teapot()
+    textures = numpy.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
+    renderer = small_renderer(light_intensity_ambient=1e20,
+                              light_color_ambient=[1e20, 1, 1])
+    with pytest.raises(ValueError, match='light_intensity_ambient.*float32'):
+        renderer.render(vertices, faces, textures)

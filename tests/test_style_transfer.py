@@ -358,6 +358,63 @@ def test_style_transfer_resumes_exactly(tmp_path, style_image,
     assert resumed['first_evaluation'] == straight['first_evaluation']
 
 
+class Interrupted(Exception):
+    pass
+
+
+def test_deep_dream_resumes_exactly_after_an_interrupt(tmp_path,
+                                                       monkeypatch):
+    # No thread pinning: the runs must agree whatever OMP_NUM_THREADS is.
+    base = ['--random-features', '--save-every', '1'] + QUICK
+    straight = deep_dream.main(base + ['-o', str(tmp_path / 'a'),
+                                       '--iterations', '3'])
+    sample_step = deep_dream.sample_step
+
+    def killed_at_2(seed, iteration, batch_size):
+        if iteration == 2:
+            raise Interrupted
+        return sample_step(seed, iteration, batch_size)
+
+    monkeypatch.setattr(deep_dream, 'sample_step', killed_at_2)
+    with pytest.raises(Interrupted):
+        deep_dream.main(base + ['-o', str(tmp_path / 'b'),
+                                '--iterations', '3'])
+    monkeypatch.setattr(deep_dream, 'sample_step', sample_step)
+    resumed = deep_dream.main(base + ['-o', str(tmp_path / 'b'),
+                                      '--iterations', '3', '--resume'])
+    assert resumed['iterations'] == 3
+    assert resumed['losses'] == straight['losses']
+    assert resumed['first_evaluation'] == straight['first_evaluation']
+    assert resumed['final_evaluation'] == straight['final_evaluation']
+    # The whole state: the mesh, Adam's moments and step counts, the log.
+    with numpy.load(str(tmp_path / 'a' / 'deep_dream_state.npz')) as a, \
+            numpy.load(str(tmp_path / 'b' / 'deep_dream_state.npz')) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            numpy.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_unreadable_state_is_one_clear_error(tmp_path, capsys):
+    truncated = str(tmp_path / 'truncated.npz')
+    numpy.savez(truncated, iteration=numpy.zeros(1000))
+    with open(truncated, 'rb') as f:
+        data = f.read()
+    with open(truncated, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    empty = tmp_path / 'empty.npz'
+    empty.write_bytes(b'')
+    for path, error in ((truncated, 'BadZipFile'), (str(empty), 'EOFError')):
+        code, out = exit_code(deep_dream, [
+            '-o', str(tmp_path), '--random-features', '--resume', '--state',
+            path], capsys)
+        assert code == 1
+        errors = [line for line in out.err.splitlines()
+                  if ': error: ' in line]
+        assert len(errors) == 1 and 'Traceback' not in out.err
+        assert '--resume: cannot read the state file {} ({}'.format(
+            path, error) in errors[0]
+
+
 def test_deep_dream_lowers_the_loss(tmp_path, capsys):
     result = deep_dream.main(['-o', str(tmp_path), '--iterations', '3',
                               '--random-features'] + QUICK)

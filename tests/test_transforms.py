@@ -412,3 +412,49 @@ def test_transforms_gpu_match_cpu():
                                   rtol=1e-4, atol=1e-4)
     points = get_points_from_angles(cupy.asarray([2.]), 30., 10.)
     assert isinstance(points, cupy.ndarray) and points.shape == (1, 3)
+
+
+# -- audit issue 16: errors name the argument and the valid range ----------
+
+def test_look_at_far_eye_names_eye_and_at():
+    # |at - eye|^2 would overflow float32: the frame would be NaN.
+    with pytest.raises(ValueError, match=r'eye, at: .*at most 9.22e\+18'):
+        look_at(POINTS, [0, 0, -1e30])
+    with pytest.raises(ValueError, match='eye: .*3.4e\\+38'):
+        look_at(POINTS, [0, 0, -1e39])
+    with pytest.raises(ValueError, match='eye and at must differ'):
+        look_at(POINTS, [1, 2, 3], at=[1, 2, 3])
+    with pytest.raises(ValueError, match='up: .*at most'):
+        look_at(POINTS, [0, 0, -1], up=[0, 1e30, 0])
+    # float64 vertices allow far more.
+    assert numpy.isfinite(look_at(POINTS.astype(numpy.float64),
+                                  [0, 0, -1e30]).array).all()
+
+
+def test_look_far_direction_names_direction():
+    with pytest.raises(ValueError, match='direction: .*at most'):
+        look(POINTS, [0, 0, -1], [0, 0, 1e30])
+
+
+@pytest.mark.parametrize('angle', [0., 90., 120., -30.])
+def test_perspective_checks_array_angles_elementwise(angle):
+    angles = numpy.array([30., angle])
+    points = numpy.concatenate([POINTS, POINTS])
+    with pytest.raises(ValueError, match=r'angle: .*\(0, 90\).*batch item'):
+        perspective(points, angles)
+    with pytest.raises(ValueError, match='angle'):
+        perspective(points, chainer.Variable(angles))
+    with pytest.raises(ValueError, match='angle'):
+        perspective(POINTS, numpy.array(angle))
+
+
+def test_perspective_angle_too_small_for_the_dtype():
+    with pytest.raises(ValueError, match='angle: .*tangent'):
+        perspective(POINTS, 1e-40)
+    assert numpy.isfinite(perspective(POINTS.astype(numpy.float64) + [0, 0, 1],
+                                      1e-40).array).all()
+
+
+def test_as_batched_overflow_of_the_dtype_names_the_argument():
+    with pytest.raises(ValueError, match='light: .*float32'):
+        _checks.as_batched_array('light', 1e39, POINTS, 1, ())

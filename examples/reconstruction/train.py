@@ -14,20 +14,26 @@ CPU, NCCL on GPUs with one process per GPU)::
         -o result --communicator pure_nccl --gpu 0
 
 A killed run continues where it stopped with ``--resume auto`` (the latest
-snapshot in the output directory): the snapshot holds the model, Adam's
-state, the iterator's order and position and the log, and everything else
+snapshot in the output directory that can be read; unreadable ones, e.g.
+cut short by the kill, are named on stderr and skipped): the snapshot holds
+the model, Adam's state, the iterator's order and position, the state of
+the generator that shuffles each epoch and the log, and everything else
 (the learning-rate drop, the view pairs) is a function of the iteration, so
-the resumed run computes what the uninterrupted one would have.
+the resumed run computes what the uninterrupted one would have. Partial
+files a killed run leaves (chainer's ``tmpsnapshot_iter_*`` folders) are
+removed at start.
 
 Each training example is an object seen from two views a and b of its 24:
 the dataset indexes (object, view a) pairs, and view b is a fixed function
 of the index (see :class:`ViewPairs`).
 """
 import argparse
-import glob
 import os
 import re
+import shutil
 import sys
+import zipfile
+import zlib
 
 import numpy
 
@@ -83,8 +89,7 @@ def learning_rate_schedule(base_rate, drop_at):
     paper's drop at 95%). Hyperparameters are not part of snapshots; deriving
     them from the iteration makes resumed runs agree."""
 
-    @training.make_extension(trigger=(1, 'iteration'), priority=200)
-    def schedule(trainer):
+    def set_rate(trainer):
         optimizer = trainer.updater.get_optimizer('main')
         factor = 0.1 if trainer.updater.iteration >= drop_at else 1.
         target = base_rate * factor
@@ -92,11 +97,60 @@ def learning_rate_schedule(base_rate, drop_at):
             reconstruction_model.scale_learning_rate(
                 optimizer, target / optimizer.alpha)
 
+    # Also run once before the first update (after a resume has set the
+    # iteration): a run resumed after the drop starts at the lower rate.
+    @training.make_extension(trigger=(1, 'iteration'), priority=200,
+                             initializer=set_rate)
+    def schedule(trainer):
+        set_rate(trainer)
+
     return schedule
 
 
-def validation_iou(model, images, device, batch_size=16, views=(0, 6, 12,
-                                                                  18)):
+class ShuffleOrderSampler(chainer.iterators.ShuffleOrderSampler):
+    """Chainer's shuffling of each epoch, from its own generator
+    ``numpy.random.RandomState(seed)`` (not NumPy's global one), whose
+    state it serializes: a resumed run shuffles the later epochs as the
+    uninterrupted run would. (Chainer's ``SerialIterator`` serializes the
+    current order and position, not its sampler's generator.)"""
+
+    def __init__(self, seed):
+        super(ShuffleOrderSampler, self).__init__(
+            numpy.random.RandomState(seed))
+        self.missing_state = False
+
+    def serialize(self, serializer):
+        name, keys, position, has_gauss, cached_gaussian = \
+            self._random.get_state()
+        if isinstance(serializer, chainer.serializer.Deserializer):
+            try:
+                keys = serializer('keys', keys)
+            except KeyError:
+                # A snapshot of an older train.py: the epochs after the
+                # loaded one are shuffled from the seed's generator.
+                self.missing_state = True
+                return
+        else:
+            serializer('keys', keys)
+        self._random.set_state((
+            name, keys, int(serializer('position', int(position))),
+            int(serializer('has_gauss', int(has_gauss))),
+            float(serializer('cached_gaussian', float(cached_gaussian)))))
+
+
+class SerialIterator(chainer.iterators.SerialIterator):
+    """Chainer's ``SerialIterator`` whose snapshot also holds the state of
+    its order sampler (e.g. :class:`ShuffleOrderSampler`), under
+    ``order_sampler/``."""
+
+    def serialize(self, serializer):
+        super(SerialIterator, self).serialize(serializer)
+        if hasattr(self.order_sampler, 'serialize'):
+            self.order_sampler.serialize(serializer['order_sampler'])
+
+
+def validation_iou(model, images, device, batch_size=16,
+                   views=(0, 6, 12, 18)):
     """An extension reporting ``validation/main/iou``: the mean silhouette
     IoU of each validation image's predicted mesh, rendered from that
     image's own view, with the image's mask (binarised at 0.5)."""
@@ -130,12 +184,127 @@ def validation_iou(model, images, device, batch_size=16, views=(0, 6, 12,
     return evaluate
 
 
+SNAPSHOT_NAME = 'snapshot_iter_{.updater.iteration}'
+_SNAPSHOT = re.compile(r'snapshot_iter_(\d+)')
+# What chainer leaves when a run is killed while writing: the folder its
+# snapshot writer saves into before moving the file in place
+# (tempfile.mkdtemp(prefix='tmp' + filename), 8 random characters), the
+# same for LogReport's log ('log' + 8), and _save_atomically's
+# tmpmodel_final.npz.
+_PARTIAL = re.compile(r'tmpsnapshot_iter_\d+[a-z0-9_]{8}|'
+                      r'tmpmodel_final\.npz')
+_PARTIAL_LOG = re.compile(r'log[a-z0-9_]{8}')
+
+
+def snapshots(output_dir):
+    """The snapshots in ``output_dir``, highest iteration first: the
+    files named exactly ``snapshot_iter_<digits>`` (others, such as
+    ``snapshot_iter_8.bak``, are not snapshots of this run)."""
+    if not os.path.isdir(output_dir):
+        return []
+    found = []
+    for name in os.listdir(output_dir):
+        match = _SNAPSHOT.fullmatch(name)
+        path = os.path.join(output_dir, name)
+        if match and os.path.isfile(path):
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
 def latest_snapshot(output_dir):
     """The snapshot of the highest iteration in ``output_dir``, or None."""
-    paths = glob.glob(os.path.join(output_dir, 'snapshot_iter_*'))
-    if not paths:
-        return None
-    return max(paths, key=lambda p: int(re.findall(r'\d+$', p)[0]))
+    found = snapshots(output_dir)
+    return found[0] if found else None
+
+
+def remove_partial_files(output_dir):
+    """Removes what a run killed while writing leaves in ``output_dir``
+    (see ``_PARTIAL``; a ``log*`` folder only if it holds nothing but
+    LogReport's ``log.json``). Returns the names removed."""
+    if not os.path.isdir(output_dir):
+        return []
+    removed = []
+    for name in sorted(os.listdir(output_dir)):
+        path = os.path.join(output_dir, name)
+        if _PARTIAL.fullmatch(name):
+            pass
+        elif _PARTIAL_LOG.fullmatch(name) and os.path.isdir(path) and \
+                set(os.listdir(path)) <= {'log.json'}:
+            pass
+        else:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+        removed.append(name)
+    return removed
+
+
+class UnreadableSnapshot(Exception):
+    """A snapshot file that cannot be read (empty, cut short, corrupt)."""
+
+
+def read_snapshot(path):
+    """All the arrays of the snapshot ``path`` as a dict (read in full, so
+    that a damaged file fails here, before anything is loaded), or
+    :class:`UnreadableSnapshot` saying why."""
+    try:
+        # No pickles: chainer's snapshots of this trainer hold none.
+        loaded = numpy.load(path, allow_pickle=False)
+        if not isinstance(loaded, numpy.lib.npyio.NpzFile):
+            raise ValueError('an .npy array, not an .npz archive')
+        with loaded:
+            return {key: loaded[key] for key in loaded.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile,
+            zlib.error) as error:
+        raise UnreadableSnapshot('{}: {}'.format(type(error).__name__,
+                                                 error))
+
+
+def resume_from(trainer, resume, output_dir, ignore_names=None,
+                warn=True):
+    """Loads a snapshot into ``trainer``: ``resume`` is a path (which must
+    be readable) or 'auto' (the newest readable snapshot in ``output_dir``,
+    unreadable ones named in a warning on stderr; none: the run starts
+    from iteration 0). Returns the path loaded, or None. A snapshot that
+    is not of this model and these options, or a bad path, is one error
+    line (SystemExit)."""
+    if resume == 'auto':
+        candidates = snapshots(output_dir)
+    else:
+        if not os.path.isfile(resume):
+            raise SystemExit('train.py: error: --resume: no snapshot at '
+                             '{}'.format(resume))
+        candidates = [resume]
+    for path in candidates:
+        try:
+            arrays = read_snapshot(path)
+        except UnreadableSnapshot as error:
+            if resume != 'auto':
+                raise SystemExit('train.py: error: --resume: cannot read '
+                                 'the snapshot {} ({})'.format(path, error))
+            if warn:
+                print('train.py: warning: skipping the unreadable snapshot '
+                      '{} ({})'.format(path, error), file=sys.stderr)
+            continue
+        try:
+            chainer.serializers.NpzDeserializer(
+                arrays, ignore_names=ignore_names).load(trainer)
+        except (KeyError, ValueError, TypeError) as error:
+            raise SystemExit(
+                'train.py: error: --resume: {} is not a snapshot of this '
+                'model and these options ({}: {})'.format(
+                    path, type(error).__name__,
+                    str(error).splitlines()[0] if str(error) else ''))
+        sampler = trainer.updater.get_iterator('main').order_sampler
+        if warn and getattr(sampler, 'missing_state', False):
+            print('train.py: warning: {} holds no shuffling state (an older '
+                  'train.py wrote it): the epochs after the current one are '
+                  'shuffled differently from an uninterrupted run'
+                  .format(path), file=sys.stderr)
+        return path
+    return None
 
 
 def build_parser():
@@ -217,7 +386,15 @@ def main(argv=None):
         gpu = comm.intra_rank
     device = chainer.get_device(gpu if gpu >= 0 else '@numpy')
     device.use()
+    # NumPy's global generator draws the initial weights only (on the CPU,
+    # before any resume replaces them); the shuffling has its own generator,
+    # saved in the snapshots (ShuffleOrderSampler), and the view pairs are
+    # a function of the index.
     numpy.random.seed(args.seed)
+    if rank == 0:
+        for name in remove_partial_files(args.output_dir):
+            print('train.py: removed {}, left by an interrupted run'.format(
+                os.path.join(args.output_dir, name)), file=sys.stderr)
 
     class_ids = dataset.parse_class_ids(args.classes) if args.classes \
         else None
@@ -247,8 +424,8 @@ def main(argv=None):
         import chainermn
         optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
 
-    iterator = chainer.iterators.SerialIterator(train, args.batch_size,
-                                                shuffle=True)
+    iterator = SerialIterator(train, args.batch_size,
+                              order_sampler=ShuffleOrderSampler(args.seed))
     updater = training.updaters.StandardUpdater(
         iterator, optimizer, device=device,
         loss_func=lambda a, b, ea, eb: model(a, b, ea, eb))
@@ -278,33 +455,38 @@ def main(argv=None):
         # Uncompressed: zlib on the ~300 MB of weights and Adam moments
         # takes far longer than writing them.
         trainer.extend(extensions.snapshot(
-            filename='snapshot_iter_{.updater.iteration}',
+            filename=SNAPSHOT_NAME,
             savefun=_save_uncompressed), trigger=snapshot_trigger)
         if not args.no_progress:
             trainer.extend(extensions.ProgressBar(update_interval=1))
 
-    resume = args.resume
-    if resume == 'auto':
-        resume = latest_snapshot(args.output_dir)
-    if resume:
-        if not os.path.isfile(resume):
-            raise SystemExit('train.py: error: --resume: no snapshot at '
-                             '{}'.format(resume))
+    if args.resume:
         # Every process loads rank 0's snapshot: the model, optimizer and
         # iteration count are the same on all of them.
-        chainer.serializers.load_npz(resume, trainer, ignore_names=None
-                                     if comm is None else _not_iterator)
+        resume_from(trainer, args.resume, args.output_dir,
+                    ignore_names=None if comm is None else _not_iterator,
+                    warn=rank == 0)
     trainer.run()
     if rank == 0:
         path = os.path.join(args.output_dir, 'model_final.npz')
         model.to_device("@numpy")
-        _save_uncompressed(path, model)
+        _save_atomically(path, model)
         print('wrote', path)
     return trainer
 
 
 def _save_uncompressed(path, target):
     chainer.serializers.save_npz(path, target, compression=False)
+
+
+def _save_atomically(path, target):
+    """Saves ``target`` to ``tmp<name>`` next to ``path``, then renames it:
+    a run killed while writing leaves the earlier file intact (and the
+    partial one is removed by the next run's remove_partial_files)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(directory, 'tmp' + name)
+    _save_uncompressed(temporary, target)
+    os.replace(temporary, path)
 
 
 def _not_iterator(name):
