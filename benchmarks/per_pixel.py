@@ -123,9 +123,10 @@ def original_rasterization():
     pipeline is untouched."""
     package_launch = _launcher.launch
 
-    def launch(name, n, dtype, *args):
+    def launch(name, n, dtype, *args, **named):
         if name != 'rasterize_faces':
-            return package_launch(name, n, dtype, *args)
+            return package_launch(name, n, dtype, *args, **named)
+        args = _launcher.bind(name, args, named)
         zbuffer = args[-1]
         _SOURCE.launch(KERNEL, zbuffer.size, dtype, *args)
 
@@ -144,11 +145,13 @@ def capture_screen_faces():
     package_launch = _launcher.launch
     captured = []
 
-    def launch(name, n, dtype, *args):
+    def launch(name, n, dtype, *args, **named):
         if name == 'rasterize_faces':
+            args = _launcher.bind(name, args, named)
+            named = {}
             faces, _, height, width, near, far, zbuffer = args
             captured.append((faces.copy(), near, far, zbuffer.shape))
-        return package_launch(name, n, dtype, *args)
+        return package_launch(name, n, dtype, *args, **named)
 
     _launcher.launch = launch
     try:

@@ -35,9 +35,9 @@ class KernelTimer(object):
         self._launch = _launcher.launch
 
     def __enter__(self):
-        def timed(name, *args):
+        def timed(name, *args, **named):
             start = time.perf_counter()
-            self._launch(name, *args)
+            self._launch(name, *args, **named)
             self.times.setdefault(name, []).append(time.perf_counter() - start)
         _rasterize_module._launcher.launch = timed
         return self
@@ -84,13 +84,13 @@ def main():
         rows.append(('look_at + perspective + vertices_to_faces', median_ms(
             lambda: vertices_to_faces(renderer._to_screen(vertices),
                                       doubled_faces), args.repeat)))
-        screen_faces, _, light = renderer._screen_faces(vertices, faces,
-                                                        textures)
+        screen_faces, _, light, weights = renderer._screen_faces(
+            vertices, faces, textures)
         with KernelTimer() as timer:
             rows.append(('rasterize_rgbad (kernels + 2x2 averages)',
                          median_ms(lambda: renderer._rasterize(
                              screen_faces, textures, light, True, True, True,
-                             renderer.rasterizer_eps),
+                             renderer.rasterizer_eps, weights),
                              args.repeat)))
         forward_kernels = timer.times
         rows.append(('render_rgbad, whole forward', median_ms(

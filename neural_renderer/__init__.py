@@ -7,6 +7,7 @@ compatibility shim that lets Chainer 7.8.1 run on NumPy 2 and Python 3.12.
 import neural_renderer_compat
 neural_renderer_compat.install()
 
+from neural_renderer.clip_faces import clip_faces  # NOQA
 from neural_renderer.cross import cross  # NOQA
 from neural_renderer.get_points_from_angles import get_points_from_angles  # NOQA
 from neural_renderer.lighting import lighting  # NOQA

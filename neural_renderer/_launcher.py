@@ -139,6 +139,23 @@ class KernelSource(object):
         self._cpu_library = None
         self._gpu_modules = {}
 
+    def bind(self, name, args, named):
+        """The arguments of kernel ``name`` in signature order, from
+        positional ``args`` or from ``named`` (every parameter but ``n`` by
+        its name in the source), never both."""
+        params = [pname for pname, _, _ in self.signatures[name][:-1]]
+        if not named:
+            return list(args)
+        if args:
+            raise TypeError('kernel {}: pass the arguments by position or '
+                            'by name, not both'.format(name))
+        unknown = sorted(set(named) - set(params))
+        missing = [pname for pname in params if pname not in named]
+        if unknown or missing:
+            raise TypeError('kernel {}: unknown arguments {}, missing {}'
+                            .format(name, unknown, missing))
+        return [named[pname] for pname in params]
+
     def check_args(self, name, dtype, args):
         params = self.signatures[name][:-1]
         if len(args) != len(params):
@@ -232,8 +249,10 @@ class KernelSource(object):
         blocks = (n + _THREADS - 1) // _THREADS
         function((blocks,), (_THREADS,), tuple(gpu_args))
 
-    def launch(self, name, n, dtype, *args):
-        """Run kernel ``name`` over ``n`` indices on the arrays' device."""
+    def launch(self, name, n, dtype, *args, **named):
+        """Run kernel ``name`` over ``n`` indices on the arrays' device; the
+        arguments by position or by name (see :meth:`bind`)."""
+        args = self.bind(name, args, named)
         dtype = numpy.dtype(dtype)
         if dtype not in _SUFFIX:
             raise TypeError('kernels run in float32 or float64, not '
@@ -284,6 +303,13 @@ def gpu_source():
     return _PACKAGE.gpu_source()
 
 
-def launch(name, n, dtype, *args):
-    """Run kernel ``name`` over ``n`` indices on the arrays' device."""
-    _PACKAGE.launch(name, n, dtype, *args)
+def bind(name, args, named):
+    """The package kernel's arguments in signature order (see
+    :meth:`KernelSource.bind`)."""
+    return _PACKAGE.bind(name, args, named)
+
+
+def launch(name, n, dtype, *args, **named):
+    """Run kernel ``name`` over ``n`` indices on the arrays' device; the
+    arguments by position or by their names in the source."""
+    _PACKAGE.launch(name, n, dtype, *args, **named)

@@ -40,12 +40,16 @@ class RasterizeFunction(function_node.FunctionNode):
 
     Inputs: ``faces`` [B, F, 3, 3], optionally ``textures``
     [B, Ft, T, T, T, 3] and then optionally ``light`` [B, F, 3], all of one
-    float dtype. Ft is F, or with ``fill_back`` F / 2: faces F/2..F-1 are
-    then the reversed copies [v2, v1, v0] of faces 0..F/2-1 and sample the
-    cube of their original face with reversed weights, as the cube with axes
-    0 and 2 swapped would. ``light`` multiplies each face's sampled colour (flat
-    lighting). Outputs: ``(rgb, alpha, depth)`` with textures, ``(alpha,
-    depth)`` without; rgb [B, 3, H, W], alpha and depth [B, H, W].
+    float dtype. The front faces are faces 0..Ff-1: Ff is F, or with
+    ``fill_back`` F / 2, faces F/2..F-1 being then the reversed copies [v2,
+    v1, v0] of faces 0..F/2-1, which sample the cube of their original face
+    with reversed weights, as the cube with axes 0 and 2 swapped would. Ft
+    is Ff, or with ``source_weights`` (clipped faces, see
+    :func:`neural_renderer.clip_faces`) a divisor of Ff: front face f
+    samples cube f % Ft at its weights mapped by ``source_weights[:, f]``.
+    ``light`` multiplies each face's sampled colour (flat lighting).
+    Outputs: ``(rgb, alpha, depth)`` with textures, ``(alpha, depth)``
+    without; rgb [B, 3, H, W], alpha and depth [B, H, W].
 
     Args:
         image_height, image_width (int): output size in pixels.
@@ -56,10 +60,13 @@ class RasterizeFunction(function_node.FunctionNode):
             finite gradients.
         background_color (array): [B, 3] colour where no face is drawn.
         fill_back (bool): see above.
+        source_weights (array): None, or [B, Ff, 3, 3] of the faces' dtype
+            (row k: front face vertex k's barycentric weights on the face
+            whose cube it samples); a constant, without gradient.
     """
 
     def __init__(self, image_height, image_width, near, far, eps,
-                 background_color, fill_back=False):
+                 background_color, fill_back=False, source_weights=None):
         self.image_height = image_height
         self.image_width = image_width
         self.near = near
@@ -67,6 +74,7 @@ class RasterizeFunction(function_node.FunctionNode):
         self.eps = eps
         self.background_color = background_color
         self.fill_back = fill_back
+        self.source_weights = source_weights
 
     def check_type_forward(self, in_types):
         type_check._argname(in_types,
@@ -90,11 +98,17 @@ class RasterizeFunction(function_node.FunctionNode):
             )
             num_faces = type_check.eval(faces_type.shape[1])
             texture_faces = type_check.eval(textures_type.shape[1])
-            expected = num_faces / 2 if self.fill_back else num_faces
-            if texture_faces != expected:
+            front = num_faces // 2 if self.fill_back else num_faces
+            if self.source_weights is None:
+                valid = texture_faces == front
+            else:
+                valid = 0 < texture_faces and front % texture_faces == 0
+            if not valid:
                 raise type_check.InvalidType(
-                    'textures.shape[1] == F{}'.format(
-                        ' / 2 (fill_back)' if self.fill_back else ''),
+                    'textures.shape[1] {} F{}'.format(
+                        '== ' if self.source_weights is None
+                        else 'divides', ' / 2 (fill_back)'
+                        if self.fill_back else ''),
                     'textures.shape[1] = {}, F = {}'.format(texture_faces,
                                                             num_faces))
         if len(in_types) == 3:
@@ -111,7 +125,8 @@ class RasterizeFunction(function_node.FunctionNode):
         faces, textures, light = (tuple(inputs) + (None, None))[:3]
         face_index, rgb, alpha, depth = _draw(
             faces, textures, light, self.image_height, self.image_width, 1,
-            self.near, self.far, self.background_color, True, True, True)
+            self.near, self.far, self.background_color, True, True, True,
+            self.fill_back, self.source_weights)
         self.face_index = face_index
         self.retain_inputs(tuple(range(len(inputs))))
         if textures is None:
@@ -150,6 +165,8 @@ class RasterizeFunction(function_node.FunctionNode):
         height, width = self.image_height, self.image_width
         texture_size = 0 if textures is None else textures.shape[2]
         texture_faces = num_faces if textures is None else textures.shape[1]
+        front_faces = num_faces // 2 if self.fill_back else num_faces
+        source_weights = None if textures is None else self.source_weights
 
         grad_faces = xp.zeros_like(faces)
         grad_textures = grad_light = None
@@ -158,12 +175,16 @@ class RasterizeFunction(function_node.FunctionNode):
         if light is not None:
             grad_light = xp.zeros_like(light)
         with_rgb = grad_rgb is not None
-        _launcher.launch('backward_face_pixels', batch_size * texture_faces,
-                         dtype, faces, textures, light, self.face_index,
-                         grad_rgb, grad_depth, num_faces, texture_faces,
-                         height, width, texture_size, self.near, self.far,
-                         grad_faces, grad_textures if with_rgb else None,
-                         grad_light if with_rgb else None)
+        _launcher.launch(
+            'backward_face_pixels', batch_size * texture_faces, dtype,
+            faces=faces, textures=textures, source_weights=source_weights,
+            light=light, face_index=self.face_index, grad_rgb=grad_rgb,
+            grad_depth=grad_depth, num_faces=num_faces,
+            front_faces=front_faces, texture_faces=texture_faces,
+            height=height, width=width, texture_size=texture_size,
+            near=self.near, far=self.far, grad_faces=grad_faces,
+            grad_textures=grad_textures if with_rgb else None,
+            grad_light=grad_light if with_rgb else None)
         if grad_rgb is not None or grad_alpha is not None:
             # Per-pixel records in row and column order: the edge scans of
             # backward_edges then read memory contiguously along both axes.
@@ -173,15 +194,19 @@ class RasterizeFunction(function_node.FunctionNode):
             tile = _launcher.EDGE_RECORD_TILE
             num_tiled = batch_size * (-(-height // tile)) * (
                 -(-width // tile)) * tile * tile
-            _launcher.launch('pack_edge_records', num_tiled, dtype, rgb, alpha,
-                             grad_rgb, grad_alpha, height, width, rows,
-                             columns)
-            _launcher.launch('backward_edges', batch_size * num_faces, dtype,
-                             faces, textures if with_rgb else None, light,
-                             self.face_index, rgb, rows, columns,
-                             num_faces, texture_faces, height, width,
-                             texture_size, self.near, self.far, self.eps,
-                             grad_faces)
+            _launcher.launch(
+                'pack_edge_records', num_tiled, dtype, rgb=rgb, alpha=alpha,
+                grad_rgb=grad_rgb, grad_alpha=grad_alpha, height=height,
+                width=width, rows=rows, columns=columns)
+            _launcher.launch(
+                'backward_edges', batch_size * num_faces, dtype, faces=faces,
+                textures=textures if with_rgb else None,
+                source_weights=source_weights if with_rgb else None,
+                light=light, face_index=self.face_index, rgb=rgb, rows=rows,
+                columns=columns, num_faces=num_faces, front_faces=front_faces,
+                texture_faces=texture_faces, height=height, width=width,
+                texture_size=texture_size, near=self.near, far=self.far,
+                eps=self.eps, grad_faces=grad_faces)
         result = [chainer.Variable(grad_faces)]
         if textures is not None:
             result.append(chainer.Variable(grad_textures))
@@ -191,7 +216,8 @@ class RasterizeFunction(function_node.FunctionNode):
 
 
 def _draw(faces, textures, light, height, width, scale, near, far,
-          background_color, return_rgb, return_alpha, return_depth):
+          background_color, return_rgb, return_alpha, return_depth,
+          fill_back=False, source_weights=None):
     """Both forward kernels on raw arrays: the z-buffer of a height x width
     sample grid, then the maps of (height / scale) x (width / scale) pixels,
     each the mean of its scale x scale samples.
@@ -209,7 +235,8 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
                       dtype=numpy.uint64)
     _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,
-                     faces, num_faces, height, width, near, far, zbuffer)
+                     faces=faces, num_faces=num_faces, height=height,
+                     width=width, near=near, far=far, zbuffer=zbuffer)
     out_shape = (batch_size, height // scale, width // scale)
     face_index = xp.empty((batch_size, height, width), numpy.int32) \
         if scale == 1 else None
@@ -223,12 +250,16 @@ def _draw(faces, textures, light, height, width, scale, near, far,
         background = xp.ascontiguousarray(
             xp.asarray(background_color, dtype=dtype))
     else:
-        textures = light = None
+        textures = light = source_weights = None
         texture_size = 0
-    _launcher.launch('resolve_pixels', out_shape[0] * out_shape[1] *
-                     out_shape[2], dtype, faces, textures, light, zbuffer,
-                     background, num_faces, texture_faces, height, width,
-                     texture_size, scale, far, face_index, rgb, alpha, depth)
+    _launcher.launch(
+        'resolve_pixels', out_shape[0] * out_shape[1] * out_shape[2], dtype,
+        faces=faces, textures=textures, source_weights=source_weights,
+        light=light, zbuffer=zbuffer, background=background,
+        num_faces=num_faces, front_faces=num_faces // 2 if fill_back
+        else num_faces, texture_faces=texture_faces, height=height,
+        width=width, texture_size=texture_size, scale=scale, far=far,
+        face_index=face_index, rgb=rgb, alpha=alpha, depth_map=depth)
     return face_index, rgb, alpha, depth
 
 
@@ -364,7 +395,8 @@ def _check_memory(xp, needed, batch_size, height, width):
                     max(limit, 0) / 2 ** 30))
 
 
-def _check_inputs(faces, textures, light=None, fill_back=False):
+def _check_inputs(faces, textures, light=None, fill_back=False,
+                  source_weights=None):
     faces_array = faces.array if isinstance(faces, chainer.Variable) \
         else faces
     if not hasattr(faces_array, 'ndim'):
@@ -406,16 +438,34 @@ def _check_inputs(faces, textures, light=None, fill_back=False):
         raise ValueError('faces: with fill_back=True the faces must be the '
                          'faces then their reversed copies (an even number), '
                          'got {}'.format(num_faces))
-    texture_faces = num_faces // 2 if fill_back else num_faces
+    front_faces = num_faces // 2 if fill_back else num_faces
+    if source_weights is not None:
+        weights_shape = getattr(source_weights, 'shape', None)
+        if weights_shape != (faces_array.shape[0], front_faces, 3, 3):
+            raise ValueError(
+                'source_weights must have shape [B, {}, 3, 3] = [{}, {}, 3, '
+                '3], got {}'.format('F / 2' if fill_back else 'F',
+                                    faces_array.shape[0], front_faces,
+                                    weights_shape))
+        if source_weights.dtype != faces_array.dtype:
+            raise TypeError('source_weights must have the dtype of faces '
+                            '({}), got {}'.format(faces_array.dtype,
+                                                  source_weights.dtype))
+        texture_ok = len(shape) > 1 and shape[1] > 0 and \
+            front_faces % shape[1] == 0
+    else:
+        texture_ok = len(shape) > 1 and shape[1] == front_faces
     if (textures_array.ndim != 6 or shape[0] != faces_array.shape[0] or
-            shape[1] != texture_faces or
+            not texture_ok or
             not shape[2] == shape[3] == shape[4] or shape[5] != 3 or
             shape[2] < 1):
         raise ValueError(
             'textures must have shape [B, {}, T, T, T, 3] = [{}, {}, T, T, T, '
             '3] with T >= 1 to match faces{}, got {}'.format(
                 'F / 2' if fill_back else 'F', faces_array.shape[0],
-                texture_faces, ' (fill_back)' if fill_back else '', shape))
+                front_faces if source_weights is None else 'a divisor of '
+                '{}'.format(front_faces),
+                ' (fill_back)' if fill_back else '', shape))
     if textures_array.dtype != faces_array.dtype:
         raise TypeError('textures must have the dtype of faces ({}), got '
                         '{}'.format(faces_array.dtype, textures_array.dtype))
@@ -475,7 +525,7 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                     far=DEFAULT_FAR, eps=DEFAULT_EPS,
                     background_color=DEFAULT_BACKGROUND_COLOR,
                     return_rgb=True, return_alpha=True, return_depth=True,
-                    light=None, fill_back=False):
+                    light=None, fill_back=False, source_weights=None):
     """Rasterizes faces into rgb, alpha and depth images from one pass.
 
     Args:
@@ -503,6 +553,11 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
             and ``textures`` holds cubes for faces 0..F/2-1 only: a copy
             samples its original's cube with reversed weights, as the cube
             with axes 0 and 2 swapped would give.
+        source_weights (array): None, or for faces clipped by
+            :func:`neural_renderer.clip_faces` the weights it returns,
+            [B, Ff, 3, 3] (Ff = F, or F / 2 with ``fill_back``): front face
+            f then samples cube f % Ft (Ft = ``textures.shape[1]``, a
+            divisor of Ff) at its weights times ``source_weights[:, f]``.
 
     Returns:
         dict: ``'rgb'`` [B, 3, H, W], ``'alpha'`` [B, H, W] and ``'depth'``
@@ -510,8 +565,14 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     """
     if return_rgb and textures is None:
         raise ValueError('textures are needed to return rgb images')
+    if not return_rgb:
+        source_weights = None
     faces_array = _check_inputs(faces, textures if return_rgb else None,
-                                light if return_rgb else None, fill_back)
+                                light if return_rgb else None, fill_back,
+                                source_weights)
+    if source_weights is not None:
+        source_weights = backend.get_array_module(
+            faces_array).ascontiguousarray(source_weights)
     height, width = image_shape(image_size)
     if not (numpy.isfinite(near) and numpy.isfinite(far) and near < far):
         raise ValueError('near and far must be finite with near < far, got '
@@ -541,14 +602,15 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
             faces_array, _unwrap(textures) if return_rgb else None,
             _unwrap(light) if return_rgb else None, height * scale,
             width * scale, scale, float(near), float(far), background,
-            return_rgb, return_alpha, return_depth)
+            return_rgb, return_alpha, return_depth, fill_back,
+            source_weights)
         return {key: None if value is None else chainer.Variable(
                     value, requires_grad=False)
                 for key, value in (('rgb', rgb), ('alpha', alpha),
                                    ('depth', depth))}
     function = RasterizeFunction(height * scale, width * scale,
                                  float(near), float(far), float(eps),
-                                 background, fill_back)
+                                 background, fill_back, source_weights)
     if return_rgb and light is not None:
         rgb, alpha, depth = function.apply((faces, textures, light))
     elif return_rgb:

@@ -10,6 +10,7 @@ import numpy
 import chainer
 
 from neural_renderer import _checks
+from neural_renderer.clip_faces import clip_faces
 from neural_renderer.lighting import face_light
 from neural_renderer.look import look
 from neural_renderer.look_at import check_camera_vectors
@@ -323,8 +324,11 @@ class Renderer(chainer.Link):
                                 '({}), got {}'.format(v_array.dtype,
                                                       t_array.dtype))
             light = cls._light(settings, vertices, faces, textures)
-        faces = cls._fill_back_faces(settings, faces)
         camera = cls._to_camera(settings, vertices)
+        clipped = cls._clip(settings, camera, faces, light)
+        if clipped is not None:
+            return (clipped[0], textures) + clipped[1:]
+        faces = cls._fill_back_faces(settings, faces)
         screen = cls._project(settings, camera)
         screen_faces = vertices_to_faces(screen, faces)
         screen_array = _checks._unwrap(screen)
@@ -334,7 +338,41 @@ class Renderer(chainer.Link):
             faces_array = screen_faces.array
             if not bool(xp.isfinite(faces_array).all()):
                 cls._diagnose(settings, camera, faces_array, faces)
-        return screen_faces, textures, light
+        return screen_faces, textures, light, None
+
+    @classmethod
+    def _clip(cls, settings, camera, faces, light):
+        """Where faces cross the near or far plane, the screen faces of
+        their clipped pieces: (screen faces [B, n, 3, 3], light [B, n, 3]
+        or None, source weights [B, front pieces, 3, 3]); else None (the
+        faces are projected as they are)."""
+        near, far = settings['near'], settings['far']
+        z = _checks._unwrap(camera)[..., 2]
+        # NaN (a broken camera) fails both: diagnosed after projection.
+        if not (float(z.min()) < near or float(z.max()) > far):
+            return None
+        pieces, weights = clip_faces(vertices_to_faces(camera, faces), near,
+                                     far)
+        if weights is None:
+            return None
+        num_faces = faces.shape[1]
+        copies = pieces.shape[1] // num_faces
+        if settings['fill_back']:
+            pieces = chainer.functions.concat(
+                (pieces, chainer.functions.flip(pieces, 2)), axis=1)
+        batch, count = pieces.shape[:2]
+        screen = cls._project(settings, chainer.functions.reshape(
+            pieces, (batch, count * 3, 3)))
+        screen_faces = chainer.functions.reshape(screen, (batch, count, 3, 3))
+        if light is not None:
+            # Piece q of a face takes the light of face q % F (front and,
+            # with fill_back, back halves alike).
+            halves = (light[:, :num_faces], light[:, num_faces:]) \
+                if settings['fill_back'] else (light,)
+            light = chainer.functions.concat(
+                [chainer.functions.tile(half, (1, copies, 1))
+                 for half in halves], axis=1)
+        return screen_faces, light, weights
 
     @staticmethod
     def _diagnose(settings, camera, screen_faces, faces):
@@ -395,12 +433,14 @@ class Renderer(chainer.Link):
 
     @staticmethod
     def _settings_rasterize(settings, faces, textures, light, return_rgb,
-                            return_alpha, return_depth, eps):
+                            return_alpha, return_depth, eps,
+                            source_weights=None):
         return rasterize_rgbad(
             faces, textures, settings['image_size'],
             settings['anti_aliasing'], settings['near'], settings['far'],
             eps, settings['background_color'], return_rgb, return_alpha,
-            return_depth, light=light, fill_back=settings['fill_back'])
+            return_depth, light=light, fill_back=settings['fill_back'],
+            source_weights=source_weights)
 
     @staticmethod
     def _rasterizer_eps(settings):
@@ -426,10 +466,26 @@ class Renderer(chainer.Link):
                                            vertices, faces, textures)
 
     def _rasterize(self, faces, textures, light, return_rgb, return_alpha,
-                   return_depth, eps):
+                   return_depth, eps, source_weights=None):
         return self._settings_rasterize(
             self._settings(SETTINGS), faces, textures, light, return_rgb,
-            return_alpha, return_depth, eps)
+            return_alpha, return_depth, eps, source_weights)
+
+    def _render(self, vertices, faces, textures, return_rgb, return_alpha,
+                return_depth):
+        """The maps asked for (rasterize_rgbad's dict), with the settings
+        read once. The eps: rasterizer_eps with rgb, else DEFAULT_EPS."""
+        if return_rgb:
+            settings = self._settings(SETTINGS)
+            eps = self._rasterizer_eps(settings)
+        else:
+            settings = self._settings(GEOMETRY_SETTINGS)
+            eps = DEFAULT_EPS
+        faces, textures, light, source_weights = \
+            self._settings_screen_faces(settings, vertices, faces, textures)
+        return self._settings_rasterize(
+            settings, faces, textures, light, return_rgb, return_alpha,
+            return_depth, eps, source_weights)
 
     # -- public API ---------------------------------------------------------
 
@@ -442,13 +498,12 @@ class Renderer(chainer.Link):
             faces: [B, F, 3] int32 vertex indices, counter-clockwise seen
                 from outside.
             textures: [B, F, T, T, T, 3] per-face texel cubes.
+
+        Faces that cross the near or far plane are clipped to it in camera
+        space (see :func:`neural_renderer.clip_faces`): their visible part
+        is drawn, and gradients reach their vertices through the cut.
         """
-        settings = self._settings(SETTINGS)
-        eps = self._rasterizer_eps(settings)
-        faces, textures, light = self._settings_screen_faces(
-            settings, vertices, faces, textures)
-        return self._settings_rasterize(settings, faces, textures, light,
-                                        True, True, True, eps)
+        return self._render(vertices, faces, textures, True, True, True)
 
     def __call__(self, vertices, faces, textures=None, mode=None):
         """Renders in one of the modes of the PyTorch port's ``forward``.
@@ -471,27 +526,19 @@ class Renderer(chainer.Link):
     def render(self, vertices, faces, textures):
         """RGB images [B, 3, H, W] (see render_rgbad for the arguments).
         The gradient's eps is ``rasterizer_eps`` (1e-3 by default)."""
-        settings = self._settings(SETTINGS)
-        eps = self._rasterizer_eps(settings)
-        faces, textures, light = self._settings_screen_faces(
-            settings, vertices, faces, textures)
-        return self._settings_rasterize(settings, faces, textures, light,
-                                        True, False, False, eps)['rgb']
+        return self._render(vertices, faces, textures, True, False,
+                            False)['rgb']
 
     def render_silhouettes(self, vertices, faces):
         """Silhouettes (alpha) [B, H, W] of meshes vertices [B, V, 3],
         faces [B, F, 3]. The gradient's eps is ``DEFAULT_EPS`` (1e-4), not
         ``rasterizer_eps``, as in the original package."""
-        settings = self._settings(GEOMETRY_SETTINGS)
-        faces, _, _ = self._settings_screen_faces(settings, vertices, faces)
-        return self._settings_rasterize(settings, faces, None, None, False,
-                                        True, False, DEFAULT_EPS)['alpha']
+        return self._render(vertices, faces, None, False, True,
+                            False)['alpha']
 
     def render_depth(self, vertices, faces):
         """Depth images [B, H, W] (``far`` on the background). Depth has an
         exact gradient; eps (``DEFAULT_EPS``, as in the original) plays no
         part in it."""
-        settings = self._settings(GEOMETRY_SETTINGS)
-        faces, _, _ = self._settings_screen_faces(settings, vertices, faces)
-        return self._settings_rasterize(settings, faces, None, None, False,
-                                        False, True, DEFAULT_EPS)['depth']
+        return self._render(vertices, faces, None, False, False,
+                            True)['depth']

@@ -106,3 +106,17 @@ def test_reference_images_are_what_the_script_makes():
     stored = imageio.imread(os.path.join(data, 'example4_ref.png'))
     difference = numpy.abs(stored.astype(int) - make.camera_reference())
     assert difference.max() <= 1
+
+
+def test_room_is_seen_whole_from_inside(tmp_path):
+    # Walls, floor and ceiling are single pairs of triangles that reach
+    # behind the camera: clipped at the near plane, every pixel of every
+    # frame is drawn (without clipping they were dropped: holes).
+    sys.path.insert(0, EXAMPLES)
+    import room
+    result = room.main(['-o', str(tmp_path), '--image-size', '32',
+                        '--step', '45', '--texture-size', '4'])
+    assert result['frames'] == 8
+    assert min(result['coverage']) == 1.0
+    assert min(result['clipped']) > 0
+    assert len(read_frames(result['gif'])) >= 4

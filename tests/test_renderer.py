@@ -16,6 +16,7 @@ import chainer.functions as F
 import neural_renderer as nr
 
 import reference_rasterizer as ref
+from backends import to_cpu
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data')
 
@@ -59,42 +60,47 @@ POSES = [(2.732, 30, 0), (2.732, 30, 90), (2.0, -45, 200), (3.5, 80, 317)]
 
 
 @pytest.mark.parametrize('pose', POSES)
-def test_teapot_silhouette_and_depth(pose):
+def test_teapot_silhouette_and_depth(xp, pose):
     vertices, faces = load('teapot.obj')
     eye = camera_position(*pose)
     renderer = nr.Renderer()
     renderer.image_size = 96
     renderer.anti_aliasing = False
     renderer.eye = eye.astype(numpy.float32)
-    out = renderer.render_rgbad(vertices[None], faces[None],
-                                numpy.ones((1, len(faces), 1, 1, 1, 3), 'f'))
+    out = renderer.render_rgbad(xp.asarray(vertices[None]),
+                                xp.asarray(faces[None]),
+                                xp.ones((1, len(faces), 1, 1, 1, 3), 'f'))
     face_index, depth, _ = reference_render(vertices, faces, eye, 96, 96)
-    numpy.testing.assert_array_equal(out['alpha'].array[0], face_index >= 0)
-    numpy.testing.assert_allclose(out['depth'].array[0], depth, atol=1e-4,
-                                  rtol=0)
+    numpy.testing.assert_array_equal(to_cpu(out['alpha'].array)[0],
+                                     face_index >= 0)
+    numpy.testing.assert_allclose(to_cpu(out['depth'].array)[0], depth,
+                                  atol=1e-4, rtol=0)
     assert 0.05 < (face_index >= 0).mean() < 0.9
 
 
-def test_rectangular_image_keeps_pixels_square():
+def test_rectangular_image_keeps_pixels_square(xp):
     vertices, faces = load('teapot.obj')
     eye = camera_position(2.732, 30, 45)
     renderer = nr.Renderer()
     renderer.image_size = (60, 100)
     renderer.anti_aliasing = False
     renderer.eye = eye
-    alpha = renderer.render_silhouettes(vertices[None], faces[None])
+    alpha = renderer.render_silhouettes(xp.asarray(vertices[None]),
+                                        xp.asarray(faces[None]))
     assert alpha.shape == (1, 60, 100)
+    alpha = to_cpu(alpha.array)
     face_index, _, _ = reference_render(vertices, faces, eye, 60, 100)
-    numpy.testing.assert_array_equal(alpha.array[0], face_index >= 0)
+    numpy.testing.assert_array_equal(alpha[0], face_index >= 0)
     # The middle 60 columns see what a 60 x 60 render sees... up to the
     # horizontal field of view: compare a square render's silhouette area
     # per pixel instead (same vertical angle, same pixel size).
     renderer.image_size = 60
-    square = renderer.render_silhouettes(vertices[None], faces[None]).array
-    assert abs(alpha.array.sum() - square.sum()) <= 0.02 * square.sum()
+    square = to_cpu(renderer.render_silhouettes(xp.asarray(vertices[None]),
+                                                xp.asarray(faces[None])).array)
+    assert abs(alpha.sum() - square.sum()) <= 0.02 * square.sum()
 
 
-def test_textured_render_with_lighting_matches_reference():
+def test_textured_render_with_lighting_matches_reference(xp):
     vertices, faces = load('sphere_642.obj')
     rng = numpy.random.RandomState(0)
     textures = rng.uniform(0, 1, (len(faces), 2, 2, 2, 3)).astype('f')
@@ -107,7 +113,9 @@ def test_textured_render_with_lighting_matches_reference():
     renderer.light_intensity_directional = 0.6
     renderer.light_direction = [0.3, 0.8, -0.5]
     renderer.background_color = [0.1, 0.2, 0.3]
-    images = renderer.render(vertices[None], faces[None], textures[None])
+    images = renderer.render(xp.asarray(vertices[None]),
+                             xp.asarray(faces[None]),
+                             xp.asarray(textures[None]))
 
     # Reference lighting: per face colour *= Ia + Id max(n . d, 0),
     # n = normalize(cross(v0 - v1, v2 - v1)).
@@ -127,49 +135,55 @@ def test_textured_render_with_lighting_matches_reference():
     _, _, rgb = ref.rasterize(screen[all_faces], 64, 64, all_textures,
                               background=(0.1, 0.2, 0.3))
     assert len(tri) == len(faces)
-    numpy.testing.assert_allclose(images.array[0], ref.average_2x2(rgb),
-                                  atol=1e-5)
+    numpy.testing.assert_allclose(to_cpu(images.array)[0],
+                                  ref.average_2x2(rgb), atol=1e-5)
 
 
-def test_fill_back_shows_the_inside():
+def test_fill_back_shows_the_inside(xp):
     # Looking into a single triangle from behind: drawn only with fill_back.
-    vertices = numpy.array([[[-0.5, -0.5, 0], [0.5, -0.5, 0], [0, 0.5, 0]]],
-                           'f')
-    faces = numpy.array([[[0, 1, 2]]], numpy.int32)
+    vertices = xp.asarray([[[-0.5, -0.5, 0], [0.5, -0.5, 0], [0, 0.5, 0]]],
+                          'f')
+    faces = xp.asarray([[[0, 1, 2]]], numpy.int32)
     renderer = nr.Renderer()
     renderer.image_size = 16
-    front = renderer.render_silhouettes(vertices, faces).array.sum()
+
+    def area():
+        return to_cpu(renderer.render_silhouettes(vertices,
+                                                  faces).array).sum()
+    front = area()
     renderer.eye = [0, 0, 2.732]
     renderer.fill_back = False
-    assert renderer.render_silhouettes(vertices, faces).array.sum() == 0
+    assert area() == 0
     renderer.fill_back = True
-    assert renderer.render_silhouettes(vertices, faces).array.sum() == front
+    assert area() == front
 
 
-def test_one_pass_outputs_match_separate_calls():
+def test_one_pass_outputs_match_separate_calls(xp):
     vertices, faces = load('teapot.obj')
-    textures = numpy.random.RandomState(0).rand(
-        1, len(faces), 2, 2, 2, 3).astype('f')
+    vertices, faces = xp.asarray(vertices[None]), xp.asarray(faces[None])
+    textures = xp.asarray(numpy.random.RandomState(0).rand(
+        1, faces.shape[1], 2, 2, 2, 3).astype('f'))
     renderer = nr.Renderer()
     renderer.image_size = 32
-    rgb, depth, alpha = renderer(vertices[None], faces[None], textures)
+    rgb, depth, alpha = renderer(vertices, faces, textures)
     numpy.testing.assert_array_equal(
-        rgb.array, renderer.render(vertices[None], faces[None],
-                                   textures).array)
+        to_cpu(rgb.array),
+        to_cpu(renderer.render(vertices, faces, textures).array))
     numpy.testing.assert_array_equal(
-        alpha.array, renderer.render_silhouettes(vertices[None],
-                                                 faces[None]).array)
+        to_cpu(alpha.array),
+        to_cpu(renderer.render_silhouettes(vertices, faces).array))
     numpy.testing.assert_array_equal(
-        depth.array, renderer.render_depth(vertices[None],
-                                           faces[None]).array)
-    out = renderer.render_rgbad(vertices[None], faces[None], textures)
-    numpy.testing.assert_array_equal(out['rgb'].array, rgb.array)
+        to_cpu(depth.array),
+        to_cpu(renderer.render_depth(vertices, faces).array))
+    out = renderer.render_rgbad(vertices, faces, textures)
+    numpy.testing.assert_array_equal(to_cpu(out['rgb'].array),
+                                     to_cpu(rgb.array))
 
 
-def test_gradients_reach_vertices_textures_lights_and_camera():
+def test_gradients_reach_vertices_textures_lights_and_camera(xp, device):
     vertices, faces = load('sphere_642.obj')
-    v = chainer.Variable(vertices[None])
-    t = chainer.Variable(numpy.full((1, len(faces), 2, 2, 2, 3), 0.5, 'f'))
+    v = chainer.Variable(xp.asarray(vertices[None]))
+    t = chainer.Variable(xp.full((1, len(faces), 2, 2, 2, 3), 0.5, 'f'))
     model = chainer.Chain()
     with model.init_scope():
         model.renderer = nr.Renderer()
@@ -179,23 +193,25 @@ def test_gradients_reach_vertices_textures_lights_and_camera():
         model.direction = chainer.Parameter(
             numpy.array([0.2, 0.9, -0.3], 'f'))
         model.colour = chainer.Parameter(numpy.array([1., 0.9, 0.8], 'f'))
+    model.to_device(device)
     r = model.renderer
     r.image_size = 32
     r.eye = model.eye
     r.light_intensity_ambient = model.ambient
     r.light_direction = model.direction
     r.light_color_directional = model.colour
-    target = numpy.random.RandomState(0).rand(1, 3, 32, 32).astype('f')
-    images = r.render(v, faces[None], t)
+    target = xp.asarray(
+        numpy.random.RandomState(0).rand(1, 3, 32, 32).astype('f'))
+    images = r.render(v, xp.asarray(faces[None]), t)
     F.sum((images - target) ** 2).backward()
     for param in (v, t, model.eye, model.ambient, model.direction,
                   model.colour):
         assert param.grad is not None
-        assert numpy.isfinite(param.grad).all()
-        assert numpy.abs(param.grad).sum() > 0
+        assert numpy.isfinite(to_cpu(param.grad)).all()
+        assert numpy.abs(to_cpu(param.grad)).sum() > 0
 
 
-def test_orthographic_without_camera_draws_vertices_as_given():
+def test_orthographic_without_camera_draws_vertices_as_given(xp):
     vertices, faces = load('sphere_642.obj')
     vertices = vertices * numpy.array([0.8, 0.5, 0.6], 'f') + \
         numpy.array([0, 0, 2], 'f')
@@ -204,12 +220,15 @@ def test_orthographic_without_camera_draws_vertices_as_given():
     renderer.anti_aliasing = False
     renderer.perspective = False
     renderer.camera_mode = 'none'
-    out = renderer.render_rgbad(vertices[None], faces[None],
-                                numpy.ones((1, len(faces), 1, 1, 1, 3), 'f'))
+    out = renderer.render_rgbad(xp.asarray(vertices[None]),
+                                xp.asarray(faces[None]),
+                                xp.ones((1, len(faces), 1, 1, 1, 3), 'f'))
     all_faces = numpy.concatenate([faces, faces[:, ::-1]])
     face_index, depth, _ = ref.rasterize(vertices[all_faces], 24, 40)
-    numpy.testing.assert_array_equal(out['alpha'].array[0], face_index >= 0)
-    numpy.testing.assert_allclose(out['depth'].array[0], depth, atol=1e-5)
+    numpy.testing.assert_array_equal(to_cpu(out['alpha'].array)[0],
+                                     face_index >= 0)
+    numpy.testing.assert_allclose(to_cpu(out['depth'].array)[0], depth,
+                                  atol=1e-5)
 
 
 @pytest.mark.parametrize('vertices, faces, error, words', [
@@ -222,9 +241,10 @@ def test_orthographic_without_camera_draws_vertices_as_given():
     (numpy.zeros((1, 4, 3), 'f'), numpy.full((1, 2, 3), 4, 'i'), ValueError,
      'faces: indices must be in [0, V=4)'),
 ])
-def test_bad_meshes_name_the_argument(vertices, faces, error, words):
+def test_bad_meshes_name_the_argument(xp, vertices, faces, error, words):
     with pytest.raises(error) as info:
-        nr.Renderer().render_silhouettes(vertices, faces)
+        nr.Renderer().render_silhouettes(xp.asarray(vertices),
+                                         xp.asarray(faces))
     assert words in str(info.value)
 
 
@@ -251,19 +271,22 @@ def composed_render(renderer, vertices, faces, textures):
 
 
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
-def test_in_kernel_lighting_and_fill_back_equal_the_composed_pipeline(dtype):
+def test_in_kernel_lighting_and_fill_back_equal_the_composed_pipeline(xp,
+                                                                     dtype):
     vertices, faces = load('teapot.obj')
-    vertices, faces = vertices[None].astype(dtype), faces[None]
+    vertices = xp.asarray(vertices[None].astype(dtype))
+    faces = xp.asarray(faces[None])
     rng = numpy.random.RandomState(3)
-    textures = rng.rand(1, faces.shape[1], 3, 3, 3, 3).astype(dtype)
+    textures = xp.asarray(
+        rng.rand(1, faces.shape[1], 3, 3, 3, 3).astype(dtype))
     renderer = nr.Renderer()
     renderer.image_size = 40
     renderer.eye = nr.get_points_from_angles(2.732, 25, 130)
     renderer.light_direction = [0.3, 0.8, -0.5]
     renderer.light_color_directional = [1., 0.6, 0.3]
-    intensity = chainer.Variable(numpy.asarray(0.7, dtype))
+    intensity = chainer.Variable(xp.asarray(0.7, dtype))
     renderer.light_intensity_directional = intensity
-    grad = rng.randn(1, 3, 40, 40).astype(dtype)
+    grad = xp.asarray(rng.randn(1, 3, 40, 40).astype(dtype))
 
     results = []
     for render in (renderer.render,
@@ -272,7 +295,8 @@ def test_in_kernel_lighting_and_fill_back_equal_the_composed_pipeline(dtype):
         intensity.cleargrad()
         images = render(v, faces, t)
         F.sum(images * grad).backward()
-        results.append((images.array, v.grad, t.grad, intensity.grad))
+        results.append(tuple(to_cpu(x) for x in (images.array, v.grad, t.grad,
+                                                 intensity.grad)))
     tolerance = 1e-5 if dtype == numpy.float32 else 1e-10
     for ours, composed in zip(*results):
         numpy.testing.assert_allclose(ours, composed, rtol=10 * tolerance,
@@ -290,13 +314,13 @@ def small_renderer(**settings):
     return renderer
 
 
-def teapot():
+def teapot(xp=numpy):
     vertices, faces = load('teapot.obj')
-    return vertices[None], faces[None]
+    return xp.asarray(vertices[None]), xp.asarray(faces[None])
 
 
-def test_camera_mode_values():
-    vertices, faces = teapot()
+def test_camera_mode_values(xp):
+    vertices, faces = teapot(xp)
     with pytest.raises(ValueError) as info:
         small_renderer(camera_mode='lookat').render_silhouettes(vertices,
                                                                 faces)
@@ -305,44 +329,50 @@ def test_camera_mode_values():
     for accepted in ("'look_at'", "'look'", "'none'", 'None'):
         assert accepted in message
     # None and 'none': no view transform (the mesh moved in front).
-    moved = vertices + numpy.array([0, 0, 3], 'f')
-    images = [small_renderer(camera_mode=mode).render_silhouettes(
-        moved, faces).array for mode in (None, 'none')]
+    moved = vertices + xp.asarray([0, 0, 3], 'f')
+    images = [to_cpu(small_renderer(camera_mode=mode).render_silhouettes(
+        moved, faces).array) for mode in (None, 'none')]
     numpy.testing.assert_array_equal(images[0], images[1])
     assert images[0].sum() > 0
     assert nr.renderer.CAMERA_MODES == ('look_at', 'look', 'none', None)
 
 
-def test_vertex_at_camera_depth_names_vertices():
+def test_vertex_at_camera_depth_names_vertices(xp):
+    # With near > 0 the faces of a vertex at depth 0 are clipped at the
+    # near plane (tests/test_clipping.py); with near <= 0 the vertex stays
+    # in the perspective's division by zero: a clear error.
     vertices, faces = teapot()
     vertices = vertices.copy()
     vertices[0, faces[0, 0, 0]] = [0.3, 0.2, -nr.Renderer().eye[2] * -1]
+    vertices, faces = xp.asarray(vertices), xp.asarray(faces)
+    alpha = to_cpu(small_renderer().render_silhouettes(vertices, faces).array)
+    assert numpy.isfinite(alpha).all() and alpha.sum() > 0
     with pytest.raises(ValueError) as info:
-        small_renderer().render_silhouettes(vertices, faces)
+        small_renderer(near=-0.5).render_silhouettes(vertices, faces)
     message = str(info.value)
     assert message.startswith('vertices:') and 'depth 0' in message
     assert 'NaN' not in message and 'eye' in message
 
 
-def test_faces_behind_the_camera_are_skipped_not_errors():
+def test_faces_behind_the_camera_are_skipped_not_errors(xp):
     # One triangle in front, one wholly behind, one straddling the camera.
-    vertices = numpy.array([[[-.5, -.5, 1], [.5, -.5, 1], [0, .5, 1],
-                             [-.5, -.5, -1], [.5, -.5, -1], [0, .5, -1],
-                             [-.5, -.5, -1], [.5, -.5, 1], [0, .5, 1]]], 'f')
-    faces = numpy.arange(9, dtype=numpy.int32).reshape(1, 3, 3)
+    vertices = xp.asarray([[[-.5, -.5, 1], [.5, -.5, 1], [0, .5, 1],
+                            [-.5, -.5, -1], [.5, -.5, -1], [0, .5, -1],
+                            [-.5, -.5, -1], [.5, -.5, 1], [0, .5, 1]]], 'f')
+    faces = xp.arange(9, dtype=numpy.int32).reshape(1, 3, 3)
     renderer = small_renderer(camera_mode='none')
-    alpha = renderer.render_silhouettes(vertices, faces).array
+    alpha = to_cpu(renderer.render_silhouettes(vertices, faces).array)
     assert 0 < alpha.sum() and numpy.isfinite(alpha).all()
 
 
-def test_unreferenced_vertex_at_camera_depth_is_ignored():
-    vertices, faces = teapot()
-    extra = numpy.array([[[0, 0, -nr.Renderer().eye[2] * -1]]], 'f')
-    padded = numpy.concatenate([vertices, extra], axis=1)
+def test_unreferenced_vertex_at_camera_depth_is_ignored(xp):
+    vertices, faces = teapot(xp)
+    extra = xp.asarray([[[0, 0, -nr.Renderer().eye[2] * -1]]], 'f')
+    padded = xp.concatenate([vertices, extra], axis=1)
     renderer = small_renderer()
     numpy.testing.assert_array_equal(
-        renderer.render_silhouettes(padded, faces).array,
-        renderer.render_silhouettes(vertices, faces).array)
+        to_cpu(renderer.render_silhouettes(padded, faces).array),
+        to_cpu(renderer.render_silhouettes(vertices, faces).array))
 
 
 @pytest.mark.parametrize('eye, words', [
@@ -350,8 +380,8 @@ def test_unreferenced_vertex_at_camera_depth_is_ignored():
     ([0, 0, -1e30], 'at most 9.22e+18'),
     ([0, 0, -1e39], 'at most 3.4e+38'),
 ])
-def test_bad_eye_names_eye(eye, words):
-    vertices, faces = teapot()
+def test_bad_eye_names_eye(xp, eye, words):
+    vertices, faces = teapot(xp)
     with pytest.raises(ValueError) as info:
         small_renderer(eye=eye).render_silhouettes(vertices, faces)
     assert str(info.value).startswith('Renderer.eye:')
@@ -362,25 +392,25 @@ def test_bad_eye_names_eye(eye, words):
     ([0, 0, 0], 'must not be [0, 0, 0]'),
     ([0, 0, -1e30], 'at most 9.22e+18'),
 ])
-def test_bad_eye_parameter_names_eye(eye, words):
+def test_bad_eye_parameter_names_eye(xp, eye, words):
     # A Parameter is not checked before the transform (no GPU read-back):
     # the non-finite projection is explained afterwards.
-    vertices, faces = teapot()
-    renderer = small_renderer(eye=chainer.Parameter(numpy.array(eye, 'f')))
+    vertices, faces = teapot(xp)
+    renderer = small_renderer(eye=chainer.Parameter(xp.asarray(eye, 'f')))
     with pytest.raises(ValueError) as info:
         renderer.render_silhouettes(vertices, faces)
     assert str(info.value).startswith('Renderer.eye:')
     assert words in str(info.value)
 
 
-def test_bad_textures_name_textures():
-    vertices, faces = teapot()
-    textures = numpy.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
+def test_bad_textures_name_textures(xp):
+    vertices, faces = teapot(xp)
+    textures = xp.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
     renderer = small_renderer()
     with pytest.raises(TypeError, match='^textures: .*floating'):
         renderer.render(vertices, faces, textures.astype(numpy.int32))
     with pytest.raises(TypeError, match='^textures: .*array'):
-        renderer.render(vertices, faces, textures.tolist())
+        renderer.render(vertices, faces, to_cpu(textures).tolist())
     with pytest.raises(TypeError, match='^textures: .*dtype of vertices'):
         renderer.render(vertices, faces, textures.astype(numpy.float64))
     with pytest.raises(ValueError, match='^textures: expected shape'):
@@ -396,9 +426,9 @@ def test_bad_textures_name_textures():
     ('camera_direction', [0, 0, 0], 'nonzero'),
     ('rasterizer_eps', 0, 'positive'),
 ])
-def test_bad_attributes_are_named(name, value, words):
-    vertices, faces = teapot()
-    textures = numpy.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
+def test_bad_attributes_are_named(xp, name, value, words):
+    vertices, faces = teapot(xp)
+    textures = xp.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
     renderer = small_renderer(camera_mode='look')
     renderer.eye = [0, 0, -2.732]
     setattr(renderer, name, value)
@@ -408,10 +438,25 @@ def test_bad_attributes_are_named(name, value, words):
     assert words in str(info.value)
 
 
-def test_light_overflow_names_the_light_attributes():
-    vertices, faces = teapot()
-    textures = numpy.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
+def test_light_overflow_names_the_light_attributes(xp):
+    vertices, faces = teapot(xp)
+    textures = xp.ones((1, faces.shape[1], 1, 1, 1, 3), 'f')
     renderer = small_renderer(light_intensity_ambient=1e20,
                               light_color_ambient=[1e20, 1, 1])
     with pytest.raises(ValueError, match='light_intensity_ambient.*float32'):
         renderer.render(vertices, faces, textures)
+
+
+def test_renderer_link_on_the_device(xp, device):
+    # The Renderer link moved to xp's device renders a silhouette there and
+    # sends finite gradients back to the vertices.
+    vertices, faces = load('teapot.obj')
+    renderer = nr.Renderer()
+    renderer.image_size = 64
+    renderer.to_device(device)
+    vertices = chainer.Variable(xp.asarray(vertices[None]))
+    faces = xp.asarray(faces[None])
+    images = renderer.render_silhouettes(vertices, faces)
+    F.sum(images).backward()
+    assert isinstance(images.array, xp.ndarray)
+    assert bool(numpy.isfinite(to_cpu(vertices.grad)).all())

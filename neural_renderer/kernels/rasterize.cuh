@@ -15,10 +15,14 @@
 //   (row i, column j) has its centre at x = (2j + 1 - W) / W,
 //   y = (H - 1 - 2i) / H.
 // * textures [B, Ft, T, T, T, 3]: texel cube axis k belongs to vertex k.
-//   Either Ft = F, or F = 2 Ft with faces Ft..2Ft-1 the reversed copies
-//   [v2, v1, v0] of faces 0..Ft-1 (fill_back): face Ft + f then samples cube
-//   f with its weights reversed, which is what the cube with axes 0 and 2
-//   swapped would give.
+//   The F drawn faces are Ff front faces, F = Ff, or with fill_back F = 2 Ff
+//   where faces Ff..2Ff-1 are the reversed copies [v2, v1, v0] of faces
+//   0..Ff-1: face Ff + f then samples as face f with its weights reversed,
+//   which is what the cube with axes 0 and 2 swapped would give. Front face
+//   f samples cube f % Ft (Ff is a multiple of Ft: Ff > Ft when faces were
+//   clipped, each face's pieces in slots f, f + Ft, ...) at its weights
+//   mapped by source_weights [B, Ff, 3, 3] (row k: vertex k's barycentric
+//   weights on the face cube f % Ft belongs to; null: the identity).
 // * light [B, F, 3] (may be null): per-face colour factor (flat lighting),
 //   applied to the sampled texel colour.
 // * The z-buffer holds, per pixel, a 64-bit key (orderable depth bits << 32 |
@@ -427,38 +431,50 @@ NR_DEVICE void sample_texture(const T* cube, long long size, const T* w,
     }
 }
 
-// The texel cube of drawn face f and its perspective weights as that cube's
-// vertex order sees them (see the textures convention above).
+// Where drawn faces sample their colours (see the textures convention
+// above): textures [B, texture_faces, T, T, T, 3] with T = texture_size,
+// front_faces and source_weights (may be null).
 template <typename T>
-NR_DEVICE const T* face_cube(const T* textures, long long b, long long f,
-                             long long texture_faces, long long texture_size,
-                             T* wp) {
-    if (f >= texture_faces) {
-        f -= texture_faces;
-        const T w0 = wp[0];
-        wp[0] = wp[2];
-        wp[2] = w0;
+struct Texels {
+    const T* textures;
+    const T* source_weights;
+    long long texture_faces, front_faces, texture_size;
+
+    // The texel cube of drawn face f of batch item b, with its perspective
+    // weights wp turned into weights on that cube's vertices.
+    NR_DEVICE const T* cube(long long b, long long f, T* wp) const {
+        if (f >= front_faces) {
+            f -= front_faces;
+            const T w0 = wp[0];
+            wp[0] = wp[2];
+            wp[2] = w0;
+        }
+        if (source_weights) {
+            const T* m = source_weights + (b * front_faces + f) * 9;
+            T w[3];
+            for (int c = 0; c < 3; ++c)
+                w[c] = wp[0] * m[c] + wp[1] * m[3 + c] + wp[2] * m[6 + c];
+            for (int c = 0; c < 3; ++c) wp[c] = w[c];
+        }
+        return textures + (b * texture_faces + f % texture_faces) *
+                              texture_size * texture_size * texture_size * 3;
     }
-    return textures + (b * texture_faces + f) * texture_size * texture_size *
-                          texture_size * 3;
-}
+};
 
 // One output pixel of resolve_pixels (see there): out_row = b * out_h + oi,
 // column oj. Scale is the sample grid's scale: a Constant for the scales
 // the renderer uses (1, 2), so that the sample loops compile away (loops
 // over a runtime scale cost background pixels two thirds of their time).
 template <typename T, typename Scale>
-NR_DEVICE void resolve_pixel(const T* faces, const T* textures,
+NR_DEVICE void resolve_pixel(const T* faces, const Texels<T>& texels,
                              const T* light, const nr_key_t* zbuffer,
                              const T* background, long long num_faces,
-                             long long texture_faces, long long height,
-                             long long width, long long texture_size,
-                             Scale s, T far, int* face_index, T* rgb,
-                             T* alpha, T* depth_map, long long out_row,
-                             long long oj) {
+                             long long height, long long width, Scale s,
+                             T far, int* face_index, T* rgb, T* alpha,
+                             T* depth_map, long long out_row, long long oj) {
     const long long out_h = height / s, out_w = width / s;
     const long long out_hw = out_h * out_w;
-    const bool with_rgb = textures && rgb;
+    const bool with_rgb = texels.textures && rgb;
     const T mean = (T)1 / (T)(s * s);
     const long long b = out_row / out_h, oi = out_row - b * out_h;
     const long long index = out_row * out_w + oj;
@@ -491,9 +507,8 @@ NR_DEVICE void resolve_pixel(const T* faces, const T* textures,
             if (with_rgb) {
                 T wp[3], color[3];
                 face.perspective_weights(w, depth, wp);
-                const T* cube =
-                    face_cube(textures, b, f, texture_faces, texture_size, wp);
-                sample_texture(cube, texture_size, wp, color);
+                const T* cube = texels.cube(b, f, wp);
+                sample_texture(cube, texels.texture_size, wp, color);
                 if (light)
                     for (int ch = 0; ch < 3; ++ch)
                         color[ch] *= light[3 * bf + ch];
@@ -558,22 +573,26 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
 // the plain pass; scale 2 is anti-aliasing without the 2x maps, summed in
 // the order of average_2x2 (column 0 rows 0, 1, then column 1) so that both
 // give the same bits. face_index ([B, height, width], meaningful for
-// scale 1), textures (texture_size 0; rgb is then left alone), light (no
-// lighting factor), rgb, alpha and depth_map may each be null.
+// scale 1), textures (texture_size 0; rgb is then left alone),
+// source_weights, light (no lighting factor), rgb, alpha and depth_map may
+// each be null.
 NR_KERNEL void NR_NAME(resolve_pixels)(
         const scalar_t* faces, const scalar_t* textures,
-        const scalar_t* light, const nr_key_t* zbuffer,
-        const scalar_t* background, long long num_faces,
-        long long texture_faces, long long height, long long width,
-        long long texture_size, long long scale, scalar_t far,
-        int* face_index, scalar_t* rgb, scalar_t* alpha, scalar_t* depth_map,
-        long long n) {
+        const scalar_t* source_weights, const scalar_t* light,
+        const nr_key_t* zbuffer, const scalar_t* background,
+        long long num_faces, long long front_faces, long long texture_faces,
+        long long height, long long width, long long texture_size,
+        long long scale, scalar_t far, int* face_index, scalar_t* rgb,
+        scalar_t* alpha, scalar_t* depth_map, long long n) {
     const long long out_w = width / scale;
+    const nr::Texels<scalar_t> texels = {textures, source_weights,
+                                         texture_faces, front_faces,
+                                         texture_size};
     // One loop per case: the common scales get code compiled for them.
 #define NR_RESOLVE(S)                                                       \
-    nr::resolve_pixel(faces, textures, light, zbuffer, background, num_faces, \
-                      texture_faces, height, width, texture_size, S, far,    \
-                      face_index, rgb, alpha, depth_map, out_row, oj)
+    nr::resolve_pixel(faces, texels, light, zbuffer, background, num_faces, \
+                      height, width, S, far, face_index, rgb, alpha,        \
+                      depth_map, out_row, oj)
     if (scale == 1) {
         NR_FOR_EACH_PIXEL(out_row, oj, n, out_w) [=] {
             NR_RESOLVE(nr::Constant<1>());
@@ -591,8 +610,9 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
 }
 
 // Backward, the exact parts, one index per texel cube (b, t): the faces that
-// sample cube t (face t, and face t + texture_faces with fill_back) visit
-// the pixels they draw (face_index, the scale-1 grid) in row order and add
+// sample cube t (faces t, t + texture_faces, ...: the face, its clipped
+// pieces and their reversed copies) visit the pixels they draw (face_index,
+// the scale-1 grid) in row order and add
 // * to the cube: the trilinear weights times the rgb gradient (times the
 //   face's light);
 // * to the face's light: the rgb gradient times the unlit texel colour;
@@ -601,15 +621,20 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
 // Each index owns what it writes, so there are no atomics and the sums run
 // in one fixed order: the gradients do not depend on the thread count or
 // the schedule (CPU and GPU alike). grad_rgb, grad_depth, textures
-// (texture_size 0), light, grad_textures and grad_light may be null.
+// (texture_size 0), source_weights, light, grad_textures and grad_light may
+// be null. Without textures texture_faces is num_faces.
 NR_KERNEL void NR_NAME(backward_face_pixels)(
         const scalar_t* faces, const scalar_t* textures,
-        const scalar_t* light, const int* face_index,
-        const scalar_t* grad_rgb, const scalar_t* grad_depth,
-        long long num_faces, long long texture_faces, long long height,
+        const scalar_t* source_weights, const scalar_t* light,
+        const int* face_index, const scalar_t* grad_rgb,
+        const scalar_t* grad_depth, long long num_faces,
+        long long front_faces, long long texture_faces, long long height,
         long long width, long long texture_size, scalar_t near, scalar_t far,
         scalar_t* grad_faces, scalar_t* grad_textures, scalar_t* grad_light,
         long long n) {
+    const nr::Texels<scalar_t> texels = {textures, source_weights,
+                                         texture_faces, front_faces,
+                                         texture_size};
     NR_FOR_EACH(index, n) [&] {
         const long long hw = height * width;
         const long long b = index / texture_faces, t = index % texture_faces;
@@ -634,8 +659,7 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
                     scalar_t w[3], wp[3];
                     const scalar_t depth = face.weights_depth_from_edges(e, w);
                     face.perspective_weights(w, depth, wp);
-                    const scalar_t* cube = nr::face_cube(
-                        textures, b, f, texture_faces, texture_size, wp);
+                    const scalar_t* cube = texels.cube(b, f, wp);
                     scalar_t* grad_cube =
                         grad_textures ? grad_textures + (cube - textures) : 0;
                     nr::TexelStencil<scalar_t> st;
@@ -767,18 +791,21 @@ NR_KERNEL void NR_NAME(pack_edge_records)(
 // the vertex.
 //
 // rows / columns are pack_edge_records' output; textures may be null (no rgb
-// term), light too (no lighting factor). As in the original package, eps is
+// term), source_weights too (see Texels), light too (no lighting factor). As in the original package, eps is
 // added to every distance away from the edge, u - c -> u - c +- eps, so that
 // centres on an edge give finite gradients (in the inner scan a centre on
 // the edge counts as inside).
 NR_KERNEL void NR_NAME(backward_edges)(
         const scalar_t* faces, const scalar_t* textures,
-        const scalar_t* light, const int* face_index, const scalar_t* rgb,
-        const scalar_t* rows,
-        const scalar_t* columns, long long num_faces, long long texture_faces,
-        long long height, long long width, long long texture_size,
-        scalar_t near, scalar_t far, scalar_t eps, scalar_t* grad_faces,
-        long long n) {
+        const scalar_t* source_weights, const scalar_t* light,
+        const int* face_index, const scalar_t* rgb, const scalar_t* rows,
+        const scalar_t* columns, long long num_faces, long long front_faces,
+        long long texture_faces, long long height, long long width,
+        long long texture_size, scalar_t near, scalar_t far, scalar_t eps,
+        scalar_t* grad_faces, long long n) {
+    const nr::Texels<scalar_t> texels = {textures, source_weights,
+                                         texture_faces, front_faces,
+                                         texture_size};
     NR_FOR_EACH(index, n) [&] {
         const long long b = index / num_faces, f = index % num_faces;
         const long long hw = height * width;
@@ -889,8 +916,7 @@ NR_KERNEL void NR_NAME(backward_edges)(
                         wp[ka] = (1 - t) / face.z[ka] * zc;
                         wp[kb] = t / face.z[kb] * zc;
                         wp[(edge + 2) % 3] = 0;
-                        const scalar_t* cube = nr::face_cube(
-                            textures, b, f, texture_faces, texture_size, wp);
+                        const scalar_t* cube = texels.cube(b, f, wp);
                         nr::sample_texture(cube, texture_size, wp, color_c);
                         if (light)
                             for (int ch = 0; ch < 3; ++ch)
