@@ -135,7 +135,8 @@ class BuildExt(build_ext):
 kernels = Extension(
     'neural_renderer._kernels_cpu',
     sources=['neural_renderer/kernels/kernels.cpp'],
-    depends=['neural_renderer/kernels/rasterize.cuh'],
+    depends=['neural_renderer/kernels/' + name for name in (
+        'rasterize.cuh', 'common.cuh', 'forward.cuh', 'backward.cuh')],
     language='c++',
 )
 

@@ -134,7 +134,7 @@ class KernelSource(object):
         self.header = header
         self.unit = unit
         self.include_dirs = list(include_dirs)
-        self.signatures = _parse_signatures(_read(header))
+        self.signatures = _parse_signatures(self._inline(header))
         self._cpu_library_path = cpu_library
         self._cpu_library = None
         self._gpu_modules = {}
@@ -282,12 +282,13 @@ def _package_cpu_library():
 
 _PACKAGE = KernelSource(_HEADER, _UNIT, _package_cpu_library)
 SIGNATURES = _PACKAGE.signatures
+_HEADER_TEXT = _PACKAGE._inline(_HEADER)
 # Values per pixel record of the pack_edge_records kernel (NR_RECORD).
 EDGE_RECORD_SIZE = int(re.search(r'#define NR_RECORD (\d+)',
-                                 _read(_HEADER)).group(1))
+                                 _HEADER_TEXT).group(1))
 # Side of the square pixel tiles pack_edge_records' indices run over.
 EDGE_RECORD_TILE = int(re.search(r'#define NR_TILE (\d+)',
-                                 _read(_HEADER)).group(1))
+                                 _HEADER_TEXT).group(1))
 
 
 def _check_args(name, dtype, args):

@@ -1,0 +1,451 @@
+// Backward kernels: the exact parts (backward_face_pixels), the per-pixel
+// records of the edge scans (pack_edge_records) and the approximate edge
+// gradient of paper sec. 3 (backward_edges, built from the helpers below).
+// The helpers are included once; the kernels once per scalar_t, from
+// rasterize.cuh.
+#include "common.cuh"
+
+#ifndef NR_BACKWARD_HELPERS_CUH
+#define NR_BACKWARD_HELPERS_CUH
+namespace nr {
+
+// The pixel grid seen along screen axis u (0: u = x, 1: u = y): pixel lines
+// run across u (rows for u = x, columns for u = y), pixels step along it.
+// Line l has its centre at s = s0 + l ds, pixel k of a line at
+// u = u0 + k du; image pixel (line, k) is line * line_stride +
+// k * pixel_stride.
+template <typename T>
+struct ScanAxis {
+    long long num_lines, num_pixels, line_stride, pixel_stride;
+    T s0, ds, inv_ds, u0, du;
+
+    NR_DEVICE ScanAxis(int axis, long long height, long long width) {
+        num_lines = axis == 0 ? height : width;
+        num_pixels = axis == 0 ? width : height;
+        s0 = axis == 0 ? (T)(height - 1) / height : (T)(1 - width) / width;
+        ds = axis == 0 ? (T)-2 / height : (T)2 / width;
+        inv_ds = axis == 0 ? (T)-height / 2 : (T)width / 2;
+        u0 = axis == 0 ? (T)(1 - width) / width : (T)(height - 1) / height;
+        du = axis == 0 ? (T)2 / width : (T)-2 / height;
+        line_stride = axis == 0 ? width : 1;
+        pixel_stride = axis == 0 ? 1 : width;
+    }
+};
+
+// Where edge (ka, kb) crosses a pixel line whose centre is at s = sl: the
+// parameter t from ka to kb, the position c along u and the depth zc there,
+// and the pixels just inside (k_in; a centre on the edge counts as inside)
+// and just outside (k_out) the crossing, clamped near the line's ends for
+// far off-screen crossings. False when the crossing's depth is not inside
+// (near, far): such a crossing is not drawn.
+template <typename T>
+struct Crossing {
+    T t, c, zc;
+    long long k_in, k_out;
+
+    NR_DEVICE bool find(const Face<T>& face, const T* u, const T* s, int ka,
+                        int kb, T sl, long long step_in,
+                        const ScanAxis<T>& ax, T near, T far) {
+        t = (sl - s[ka]) / (s[kb] - s[ka]);
+        c = u[ka] + t * (u[kb] - u[ka]);
+        const T inv_zc = (1 - t) / face.z[ka] + t / face.z[kb];
+        zc = 1 / inv_zc;
+        if (!(zc > near && zc < far)) return false;
+        const T kc = (c - ax.u0) / ax.du;
+        T k_in_f = step_in > 0 ? nr_ceil(kc) : nr_floor(kc);
+        // Clamp before the cast.
+        if (k_in_f < -2) k_in_f = -2;
+        if (k_in_f > (T)ax.num_pixels + 1) k_in_f = (T)ax.num_pixels + 1;
+        k_in = (long long)k_in_f;
+        k_out = k_in - step_in;
+        return true;
+    }
+};
+
+// Occlusion of a crossing (paper sec. 3.3), per edge vertex: the crossing
+// counts as drawn when the pixel just inside it shows this face (f) or a
+// face holding the vertex; anything else there (another surface, or
+// nothing, as for faces smaller than a pixel) blocks the vertex. Off-screen
+// crossings cannot be judged and pass. (A depth test against the crossing
+// instead lets neighbours on one sloping surface block each other one way
+// only, which biases the gradients of meshes with faces near or below pixel
+// size.) Sets each vertex's share of the line's gradient, 1 - t for ka and
+// t for kb, or 0 when blocked; false when both are.
+template <typename T>
+NR_DEVICE bool crossing_shares(const Face<T>& face, long long f, int ka,
+                               int kb, const Crossing<T>& cr,
+                               long long line_offset, const ScanAxis<T>& ax,
+                               const int* fi_map, const T* faces_b,
+                               T* share) {
+    bool blocked[2] = {false, false};
+    if (cr.k_in >= 0 && cr.k_in < ax.num_pixels) {
+        const int g = fi_map[line_offset + cr.k_in * ax.pixel_stride];
+        if (g < 0) {
+            blocked[0] = blocked[1] = true;
+        } else if (g != f) {
+            Face<T> other;
+            other.load(faces_b + (long long)g * 9);
+            blocked[0] = !other.has_vertex(face.x[ka], face.y[ka], face.z[ka]);
+            blocked[1] = !other.has_vertex(face.x[kb], face.y[kb], face.z[kb]);
+        }
+    }
+    share[0] = blocked[0] ? (T)0 : 1 - cr.t;
+    share[1] = blocked[1] ? (T)0 : cr.t;
+    return !(blocked[0] && blocked[1]);
+}
+
+// The lit colour of face f at a crossing of its edge (ka, kb), the third
+// vertex kc: what moving the edge onto a pixel would paint it with.
+template <typename T>
+NR_DEVICE void crossing_colour(const Face<T>& face, const Texels<T>& texels,
+                               const T* face_light, long long b, long long f,
+                               int ka, int kb, int kc, const Crossing<T>& cr,
+                               T* colour) {
+    T wp[3];
+    wp[ka] = (1 - cr.t) / face.z[ka] * cr.zc;
+    wp[kb] = cr.t / face.z[kb] * cr.zc;
+    wp[kc] = 0;
+    const T* cube = texels.cube(b, f, wp);
+    sample_texture(cube, texels.texture_size, wp, colour);
+    if (face_light)
+        for (int ch = 0; ch < 3; ++ch) colour[ch] *= face_light[ch];
+}
+
+// The out scan: for the pixels outside the face, from just outside the
+// crossing to the image border, the sum of dL / (u - c -+ eps) with
+// dL_rgb = <g, I_c> - <g, I> (colour_c the face's colour at the crossing)
+// and dL_alpha = g_a (1 - a), each counted when negative. A crossing
+// off-screen on the outer side leaves all the line's pixels outside: the
+// scan starts at the border.
+template <typename T>
+NR_DEVICE T outside_scan(const T* line_records, const T* colour_c,
+                         const Crossing<T>& cr, long long step_in, T inward_u,
+                         const ScanAxis<T>& ax, T eps) {
+    T line_grad = 0;
+    long long k = cr.k_out;
+    if (step_in > 0 && k >= ax.num_pixels) k = ax.num_pixels - 1;
+    if (step_in < 0 && k < 0) k = 0;
+    for (; k >= 0 && k < ax.num_pixels; k -= step_in) {
+        const T dist = ax.u0 + (T)k * ax.du - cr.c;
+        // Rounding may put k_out on the edge: skip it.
+        if (dist == 0 || (dist > 0) == (inward_u > 0)) continue;
+        const T* r = line_records + k * NR_RECORD;
+        const T d_rgb = r[0] * colour_c[0] + r[1] * colour_c[1] +
+                        r[2] * colour_c[2] - r[3];
+        const T dl = (d_rgb < 0 ? d_rgb : 0) + (r[4] < 0 ? r[4] : 0);
+        if (dl != 0) line_grad += dl / (dist > 0 ? dist + eps : dist - eps);
+    }
+    return line_grad;
+}
+
+// The in scan: for the pixels inside the face that it draws, from just
+// inside the crossing to where the line leaves the face, adds to line_grad
+// (the out scan's sum: one running sum, as the original) dL / (u - c +- eps)
+// with dL_rgb = <g, I_o> - <g, I> and dL_alpha = g_a (a_o - a), I_o and a_o
+// the pixel just outside (which must be on screen), each counted when
+// negative.
+template <typename T>
+NR_DEVICE T inside_scan(T line_grad, const Face<T>& face, long long f,
+                        int axis, T sl, const T* line_records,
+                        const T* rgb_b, long long hw, const Crossing<T>& cr,
+                        long long step_in, T inward_u,
+                        long long line_offset, const ScanAxis<T>& ax,
+                        const int* fi_map, T eps) {
+    if (!(cr.k_out >= 0 && cr.k_out < ax.num_pixels)) return line_grad;
+    const long long po = line_offset + cr.k_out * ax.pixel_stride;
+    T colour_o[3] = {0, 0, 0};
+    if (rgb_b)
+        for (int ch = 0; ch < 3; ++ch) colour_o[ch] = rgb_b[ch * hw + po];
+    const T alpha_o = line_records[cr.k_out * NR_RECORD + 6];
+    const T sign = inward_u > 0 ? 1 : -1;
+    for (long long k = cr.k_in; k >= 0 && k < ax.num_pixels; k += step_in) {
+        const T uk = ax.u0 + (T)k * ax.du;
+        const T px = axis == 0 ? uk : sl;
+        const T py = axis == 0 ? sl : uk;
+        if (!face.contains(px, py)) break;
+        if (fi_map[line_offset + k * ax.pixel_stride] != f) continue;
+        const T* r = line_records + k * NR_RECORD;
+        const T d_rgb = r[0] * colour_o[0] + r[1] * colour_o[1] +
+                        r[2] * colour_o[2] - r[3];
+        const T d_alpha = r[5] * (alpha_o - r[6]);
+        const T dl = (d_rgb < 0 ? d_rgb : 0) + (d_alpha < 0 ? d_alpha : 0);
+        if (dl != 0) line_grad += dl / (uk - cr.c + sign * eps);
+    }
+    return line_grad;
+}
+
+}  // namespace nr
+#endif  // NR_BACKWARD_HELPERS_CUH
+
+#ifdef scalar_t
+// Backward, the exact parts, one index per texel cube (b, t): the faces that
+// sample cube t (faces t, t + texture_faces, ...: the face, its clipped
+// pieces and their reversed copies) visit the pixels they draw (face_index,
+// the scale-1 grid) in row order and add
+// * to the cube: the trilinear weights times the rgb gradient (times the
+//   face's light);
+// * to the face's light: the rgb gradient times the unlit texel colour;
+// * to the face: the depth gradient d(depth)/d(face), with the face
+//   assignment of the pixel held fixed.
+// Each index owns what it writes, so there are no atomics and the sums run
+// in one fixed order: the gradients do not depend on the thread count or
+// the schedule (CPU and GPU alike). grad_rgb, grad_depth, textures
+// (texture_size 0), source_weights, light, grad_textures and grad_light may
+// be null. Without textures texture_faces is num_faces.
+NR_KERNEL void NR_NAME(backward_face_pixels)(
+        const scalar_t* faces, const scalar_t* textures,
+        const scalar_t* source_weights, const scalar_t* light,
+        const int* face_index, const scalar_t* grad_rgb,
+        const scalar_t* grad_depth, long long num_faces,
+        long long front_faces, long long texture_faces, long long height,
+        long long width, long long texture_size, scalar_t near, scalar_t far,
+        scalar_t* grad_faces, scalar_t* grad_textures, scalar_t* grad_light,
+        long long n) {
+    const nr::Texels<scalar_t> texels = {textures, source_weights,
+                                         texture_faces, front_faces,
+                                         texture_size};
+    NR_FOR_EACH(index, n) [&] {
+        const long long hw = height * width;
+        const long long b = index / texture_faces, t = index % texture_faces;
+        const int* fi_map = face_index + b * hw;
+        const bool with_rgb =
+            grad_rgb && textures && (grad_textures || grad_light);
+        for (long long f = t; f < num_faces; f += texture_faces) {
+            const long long bf = b * num_faces + f;
+            nr::Face<scalar_t> face;
+            face.load(faces + bf * 9);
+            if (!face.drawable(near, far)) continue;
+            face.prepare_weights();
+            scalar_t gf[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+            scalar_t gl[3] = {0, 0, 0};
+            nr::for_each_inside_pixel(
+                face, height, width,
+                [&](long long i, long long j, scalar_t px, scalar_t py,
+                    const scalar_t* e) {
+                const long long pixel = i * width + j;
+                if (fi_map[pixel] != (int)f) return;
+                if (with_rgb) {
+                    scalar_t w[3], wp[3];
+                    const scalar_t depth = face.weights_depth_from_edges(e, w);
+                    face.perspective_weights(w, depth, wp);
+                    const scalar_t* cube = texels.cube(b, f, wp);
+                    scalar_t* grad_cube =
+                        grad_textures ? grad_textures + (cube - textures) : 0;
+                    nr::TexelStencil<scalar_t> st;
+                    st.build(wp, texture_size);
+                    scalar_t g[3], color[3] = {0, 0, 0};
+                    for (int ch = 0; ch < 3; ++ch) {
+                        g[ch] = grad_rgb[(b * 3 + ch) * hw + pixel];
+                        if (light) g[ch] *= light[3 * bf + ch];
+                    }
+                    for (int c = 0; c < 8; ++c) {
+                        if (st.weight[c] == 0) continue;
+                        for (int ch = 0; ch < 3; ++ch) {
+                            if (grad_cube)
+                                grad_cube[3 * st.index[c] + ch] +=
+                                    st.weight[c] * g[ch];
+                            color[ch] += st.weight[c] *
+                                         cube[3 * st.index[c] + ch];
+                        }
+                    }
+                    if (light && grad_light)
+                        for (int ch = 0; ch < 3; ++ch)
+                            gl[ch] += grad_rgb[(b * 3 + ch) * hw + pixel] *
+                                      color[ch];
+                }
+                if (grad_depth) {
+                    const scalar_t g = grad_depth[b * hw + pixel];
+                    if (g == 0) return;
+                    // depth = D / S with D = twice the face area and
+                    // S = sum_k e_k / z_k (e_k the barycentric numerators):
+                    // d depth = (dD - depth * dS) / S.
+                    scalar_t s = 0;
+                    for (int k = 0; k < 3; ++k) s += e[k] / face.z[k];
+                    const scalar_t depth = face.area / s;
+                    scalar_t ds_dx[3] = {0, 0, 0}, ds_dy[3] = {0, 0, 0};
+                    for (int k = 0; k < 3; ++k) {
+                        // e_k = area2(p, v_b, v_c), b = k + 1, c = k + 2.
+                        const int kb = (k + 1) % 3, kc = (k + 2) % 3;
+                        const scalar_t inv_z = 1 / face.z[k];
+                        ds_dx[kb] += (face.y[kc] - py) * inv_z;
+                        ds_dy[kb] -= (face.x[kc] - px) * inv_z;
+                        ds_dx[kc] -= (face.y[kb] - py) * inv_z;
+                        ds_dy[kc] += (face.x[kb] - px) * inv_z;
+                    }
+                    for (int k = 0; k < 3; ++k) {
+                        const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+                        const scalar_t dd_dx = face.y[k1] - face.y[k2];
+                        const scalar_t dd_dy = face.x[k2] - face.x[k1];
+                        const scalar_t ds_dz = -e[k] / (face.z[k] * face.z[k]);
+                        gf[3 * k] += g * (dd_dx - depth * ds_dx[k]) / s;
+                        gf[3 * k + 1] += g * (dd_dy - depth * ds_dy[k]) / s;
+                        gf[3 * k + 2] += g * (-depth * ds_dz) / s;
+                    }
+                }
+            });
+            for (int k = 0; k < 9; ++k) grad_faces[bf * 9 + k] += gf[k];
+            if (light && grad_light)
+                for (int ch = 0; ch < 3; ++ch) grad_light[3 * bf + ch] += gl[ch];
+        }
+    }();
+}
+
+// Backward, one index per pixel: packs what the edge scan of backward_edges
+// reads at a pixel into one record of NR_RECORD values,
+//   [g_r, g_g, g_b, <g_rgb, rgb>, g_alpha (1 - alpha), g_alpha, alpha, 0],
+// in row-major order (scans along rows) and column-major order (scans along
+// columns), so that both scans read memory contiguously. grad_rgb (with
+// rgb) and grad_alpha may each be null: their fields are then 0.
+// Indices run over NR_TILE x NR_TILE tiles of the image (n = B * tiles_y *
+// tiles_x * NR_TILE^2), down the columns of a tile, so that the
+// column-major writes of neighbouring indices share cache lines (twice as
+// fast as indices in row order at 512 x 512).
+#define NR_TILE 16
+NR_KERNEL void NR_NAME(pack_edge_records)(
+        const scalar_t* rgb, const scalar_t* alpha, const scalar_t* grad_rgb,
+        const scalar_t* grad_alpha, long long height, long long width,
+        scalar_t* rows, scalar_t* columns, long long n) {
+    NR_FOR_EACH(tiled, n) [&] {
+        const long long tiles_y = (height + NR_TILE - 1) / NR_TILE;
+        const long long tiles_x = (width + NR_TILE - 1) / NR_TILE;
+        const long long per_image = tiles_y * tiles_x * NR_TILE * NR_TILE;
+        const long long b = tiled / per_image, rest = tiled % per_image;
+        const long long tile = rest / (NR_TILE * NR_TILE);
+        const long long within = rest % (NR_TILE * NR_TILE);
+        const long long i = tile / tiles_x * NR_TILE + within % NR_TILE;
+        const long long j = tile % tiles_x * NR_TILE + within / NR_TILE;
+        if (i >= height || j >= width) return;
+        const long long hw = height * width;
+        const long long pixel = i * width + j;
+        const long long index = b * hw + pixel;
+        scalar_t record[NR_RECORD] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (grad_rgb && rgb) {
+            for (int ch = 0; ch < 3; ++ch) {
+                const long long at = (b * 3 + ch) * hw + pixel;
+                record[ch] = grad_rgb[at];
+                record[3] += grad_rgb[at] * rgb[at];
+            }
+        }
+        record[6] = alpha[index];
+        if (grad_alpha) {
+            record[4] = grad_alpha[index] * (1 - alpha[index]);
+            record[5] = grad_alpha[index];
+        }
+        scalar_t* row_record = rows + index * NR_RECORD;
+        scalar_t* column_record =
+            columns + ((b * width + j) * height + i) * NR_RECORD;
+        for (int r = 0; r < NR_RECORD; ++r) {
+            row_record[r] = record[r];
+            column_record[r] = record[r];
+        }
+    }();
+}
+
+// Backward, one index per face: the approximate gradient of paper sec. 3.2-3.3
+// for the screen x and y of the face's vertices.
+//
+// For each edge and each screen axis u (x, then y), every pixel line across u
+// whose centre the edge spans is visited. On a line the edge crosses at u = c,
+// at parameter t from vertex a to vertex b (Crossing); moving a (b) by d
+// along u moves the crossing by (1 - t) d (t d). For a pixel at u:
+// * outside the face: moving the edge onto it would paint it with the face's
+//   colour at the crossing, I_c: dI = I_c - I (outside_scan);
+// * inside and drawn by this face: moving the edge past it would reveal what
+//   lies beyond the edge, approximated by the pixel just outside: dI = I_o - I
+//   (inside_scan).
+// With dL = <grad, dI> (rgb and alpha each on their own) the linear ramp gives
+// dL / (u - c) * (1 - t) for a and * t for b, counted only when dL < 0 (the
+// move lowers the loss: paper eq. 1, 3, 4). Nothing flows to a vertex
+// through a crossing that is not drawn (sec. 3.3, crossing_shares). As in
+// the original package, eps is added to every distance away from the edge,
+// u - c -> u - c +- eps, so that centres on an edge give finite gradients
+// (in the inner scan a centre on the edge counts as inside).
+//
+// rows / columns are pack_edge_records' output; textures may be null (no rgb
+// term), source_weights too (see Texels), light too (no lighting factor).
+NR_KERNEL void NR_NAME(backward_edges)(
+        const scalar_t* faces, const scalar_t* textures,
+        const scalar_t* source_weights, const scalar_t* light,
+        const int* face_index, const scalar_t* rgb, const scalar_t* rows,
+        const scalar_t* columns, long long num_faces, long long front_faces,
+        long long texture_faces, long long height, long long width,
+        long long texture_size, scalar_t near, scalar_t far, scalar_t eps,
+        scalar_t* grad_faces, long long n) {
+    const nr::Texels<scalar_t> texels = {textures, source_weights,
+                                         texture_faces, front_faces,
+                                         texture_size};
+    NR_FOR_EACH(index, n) [&] {
+        const long long b = index / num_faces, f = index % num_faces;
+        const long long hw = height * width;
+        nr::Face<scalar_t> face;
+        face.load(faces + index * 9);
+        if (!face.drawable(near, far)) return;
+        const int* fi_map = face_index + b * hw;
+        const scalar_t* faces_b = faces + b * num_faces * 9;
+        const scalar_t* rgb_b = rgb ? rgb + b * 3 * hw : 0;
+        const scalar_t* face_light = light ? light + 3 * index : 0;
+        scalar_t grad[3][2] = {{0, 0}, {0, 0}, {0, 0}};
+
+        for (int axis = 0; axis < 2; ++axis) {
+            const nr::ScanAxis<scalar_t> ax(axis, height, width);
+            const scalar_t* records =
+                (axis == 0 ? rows : columns) + b * hw * NR_RECORD;
+            const scalar_t* u = axis == 0 ? face.x : face.y;
+            const scalar_t* s = axis == 0 ? face.y : face.x;
+
+            for (int edge = 0; edge < 3; ++edge) {
+                const int ka = edge, kb = (edge + 1) % 3;
+                if (s[ka] == s[kb]) continue;  // parallel to the lines
+                // Inward direction along u: sign of d(area2(a, b, p))/du,
+                // positive inside a counter-clockwise face; and in pixel
+                // index steps.
+                const scalar_t inward_u =
+                    axis == 0 ? -(face.y[kb] - face.y[ka])
+                              : (face.x[kb] - face.x[ka]);
+                const long long step_in =
+                    (inward_u > 0) == (ax.du > 0) ? 1 : -1;
+                const scalar_t smin = s[ka] < s[kb] ? s[ka] : s[kb];
+                const scalar_t smax = s[ka] < s[kb] ? s[kb] : s[ka];
+                long long l0, l1;
+                nr::line_range<scalar_t>(smin, smax, ax.s0, ax.inv_ds,
+                                         ax.num_lines, &l0, &l1);
+                for (long long line = l0; line <= l1; ++line) {
+                    const scalar_t sl = ax.s0 + (scalar_t)line * ax.ds;
+                    if (sl < smin || sl > smax) continue;
+                    nr::Crossing<scalar_t> cr;
+                    if (!cr.find(face, u, s, ka, kb, sl, step_in, ax, near,
+                                 far))
+                        continue;
+                    const long long line_offset = line * ax.line_stride;
+                    scalar_t share[2];
+                    if (!nr::crossing_shares(face, f, ka, kb, cr, line_offset,
+                                             ax, fi_map, faces_b, share))
+                        continue;
+                    scalar_t colour_c[3] = {0, 0, 0};
+                    if (textures)
+                        nr::crossing_colour(face, texels, face_light, b, f,
+                                            ka, kb, (edge + 2) % 3, cr,
+                                            colour_c);
+                    const scalar_t* line_records =
+                        records + line * ax.num_pixels * NR_RECORD;
+                    scalar_t line_grad =
+                        nr::outside_scan(line_records, colour_c, cr, step_in,
+                                         inward_u, ax, eps);
+                    line_grad = nr::inside_scan(
+                        line_grad, face, f, axis, sl, line_records, rgb_b,
+                        hw, cr, step_in, inward_u, line_offset, ax, fi_map,
+                        eps);
+                    grad[ka][axis] += line_grad * share[0];
+                    grad[kb][axis] += line_grad * share[1];
+                }
+            }
+        }
+        scalar_t* gf = grad_faces + index * 9;
+        for (int k = 0; k < 3; ++k) {
+            gf[3 * k] += grad[k][0];
+            gf[3 * k + 1] += grad[k][1];
+        }
+    }();
+}
+
+#endif  // scalar_t

@@ -1,0 +1,440 @@
+// Device helpers shared by the forward and backward kernels: the loop
+// macros for CPU and GPU, the z-buffer key, pixel centres, faces and their
+// scans, texel sampling. Included once (guarded); see rasterize.cuh for the
+// conventions.
+#ifndef NR_COMMON_CUH
+#define NR_COMMON_CUH
+
+#ifdef __CUDACC__
+#define NR_DEVICE __device__ __forceinline__
+#define NR_KERNEL extern "C" __global__
+// One thread per index; the body is a lambda so that it may `return`.
+#define NR_FOR_EACH(i, n)                                              \
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; \
+    if (i >= (n)) return;
+// One thread per pixel of n pixels in rows of `columns`: one division of
+// the flat index gives (row, column).
+#define NR_FOR_EACH_PIXEL(row, column, n, columns)                          \
+    const long long nr_flat_ = (long long)blockIdx.x * blockDim.x +         \
+                               threadIdx.x;                                 \
+    if (nr_flat_ >= (n)) return;                                            \
+    const long long row = nr_flat_ / (columns);                             \
+    const long long column = nr_flat_ - row * (columns);
+#else
+#include <cmath>
+#include <cstring>
+#define NR_DEVICE inline
+#define NR_KERNEL extern "C"
+// Set (nr_set_serial) in a process forked from one that ran these loops:
+// GNU OpenMP's thread pool does not survive fork(), and a parallel region
+// in the child waits forever for the parent's threads. A region with the
+// if() clause false runs on the calling thread alone, without the pool.
+static int nr_serial = 0;
+extern "C" void nr_set_serial(int serial) { nr_serial = serial; }
+// Chunks of 256 indices: small chunks let two threads write neighbouring
+// pixels of one cache line (and cost a dispatch each), one static chunk per
+// thread leaves threads idle when faces differ in size.
+#define NR_FOR_EACH(i, n) \
+    _Pragma("omp parallel for schedule(dynamic, 256) if(!nr_serial)") \
+    for (long long i = 0; i < (n); ++i)
+// Rows to the threads (guided: big chunks first, small ones to balance),
+// each row a plain loop: no integer division per pixel and contiguous
+// stores. The body is a lambda as for NR_FOR_EACH; capturing by value ([=])
+// lets the compiler keep the arguments in registers.
+#define NR_FOR_EACH_PIXEL(row, column, n, columns) \
+    _Pragma("omp parallel for schedule(guided) if(!nr_serial)") \
+    for (long long row = 0; row < (n) / (columns); ++row) \
+        for (long long column = 0; column < (columns); ++column)
+#endif
+
+#define NR_CAT2(a, b) a##b
+#define NR_CAT(a, b) NR_CAT2(a, b)
+
+typedef unsigned long long nr_key_t;
+// Values per pixel record of pack_edge_records (see there).
+#define NR_RECORD 8
+#define NR_EMPTY_KEY 0xFFFFFFFFFFFFFFFFull
+// rasterize_faces scans a face's rows over per-row spans (RowSpans) when
+// its column range (bounding box and line_range's margins) has at least
+// this many columns, else over the whole range: for faces a few pixels
+// wide, most of a fine mesh, the spans cost more than the tests they save.
+#define NR_SPAN_MIN_COLUMNS 6
+
+namespace nr {
+
+#ifdef __CUDACC__
+NR_DEVICE void atomic_min_key(nr_key_t* address, nr_key_t value) {
+    atomicMin(address, value);
+}
+NR_DEVICE unsigned int float_bits(float value) { return __float_as_uint(value); }
+template <typename T> NR_DEVICE T nr_floor(T v) { return floor(v); }
+template <typename T> NR_DEVICE T nr_ceil(T v) { return ceil(v); }
+#else
+NR_DEVICE void atomic_min_key(nr_key_t* address, nr_key_t value) {
+    nr_key_t current = __atomic_load_n(address, __ATOMIC_RELAXED);
+    while (value < current &&
+           !__atomic_compare_exchange_n(address, &current, value, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+NR_DEVICE unsigned int float_bits(float value) {
+    unsigned int bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    return bits;
+}
+template <typename T> NR_DEVICE T nr_floor(T v) { return std::floor(v); }
+template <typename T> NR_DEVICE T nr_ceil(T v) { return std::ceil(v); }
+#endif
+
+// Maps a float to an unsigned int with the same order (negative values too).
+NR_DEVICE unsigned int depth_order(float depth) {
+    unsigned int bits = float_bits(depth);
+    return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+
+NR_DEVICE nr_key_t make_key(float depth, long long face) {
+    return ((nr_key_t)depth_order(depth) << 32) | (nr_key_t)(unsigned int)face;
+}
+
+// Twice the signed area of triangle (a, b, c); > 0 when counter-clockwise.
+template <typename T>
+NR_DEVICE T area2(T ax, T ay, T bx, T by, T cx, T cy) {
+    return (bx - ax) * (cy - ay) - (cx - ax) * (by - ay);
+}
+
+// Pixel centres in NDC.
+template <typename T> NR_DEVICE T column_x(long long j, long long W) {
+    return (T)(2 * j + 1 - W) / (T)W;
+}
+template <typename T> NR_DEVICE T row_y(long long i, long long H) {
+    return (T)(H - 1 - 2 * i) / (T)H;
+}
+
+// Closed index range [lo, hi] of pixel lines whose centre c = c0 + l * dc lies
+// in [a, b], clamped to [0, n - 1]; hi < lo when empty (also for NaN
+// bounds). Takes inv_dc = 1 / dc (-H / 2 or W / 2 for pixel centres,
+// exact): no division. One extra line on each side absorbs rounding;
+// callers test the exact condition.
+template <typename T>
+NR_DEVICE void line_range(T a, T b, T c0, T inv_dc, long long n,
+                          long long* lo, long long* hi) {
+    const T la = (a - c0) * inv_dc, lb = (b - c0) * inv_dc;
+    T l0 = la < lb ? la : lb, l1 = la < lb ? lb : la;
+    if (!(l0 <= l1)) {
+        *lo = 0;
+        *hi = -1;
+        return;
+    }
+    // Clamp in floating point first: huge coordinates must not overflow.
+    l0 = l0 < (T)-1 ? (T)-1 : (l0 > (T)n ? (T)n : l0);
+    l1 = l1 < (T)-1 ? (T)-1 : (l1 > (T)n ? (T)n : l1);
+    // Within [-1, n] truncation and a step give ceil and floor, without
+    // libm calls.
+    const long long t0 = (long long)l0, t1 = (long long)l1;
+    const long long first = t0 + (l0 > (T)t0 ? 1 : 0) - 1;
+    const long long last = t1 - (l1 < (T)t1 ? 1 : 0) + 1;
+    *lo = first < 0 ? 0 : first;
+    *hi = last > n - 1 ? n - 1 : last;
+}
+
+// A face in screen space: vertices, twice its area and, after
+// prepare_weights(), the reciprocals of the area and the depths that the
+// per-pixel weights multiply by (divisions are the slow part of a pixel's
+// arithmetic: a face pays for its own once).
+template <typename T>
+struct Face {
+    T x[3], y[3], z[3];
+    T area;
+    T inv_area, inv_z[3];
+
+    NR_DEVICE void load(const T* face) {
+        for (int k = 0; k < 3; ++k) {
+            x[k] = face[3 * k];
+            y[k] = face[3 * k + 1];
+            z[k] = face[3 * k + 2];
+        }
+        area = area2(x[0], y[0], x[1], y[1], x[2], y[2]);
+    }
+
+    // Needed by weights_depth*() and perspective_weights(). z = 0 gives
+    // inf, and weights * inf the inf or NaN that a division by z would (NaN
+    // depths are never drawn).
+    NR_DEVICE void prepare_weights() {
+        for (int k = 0; k < 3; ++k) inv_z[k] = 1 / z[k];
+        inv_area = 1 / area;
+    }
+
+    // Back faces (clockwise) and zero-area faces are never drawn, nor faces
+    // wholly outside (near, far). With near >= 0, neither are faces that
+    // cross the camera plane z = 0: their perspective projection is
+    // meaningless (the original package drew garbage for them).
+    NR_DEVICE bool drawable(T near, T far) const {
+        if (!(area > 0)) return false;
+        T zmin = z[0], zmax = z[0];
+        for (int k = 1; k < 3; ++k) {
+            zmin = z[k] < zmin ? z[k] : zmin;
+            zmax = z[k] > zmax ? z[k] : zmax;
+        }
+        if (zmax <= near || zmin >= far) return false;
+        return !(near >= 0 && zmin <= 0);
+    }
+
+    // Unnormalised barycentric numerators: e[k] = twice the area of the
+    // triangle (p, v[k+1], v[k+2]); the point is inside when all are >= 0.
+    NR_DEVICE void edge_values(T px, T py, T* e) const {
+        for (int k = 0; k < 3; ++k) {
+            const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+            e[k] = area2(px, py, x[k1], y[k1], x[k2], y[k2]);
+        }
+    }
+
+    NR_DEVICE static bool inside(const T* e) {
+        return e[0] >= 0 && e[1] >= 0 && e[2] >= 0;
+    }
+
+    NR_DEVICE bool contains(T px, T py) const {
+        T e[3];
+        edge_values(px, py, e);
+        return inside(e);
+    }
+
+    // Barycentric weights from the edge values e at a point, clamped to
+    // [0, 1] and renormalised, and the perspective-correct depth
+    // 1 / sum(w_k / z_k).
+    NR_DEVICE T weights_depth_from_edges(const T* e, T* w) const {
+        T sum = 0;
+        for (int k = 0; k < 3; ++k) {
+            T v = e[k] * inv_area;
+            v = v < 0 ? 0 : (v > 1 ? 1 : v);
+            w[k] = v;
+            sum += v;
+        }
+        const T inv_sum = 1 / sum;
+        T inv_depth = 0;
+        for (int k = 0; k < 3; ++k) {
+            w[k] *= inv_sum;
+            inv_depth += w[k] * inv_z[k];
+        }
+        return 1 / inv_depth;
+    }
+
+    // The same at the point p.
+    NR_DEVICE T weights_depth(T px, T py, T* w) const {
+        T e[3];
+        edge_values(px, py, e);
+        return weights_depth_from_edges(e, w);
+    }
+
+    // Screen-space weights to weights on the 3D face (perspective-correct).
+    NR_DEVICE void perspective_weights(const T* w, T depth, T* wp) const {
+        for (int k = 0; k < 3; ++k) wp[k] = w[k] * depth * inv_z[k];
+    }
+
+    NR_DEVICE bool has_vertex(T vx, T vy, T vz) const {
+        for (int k = 0; k < 3; ++k)
+            if (x[k] == vx && y[k] == vy && z[k] == vz) return true;
+        return false;
+    }
+};
+
+// An integer known at compile time that converts to long long: kernels pass
+// it where a runtime value would do, to get code specialised for it.
+template <long long N>
+struct Constant {
+    NR_DEVICE constexpr operator long long() const { return N; }
+};
+
+template <typename T> NR_DEVICE T machine_epsilon();
+template <> NR_DEVICE float machine_epsilon<float>() { return 1.1920929e-7f; }
+template <> NR_DEVICE double machine_epsilon<double>() {
+    return 2.220446049250313e-16;
+}
+
+// Where on a pixel row a face's centres can pass Face::inside. On the row
+// y = py, e_k(px) = c_k + a_k px is linear (a_k = y[k+1] - y[k+2]); the
+// computed e_k differs from that line by rounding, at most `slack` for
+// pixel centres (|px|, |py| < 1), so {px : c_k + a_k px >= -slack for all
+// k} holds every centre the exact test can accept. The span only narrows
+// the loop; each centre in it is still tested exactly, so the pixels drawn
+// are those of a test of every centre in the bounding box.
+template <typename T>
+struct RowSpans {
+    const Face<T>* face;
+    T a[3], inv_a[3];
+    T slack, xmin, xmax;
+
+    NR_DEVICE void setup(const Face<T>& f, T x_min, T x_max) {
+        face = &f;
+        T ax = 0, ay = 0;
+        for (int k = 0; k < 3; ++k) {
+            const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+            a[k] = f.y[k1] - f.y[k2];
+            inv_a[k] = a[k] != 0 ? 1 / a[k] : (T)0;
+            const T abs_x = f.x[k] < 0 ? -f.x[k] : f.x[k];
+            const T abs_y = f.y[k] < 0 ? -f.y[k] : f.y[k];
+            ax = abs_x > ax ? abs_x : ax;
+            ay = abs_y > ay ? abs_y : ay;
+        }
+        // Each product of area2 is at most (ax + 1)(ay + 1); a few roundings
+        // of a few such terms, with a wide margin.
+        slack = 64 * machine_epsilon<T>() * (ax + 1) * (ay + 1);
+        xmin = x_min;
+        xmax = x_max;
+    }
+
+    // [lo, hi] in x on the row y = py; false when no centre can be inside.
+    // NaN bounds (from overflowing coordinates) leave the span as it is.
+    NR_DEVICE bool row(T py, T* lo, T* hi) const {
+        T l = xmin, h = xmax;
+        for (int k = 0; k < 3; ++k) {
+            const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+            const T c = face->x[k1] * (face->y[k2] - py) -
+                        face->x[k2] * (face->y[k1] - py);
+            if (a[k] == 0) {
+                if (c < -slack) return false;
+                continue;
+            }
+            const T bound = (-slack - c) * inv_a[k];
+            if (a[k] > 0) {
+                if (bound > l) l = bound;
+            } else {
+                if (bound < h) h = bound;
+            }
+        }
+        *lo = l;
+        *hi = h;
+        return l <= h;
+    }
+};
+
+// Trilinear sampling of a T x T x T texel cube at texel coordinates
+// w_k * (T - 1). Visits the 8 neighbouring texels with their weights.
+template <typename T>
+struct TexelStencil {
+    long long index[8];
+    T weight[8];
+
+    NR_DEVICE void build(const T* w, long long size) {
+        long long base[3];
+        T frac[3];
+        for (int k = 0; k < 3; ++k) {
+            T pos = w[k] * (T)(size - 1);
+            pos = pos < 0 ? 0 : (pos > (T)(size - 1) ? (T)(size - 1) : pos);
+            // pos >= 0: truncation is the floor, without a libm call.
+            long long i0 = (long long)pos;
+            if (i0 > size - 2) i0 = size - 2;
+            if (i0 < 0) i0 = 0;
+            base[k] = i0;
+            frac[k] = size > 1 ? pos - (T)i0 : (T)0;
+        }
+        for (int corner = 0; corner < 8; ++corner) {
+            T wt = 1;
+            long long idx = 0;
+            for (int k = 0; k < 3; ++k) {
+                const int bit = (corner >> (2 - k)) & 1;
+                long long ik = base[k] + bit;
+                if (ik > size - 1) ik = size - 1;
+                wt *= bit ? frac[k] : 1 - frac[k];
+                idx = idx * size + ik;
+            }
+            index[corner] = idx;
+            weight[corner] = wt;
+        }
+    }
+};
+
+// Visits, row by row and left to right, every centre of the height x width
+// pixel grid that lies inside the face (Face::inside): visit(i, j, px, py,
+// e) with (i, j) the pixel, (px, py) its centre and e the edge values there.
+// Faces at least NR_SPAN_MIN_COLUMNS wide are scanned over per-row spans
+// (RowSpans), narrower ones over their bounding box: cost grows with the
+// faces' areas and heights rather than their bounding boxes. The forward
+// pass and the backward pass both scan with this, so they agree exactly on
+// which centres a face covers.
+template <typename T, typename Visit>
+NR_DEVICE void for_each_inside_pixel(const Face<T>& face, long long height,
+                                     long long width, Visit visit) {
+    T xmin = face.x[0], xmax = face.x[0];
+    T ymin = face.y[0], ymax = face.y[0];
+    for (int k = 1; k < 3; ++k) {
+        xmin = face.x[k] < xmin ? face.x[k] : xmin;
+        xmax = face.x[k] > xmax ? face.x[k] : xmax;
+        ymin = face.y[k] < ymin ? face.y[k] : ymin;
+        ymax = face.y[k] > ymax ? face.y[k] : ymax;
+    }
+    long long i0, i1, j0, j1;
+    const T x0 = (T)(1 - width) / width;
+    const T inv_dx = (T)width / 2;
+    line_range<T>(ymin, ymax, (T)(height - 1) / height, (T)-height / 2,
+                  height, &i0, &i1);
+    line_range<T>(xmin, xmax, x0, inv_dx, width, &j0, &j1);
+    if (i0 > i1 || j0 > j1) return;
+    const bool use_spans = j1 - j0 + 1 >= NR_SPAN_MIN_COLUMNS;
+    RowSpans<T> spans;
+    if (use_spans) spans.setup(face, xmin, xmax);
+    for (long long i = i0; i <= i1; ++i) {
+        const T py = row_y<T>(i, height);
+        long long jlo = j0, jhi = j1;
+        if (use_spans) {
+            T lo, hi;
+            if (!spans.row(py, &lo, &hi)) continue;
+            line_range<T>(lo, hi, x0, inv_dx, width, &jlo, &jhi);
+            if (jlo < j0) jlo = j0;
+            if (jhi > j1) jhi = j1;
+        }
+        for (long long j = jlo; j <= jhi; ++j) {
+            const T px = column_x<T>(j, width);
+            T e[3];
+            face.edge_values(px, py, e);
+            if (!face.inside(e)) continue;
+            visit(i, j, px, py, e);
+        }
+    }
+}
+
+template <typename T>
+NR_DEVICE void sample_texture(const T* cube, long long size, const T* w,
+                              T* rgb) {
+    TexelStencil<T> st;
+    st.build(w, size);
+    rgb[0] = rgb[1] = rgb[2] = 0;
+    for (int c = 0; c < 8; ++c) {
+        if (st.weight[c] == 0) continue;
+        for (int ch = 0; ch < 3; ++ch)
+            rgb[ch] += st.weight[c] * cube[3 * st.index[c] + ch];
+    }
+}
+
+// Where drawn faces sample their colours (see the textures convention
+// above): textures [B, texture_faces, T, T, T, 3] with T = texture_size,
+// front_faces and source_weights (may be null).
+template <typename T>
+struct Texels {
+    const T* textures;
+    const T* source_weights;
+    long long texture_faces, front_faces, texture_size;
+
+    // The texel cube of drawn face f of batch item b, with its perspective
+    // weights wp turned into weights on that cube's vertices.
+    NR_DEVICE const T* cube(long long b, long long f, T* wp) const {
+        if (f >= front_faces) {
+            f -= front_faces;
+            const T w0 = wp[0];
+            wp[0] = wp[2];
+            wp[2] = w0;
+        }
+        if (source_weights) {
+            const T* m = source_weights + (b * front_faces + f) * 9;
+            T w[3];
+            for (int c = 0; c < 3; ++c)
+                w[c] = wp[0] * m[c] + wp[1] * m[3 + c] + wp[2] * m[6 + c];
+            for (int c = 0; c < 3; ++c) wp[c] = w[c];
+        }
+        return textures + (b * texture_faces + f % texture_faces) *
+                              texture_size * texture_size * texture_size * 3;
+    }
+};
+
+}  // namespace nr
+
+#endif  // NR_COMMON_CUH
