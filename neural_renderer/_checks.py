@@ -16,7 +16,8 @@ from chainer import backend
 import chainer.functions as F
 
 
-def _unwrap(x):
+def unwrap(x):
+    """The raw array of a chainer.Variable; anything else as it is."""
     return x.array if isinstance(x, chainer.Variable) else x
 
 
@@ -49,7 +50,7 @@ def check_array(name, x, ndim=None, shape_suffix=None, dtype_kind='f'):
         TypeError: ``x`` is not an array or has the wrong dtype kind.
         ValueError: ``x`` has the wrong rank or trailing dimensions.
     """
-    array = _unwrap(x)
+    array = unwrap(x)
     if not isinstance(array, chainer.get_array_types()):
         raise TypeError(
             '{}: expected a numpy/cupy array or a chainer.Variable, got {}'
@@ -81,7 +82,7 @@ def check_finite(name, x):
 
     On the GPU this synchronises (it reads one bool back).
     """
-    array = _unwrap(x)
+    array = unwrap(x)
     xp = backend.get_array_module(array)
     if not bool(xp.isfinite(array).all()):
         raise ValueError('{}: must be finite, got NaN or inf'.format(name))
@@ -90,7 +91,7 @@ def check_finite(name, x):
 def check_representable(name, x, dtype):
     """Raises ValueError if the finite values ``x`` overflow ``dtype``
     (e.g. 1e39 given for float32 computations)."""
-    array = _unwrap(x)
+    array = unwrap(x)
     dtype = numpy.dtype(dtype)
     if dtype.kind != 'f':
         return
@@ -130,7 +131,7 @@ def as_batched(name, value, like, batch_size, item_shape):
 def as_batched_array(name, value, like, batch_size, item_shape):
     """:func:`as_batched`, but a value that is not a Variable comes back as
     a plain (C-contiguous) array: no graph node is made for constants."""
-    like = _unwrap(like)
+    like = unwrap(like)
     device = backend.get_device_from_array(like)
     if isinstance(value, chainer.Variable):
         if value.dtype.kind != 'f':

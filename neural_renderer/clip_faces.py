@@ -108,9 +108,9 @@ def _clip_plane(faces, plane, keep_below, dummy_z):
     # depths, must count as drawn for the edge to get its gradient. Dummies
     # get a point that is never drawn (z = dummy_z, outside (near, far)).
     inner = numpy.asarray(plane, dtype)
+    towards = dtype.type(-numpy.inf if keep_below else numpy.inf)
     for _ in range(4):
-        inner = numpy.nextafter(inner, dtype.type(-numpy.inf if keep_below
-                                                   else numpy.inf))
+        inner = numpy.nextafter(inner, towards)
     fixed = xp.zeros(out.shape, dtype)
     fixed[..., 2] = xp.where(kind == _CLIP, float(inner), dummy_z)
     replace = xp.zeros(out.shape, bool)

@@ -1,34 +1,12 @@
 """Cross product of 3D vectors along the last axis, as a FunctionNode.
 
-The raw-array helpers ``_cross_components`` and ``_cross`` are also what
-the package's own nodes (``view_transform``, ``face_light``) use inside
-their forward and backward passes, so the arithmetic is written once.
+The arithmetic is ``vector_math.cross``, which the package's other nodes
+use too.
 """
-from chainer import backend
 from chainer import function_node
 from chainer.utils import type_check
 
-
-def _cross_components(a, b):
-    """a x b for vectors given as their three components.
-
-    Args:
-        a, b: sequences of three arrays (x, y and z components) of
-            broadcastable shapes.
-
-    Returns:
-        list of the three component arrays of a x b.
-    """
-    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
-            a[0] * b[1] - a[1] * b[0]]
-
-
-def _cross(a, b):
-    """a x b along the last axis of raw arrays [..., 3] (NumPy or CuPy)."""
-    xp = backend.get_array_module(a)
-    return xp.stack(_cross_components([a[..., k] for k in range(3)],
-                                      [b[..., k] for k in range(3)]),
-                    axis=-1)
+from neural_renderer import vector_math
 
 
 class Cross(function_node.FunctionNode):
@@ -61,7 +39,7 @@ class Cross(function_node.FunctionNode):
     def forward(self, inputs):
         self.retain_inputs((0, 1))
         x0, x1 = inputs
-        return _cross(x0, x1),
+        return vector_math.cross(x0, x1),
 
     def backward(self, indexes, grad_outputs):
         x0, x1 = self.get_retained_inputs()

@@ -6,10 +6,11 @@ from chainer import function_node
 from chainer.utils import type_check
 
 from neural_renderer import _checks
-from neural_renderer.view_transform import _cross
-from neural_renderer.view_transform import _cross_components
-from neural_renderer.view_transform import _dot
-from neural_renderer.view_transform import _normalize_backward
+from neural_renderer.vector_math import cross as _cross
+from neural_renderer.vector_math import cross_components as _cross_components
+from neural_renderer.vector_math import dot as _dot
+from neural_renderer.vector_math import normalize_backward as \
+    _normalize_backward
 
 # Added to the squared norm of the face normal before the square root.
 # Nonzero so that a zero-area face gets the normal 0 (ambient light only)

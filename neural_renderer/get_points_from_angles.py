@@ -8,6 +8,8 @@ import chainer
 from chainer import backend
 import chainer.functions as F
 
+from neural_renderer._checks import unwrap
+
 
 def _result_dtype(arrays):
     # Python numbers do not take part in the dtype (like NumPy 2's weak
@@ -62,7 +64,7 @@ def get_points_from_angles(distance, elevation, azimuth, degrees=True):
             float(-distance * math.cos(elevation) * math.cos(azimuth)),
         )
 
-    raw = [a.array if isinstance(a, chainer.Variable) else a for a in args]
+    raw = [unwrap(a) for a in args]
     ref = next(a for a in raw if isinstance(a, array_types))
     device = backend.get_device_from_array(ref)
     dtype = _result_dtype([a for a in raw if isinstance(a, array_types)])

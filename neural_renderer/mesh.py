@@ -8,6 +8,7 @@ import chainer
 from chainer import backend
 import chainer.functions as F
 
+from neural_renderer._checks import unwrap
 from neural_renderer.load_obj import load_obj
 
 # Loaded colours are clipped to [COLOUR_CLIP, 1 - COLOUR_CLIP] before their
@@ -24,8 +25,7 @@ def _check_positive_int(name, value):
 
 
 def _raw(name, x):
-    if isinstance(x, chainer.Variable):
-        x = x.array
+    x = unwrap(x)
     if not isinstance(x, chainer.get_array_types()):
         x = numpy.asarray(x)
     return x

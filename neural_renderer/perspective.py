@@ -135,7 +135,7 @@ def perspective(vertices, angle=30., aspect_ratio=1.):
         # Elementwise, also for a Variable (one read-back on the GPU): an
         # angle of 0 divides by zero and one of 90 or more mirrors the image
         # silently.
-        angle_array = _checks._unwrap(angle_v)
+        angle_array = _checks.unwrap(angle_v)
         inside = (angle_array > 0) & (angle_array < 90)
         if not bool(inside.all()):
             bad = angle_array[~inside]
@@ -149,6 +149,6 @@ def perspective(vertices, angle=30., aspect_ratio=1.):
             tangent = F.tan(angle_v * (math.pi / 180.))
         else:
             tangent = xp.tan(angle_v * (math.pi / 180.))
-        _check_tangent(angle, _checks._unwrap(tangent))
+        _check_tangent(angle, _checks.unwrap(tangent))
     y, = Perspective(float(aspect_ratio)).apply((vertices, tangent))
     return y

@@ -20,6 +20,7 @@ from chainer import function_node
 from chainer.utils import type_check
 
 from neural_renderer import _launcher
+from neural_renderer._checks import unwrap
 from neural_renderer.average_2x2 import average_2x2
 
 _EMPTY_KEY = numpy.uint64(0xFFFFFFFFFFFFFFFF)
@@ -263,10 +264,6 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     return face_index, rgb, alpha, depth
 
 
-def _unwrap(x):
-    return x.array if isinstance(x, chainer.Variable) else x
-
-
 def _needs_graph(*inputs):
     """Whether a backward pass may follow: backprop is on and an input is a
     Variable that requires its gradient."""
@@ -397,8 +394,7 @@ def _check_memory(xp, needed, batch_size, height, width):
 
 def _check_inputs(faces, textures, light=None, fill_back=False,
                   source_weights=None):
-    faces_array = faces.array if isinstance(faces, chainer.Variable) \
-        else faces
+    faces_array = unwrap(faces)
     if not hasattr(faces_array, 'ndim'):
         raise TypeError('faces must be an array or chainer.Variable of shape '
                         '[B, F, 3, 3], got {}'.format(type(faces).__name__))
@@ -427,8 +423,7 @@ def _check_inputs(faces, textures, light=None, fill_back=False,
             'NDC, z the depth)'.format(int(bad.sum()), face, batch))
     if textures is None:
         return faces_array
-    textures_array = textures.array if isinstance(
-        textures, chainer.Variable) else textures
+    textures_array = unwrap(textures)
     if not hasattr(textures_array, 'ndim'):
         raise TypeError('textures must be an array or chainer.Variable, got '
                         '{}'.format(type(textures).__name__))
@@ -472,8 +467,7 @@ def _check_inputs(faces, textures, light=None, fill_back=False,
     if not bool(xp.isfinite(textures_array).all()):
         raise ValueError('textures contain NaN or inf values')
     if light is not None:
-        light_array = light.array if isinstance(light, chainer.Variable) \
-            else light
+        light_array = unwrap(light)
         if getattr(light_array, 'shape', None) != faces_array.shape[:2] + (3,):
             raise ValueError('light must have shape [B, F, 3] = [{}, {}, 3], '
                              'got {}'.format(faces_array.shape[0], num_faces,
@@ -592,15 +586,15 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     if anti_aliasing:
         faces = _supersampling_scale(faces, faces_array, height, width,
                                      in_graph)
-        faces_array = _unwrap(faces)
+        faces_array = unwrap(faces)
 
     if not in_graph:
         # Nothing will be differentiated: the kernels write the averaged
         # maps directly, without the 2x maps, the face indices and the
         # averaging passes.
         _, rgb, alpha, depth = _draw(
-            faces_array, _unwrap(textures) if return_rgb else None,
-            _unwrap(light) if return_rgb else None, height * scale,
+            faces_array, unwrap(textures) if return_rgb else None,
+            unwrap(light) if return_rgb else None, height * scale,
             width * scale, scale, float(near), float(far), background,
             return_rgb, return_alpha, return_depth, fill_back,
             source_weights)
@@ -644,7 +638,8 @@ def rasterize_silhouettes(faces, image_size=DEFAULT_IMAGE_SIZE,
                           anti_aliasing=DEFAULT_ANTI_ALIASING,
                           near=DEFAULT_NEAR, far=DEFAULT_FAR,
                           eps=DEFAULT_EPS):
-    """Alpha images [B, H, W]: 1 where a face is drawn (see rasterize_rgbad)."""
+    """Alpha images [B, H, W]: 1 where a face is drawn (see
+    rasterize_rgbad)."""
     return rasterize_rgbad(faces, None, image_size, anti_aliasing, near, far,
                            eps, return_rgb=False, return_alpha=True,
                            return_depth=False)['alpha']

@@ -243,8 +243,7 @@ class Renderer(chainer.Link):
         cube with axes 0 and 2 swapped, as in the original package)."""
         if not settings['fill_back']:
             return faces
-        faces_array = faces.array if isinstance(faces, chainer.Variable) \
-            else faces
+        faces_array = _checks.unwrap(faces)
         xp = chainer.backend.get_array_module(faces_array)
         reversed_faces = faces_array[:, :, ::-1]
         return xp.ascontiguousarray(
@@ -288,7 +287,7 @@ class Renderer(chainer.Link):
                 settings['light_color_ambient'],
                 settings['light_color_directional'],
                 settings['light_direction'],
-                dtype_like=_checks._unwrap(textures),
+                dtype_like=_checks.unwrap(textures),
                 fill_back=settings['fill_back'])
         except (ValueError, TypeError) as e:
             raise _renamed(e) from None
@@ -331,7 +330,7 @@ class Renderer(chainer.Link):
         faces = cls._fill_back_faces(settings, faces)
         screen = cls._project(settings, camera)
         screen_faces = vertices_to_faces(screen, faces)
-        screen_array = _checks._unwrap(screen)
+        screen_array = _checks.unwrap(screen)
         xp = chainer.backend.get_array_module(screen_array)
         if not bool(xp.isfinite(screen_array).all()):
             # Only vertices of drawn faces matter.
@@ -347,7 +346,7 @@ class Renderer(chainer.Link):
         or None, source weights [B, front pieces, 3, 3]); else None (the
         faces are projected as they are)."""
         near, far = settings['near'], settings['far']
-        z = _checks._unwrap(camera)[..., 2]
+        z = _checks.unwrap(camera)[..., 2]
         # NaN (a broken camera) fails both: diagnosed after projection.
         if not (float(z.min()) < near or float(z.max()) > far):
             return None
@@ -378,21 +377,21 @@ class Renderer(chainer.Link):
     def _diagnose(settings, camera, screen_faces, faces):
         """Raises the error that explains non-finite screen coordinates."""
         cpu = chainer.backend.CpuDevice()
-        camera = cpu.send(_checks._unwrap(camera))
-        faces = cpu.send(_checks._unwrap(faces))
+        camera = cpu.send(_checks.unwrap(camera))
+        faces = cpu.send(_checks.unwrap(faces))
         bad = ~numpy.isfinite(cpu.send(screen_faces)).all(axis=3)  # [B,F,3]
         batch, face, corner = [int(i[0]) for i in numpy.nonzero(bad)]
         vertex = int(faces[batch, face, corner])
         point = camera[batch, vertex]
         count = len(numpy.unique(faces[bad]))
         mode = settings['camera_mode']
-        eye = numpy.asarray(cpu.send(_checks._unwrap(settings['eye'])))
+        eye = numpy.asarray(cpu.send(_checks.unwrap(settings['eye'])))
         if mode in ('look_at', 'look'):
             # A camera given as Variables is not checked before the
             # transform (that would read it back from the GPU every call).
             def concrete(name, value):
                 return _checks.as_batched_array(
-                    name, numpy.asarray(cpu.send(_checks._unwrap(value))),
+                    name, numpy.asarray(cpu.send(_checks.unwrap(value))),
                     camera, camera.shape[0], (3,))
             try:
                 eye_b = concrete('eye', eye)

@@ -13,31 +13,16 @@ from chainer import backend
 from chainer import function_node
 from chainer.utils import type_check
 
-# Raw-array cross products, shared with neural_renderer.cross (the public
-# FunctionNode) and face_light (which imports them from here).
-from neural_renderer.cross import _cross
-from neural_renderer.cross import _cross_components  # NOQA
+from neural_renderer.vector_math import cross as _cross
+from neural_renderer.vector_math import dot as _dot
+from neural_renderer.vector_math import normalize as _normalize
+from neural_renderer.vector_math import normalize_backward as \
+    _normalize_backward
 
 # Added to squared norms before the square root: keeps normalisation and its
 # gradient finite for a zero vector while changing unit-scale vectors by
 # ~1e-20 relative (far below float32 precision).
 NORM_EPS = 1e-20
-
-
-def _dot(a, b):
-    return (a * b).sum(axis=-1, keepdims=True)
-
-
-def _normalize(w, eps):
-    """(n, s): n = w / s with s = sqrt(|w|^2 + eps) along the last axis."""
-    xp = backend.get_array_module(w)
-    s = xp.sqrt(_dot(w, w) + w.dtype.type(eps))
-    return w / s, s
-
-
-def _normalize_backward(w, s, gn):
-    """Gradient w.r.t. w of n = w / s given gn: gn / s - w (w . gn) / s^3."""
-    return gn / s - w * (_dot(w, gn) / (s * s * s))
 
 
 class ViewTransform(function_node.FunctionNode):
