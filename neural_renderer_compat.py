@@ -1,4 +1,4 @@
-"""Compatibility shim that lets Chainer 7.8.1 import and run on NumPy 2 and Python 3.12.
+"""Compatibility shim: Chainer 7.8.1 on NumPy 2 and Python 3.12 and newer.
 
 Chainer 7.8.1 is no longer maintained. It relies on three things that newer
 stacks removed:

@@ -4,9 +4,10 @@ Usage: python benchmarks/profile_stages.py [--image-size 256] [--repeat 15]
        [--no-anti-aliasing]
 
 Times the stages of ``Renderer.render_rgbad`` on the teapot (fill_back,
-per-face lighting, camera + projection, rasterization) under no_backprop_mode, then
-forward + backward of ``render`` with vertices and textures as Variables,
-and the median time of every kernel launch in each. CPU only.
+per-face lighting, camera + projection, rasterization) under
+no_backprop_mode, then forward + backward of ``render`` with vertices and
+textures as Variables, and the median time of every kernel launch in
+each. CPU only.
 """
 import argparse
 import os

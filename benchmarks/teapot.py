@@ -69,9 +69,10 @@ def main():
             start = time.perf_counter()
             run()
             times.append(time.perf_counter() - start)
-        print('{:28s} {:8.2f} ms (median of {}; {} faces, {}x{}, AA {})'.format(
-            name, 1e3 * numpy.median(times), args.repeat, faces.shape[1],
-            args.image_size, args.image_size, renderer.anti_aliasing))
+        print('{:28s} {:8.2f} ms (median of {}; {} faces, {}x{}, AA {})'
+              .format(name, 1e3 * numpy.median(times), args.repeat,
+                      faces.shape[1], args.image_size, args.image_size,
+                      renderer.anti_aliasing))
 
 
 if __name__ == '__main__':

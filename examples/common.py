@@ -10,6 +10,7 @@ import numpy
 
 import neural_renderer as nr
 import chainer
+import chainer.functions as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, '..', 'data'))
@@ -20,7 +21,8 @@ def add_common_arguments(parser, image_size, iterations=None):
     """--output-dir, --gpu, --image-size and (for optimisations)
     --iterations, with the example's own defaults."""
     parser.add_argument('-o', '--output-dir', default=DEFAULT_OUTPUT_DIR,
-                        help='where to write the outputs (default: %(default)s)')
+                        help='where to write the outputs (default: '
+                             '%(default)s)')
     parser.add_argument('-g', '--gpu', type=int, default=-1,
                         help='GPU id; -1 runs on the CPU (default)')
     parser.add_argument('--image-size', type=positive_int, default=image_size,
@@ -31,6 +33,17 @@ def add_common_arguments(parser, image_size, iterations=None):
                             default=iterations,
                             help='optimisation steps (default: %(default)s)')
     return parser
+
+
+def add_optimisation_arguments(parser, reference, learning_rate, what):
+    """-r/--filename-ref (default data/REFERENCE) and --learning-rate of
+    the optimisation examples (2 to 4)."""
+    parser.add_argument('-r', '--filename-ref',
+                        default=os.path.join(DATA, reference),
+                        help='{} (default: %(default)s)'.format(what))
+    parser.add_argument('--learning-rate', type=float,
+                        default=learning_rate,
+                        help='Adam step size (default: %(default)s)')
 
 
 def positive_int(text):
@@ -103,6 +116,50 @@ def plot_loss(path, losses, title='loss', log_scale=False):
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+class SilhouetteFit(chainer.Link):
+    """A mesh's silhouette against a reference (examples 2 and 4):
+    ``silhouettes()`` renders it, calling the link gives the squared error.
+    Subclasses set ``vertices`` (a Parameter, or an array) and the camera
+    (``renderer.eye``).
+
+    Args:
+        faces: [1, F, 3] int32; reference: [S, S] floats; image_size: S.
+    """
+
+    def __init__(self, faces, reference, image_size):
+        super(SilhouetteFit, self).__init__()
+        self.faces = faces
+        self.reference = reference
+        self.renderer = nr.Renderer()
+        self.renderer.image_size = image_size
+
+    def silhouettes(self):
+        return self.renderer.render_silhouettes(self.vertices, self.faces)
+
+    def __call__(self):
+        return F.sum(F.square(self.silhouettes() - self.reference[None]))
+
+
+def optimise(model, optimizer, iterations, description, frame_every,
+             frame, stop=None):
+    """Adam steps on ``model()`` (a loss Variable): returns the losses and
+    the frames (``frame()``, under no_backprop_mode, every
+    ``frame_every`` steps), stopping early once ``stop(loss)`` holds."""
+    losses, frames = [], []
+    for i in progress(iterations, description):
+        loss = model()
+        model.cleargrads()
+        loss.backward()
+        optimizer.update()
+        losses.append(float(loss.array))
+        if i % frame_every == 0:
+            with chainer.no_backprop_mode():
+                frames.append(frame())
+        if stop is not None and stop(losses[-1]):
+            break
+    return losses, frames
 
 
 def silhouette_iou(a, b, threshold=0.5):

@@ -24,7 +24,6 @@ uses GPU N (needs CuPy).
 import argparse
 import time
 
-import chainer
 import numpy
 
 import neural_renderer as nr
@@ -82,13 +81,9 @@ class DeepDreamLoss(object):
 
     def evaluate(self):
         """The loss terms (floats) over the fixed evaluation views."""
-        azimuths = numpy.array(EVALUATION_AZIMUTHS, numpy.float32)
-        eyes = nr.get_points_from_angles(
-            numpy.full_like(azimuths, EVALUATION_DISTANCE),
-            numpy.full_like(azimuths, EVALUATION_ELEVATION), azimuths)
-        with chainer.no_backprop_mode():
-            terms = self(eyes, EVALUATION_BACKGROUND)
-        return {k: float(v.array) for k, v in terms.items()}
+        return editing.evaluation_terms(
+            self, EVALUATION_AZIMUTHS, EVALUATION_DISTANCE,
+            EVALUATION_ELEVATION, lambda azimuths: EVALUATION_BACKGROUND)
 
 
 def sample_step(seed, iteration, batch_size):

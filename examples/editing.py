@@ -144,6 +144,19 @@ def colours(mesh):
     return mesh.get_batch(1)[2][0]
 
 
+def evaluation_terms(model, azimuths, distance, elevation, condition):
+    """The loss terms of ``model(eyes, condition(azimuths))`` (floats, no
+    graph) over fixed evaluation views: eyes at ``distance`` and
+    ``elevation`` degrees, one per azimuth (degrees)."""
+    azimuths = numpy.array(azimuths, numpy.float32)
+    eyes = nr.get_points_from_angles(
+        numpy.full_like(azimuths, distance),
+        numpy.full_like(azimuths, elevation), azimuths)
+    with chainer.no_backprop_mode():
+        terms = model(eyes, condition(azimuths))
+    return {k: float(v.array) for k, v in terms.items()}
+
+
 def view_rng(seed, iteration):
     """The generator of iteration ``iteration``'s random views.
 

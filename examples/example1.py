@@ -35,8 +35,8 @@ def main(argv=None):
     frames = common.turntable(renderer, vertices, faces, textures)
     path = common.save_gif(os.path.join(args.output_dir, 'example1.gif'),
                            frames)
-    print('wrote {} ({} frames, {:.1f} s)'.format(path, len(frames),
-                                                 time.time() - start))
+    print('wrote {} ({} frames, {:.1f} s)'.format(
+        path, len(frames), time.time() - start))
     return path
 
 

@@ -12,41 +12,27 @@ import os
 import time
 
 import chainer
-import chainer.functions as F
 
 import neural_renderer as nr
 
 import common
 
 
-class Model(chainer.Link):
-    """The teapot with its vertices as the parameter; ``__call__`` returns
-    the squared silhouette error against the reference."""
+class Model(common.SilhouetteFit):
+    """The teapot with its vertices as the parameter, seen from azimuth 90;
+    calling it gives the squared silhouette error against the reference."""
 
     def __init__(self, vertices, faces, reference, image_size):
-        super(Model, self).__init__()
+        super(Model, self).__init__(faces, reference, image_size)
         with self.init_scope():
             self.vertices = chainer.Parameter(vertices)
-        self.faces = faces
-        self.reference = reference
-        self.renderer = nr.Renderer()
-        self.renderer.image_size = image_size
         self.renderer.eye = nr.get_points_from_angles(2.732, 0, 90)
-
-    def silhouettes(self):
-        return self.renderer.render_silhouettes(self.vertices, self.faces)
-
-    def __call__(self):
-        return F.sum(F.square(self.silhouettes() - self.reference[None]))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('-r', '--filename-ref',
-                        default=os.path.join(common.DATA, 'example2_ref.png'),
-                        help='target silhouette (default: %(default)s)')
-    parser.add_argument('--learning-rate', type=float, default=0.001,
-                        help='Adam step size (default: %(default)s)')
+    common.add_optimisation_arguments(parser, 'example2_ref.png', 0.001,
+                                      'target silhouette')
     common.add_common_arguments(parser, image_size=256, iterations=300)
     args = parser.parse_args(argv)
     start = time.time()
@@ -59,17 +45,10 @@ def main(argv=None):
     optimizer = nr.Adam(alpha=args.learning_rate)
     optimizer.setup(model)
 
-    losses, frames = [], []
-    frame_every = max(1, args.iterations // 60)
-    for i in common.progress(args.iterations, 'example 2'):
-        loss = model()
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
-        losses.append(float(loss.array))
-        if i % frame_every == 0:
-            with chainer.no_backprop_mode():
-                frames.append(common.to_uint8(model.silhouettes().array[0]))
+    losses, frames = common.optimise(
+        model, optimizer, args.iterations, 'example 2',
+        max(1, args.iterations // 60),
+        lambda: common.to_uint8(model.silhouettes().array[0]))
 
     with chainer.no_backprop_mode():
         final = model.silhouettes().array[0]

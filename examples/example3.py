@@ -75,6 +75,7 @@ def stripe_accuracy(rgb, alpha, reference, colours):
     ``colours`` [K, 3], to the colour of the reference at that pixel."""
     rgb, reference = common.to_cpu(rgb), common.to_cpu(reference)
     mask = common.to_cpu(alpha) > 0.99
+
     def nearest(image):  # [..., 3, S, S] -> [..., S, S]
         d = ((image[..., None, :, :, :] -
               colours[:, :, None, None]) ** 2).sum(axis=-3)
@@ -85,11 +86,8 @@ def stripe_accuracy(rgb, alpha, reference, colours):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('-r', '--filename-ref',
-                        default=os.path.join(common.DATA, 'example3_ref.png'),
-                        help='target image (default: %(default)s)')
-    parser.add_argument('--learning-rate', type=float, default=0.1,
-                        help='Adam step size (default: %(default)s)')
+    common.add_optimisation_arguments(parser, 'example3_ref.png', 0.1,
+                                      'target image')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the random azimuths')
     common.add_common_arguments(parser, image_size=256, iterations=300)

@@ -12,7 +12,6 @@ import os
 import time
 
 import chainer
-import chainer.functions as F
 import numpy
 
 import neural_renderer as nr
@@ -23,36 +22,23 @@ START = (6., 10., -14.)
 TARGET = (2.732, 30, -15)  # distance, elevation, azimuth of the reference
 
 
-class Model(chainer.Link):
+class Model(common.SilhouetteFit):
     """The teapot seen by a camera whose position is the parameter;
-    ``__call__`` returns the squared silhouette error."""
+    calling it gives the squared silhouette error."""
 
     def __init__(self, vertices, faces, reference, image_size):
-        super(Model, self).__init__()
+        super(Model, self).__init__(faces, reference, image_size)
         with self.init_scope():
             self.camera_position = chainer.Parameter(
                 self.xp.asarray(START, self.xp.float32))
         self.vertices = vertices
-        self.faces = faces
-        self.reference = reference
-        self.renderer = nr.Renderer()
-        self.renderer.image_size = image_size
         self.renderer.eye = self.camera_position
-
-    def silhouettes(self):
-        return self.renderer.render_silhouettes(self.vertices, self.faces)
-
-    def __call__(self):
-        return F.sum(F.square(self.silhouettes() - self.reference[None]))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('-r', '--filename-ref',
-                        default=os.path.join(common.DATA, 'example4_ref.png'),
-                        help='target silhouette (default: %(default)s)')
-    parser.add_argument('--learning-rate', type=float, default=0.1,
-                        help='Adam step size (default: %(default)s)')
+    common.add_optimisation_arguments(parser, 'example4_ref.png', 0.1,
+                                      'target silhouette')
     common.add_common_arguments(parser, image_size=256, iterations=1000)
     parser.add_argument('--stop-error', type=float, default=3e-4,
                         help='stop early when the mean squared silhouette '
@@ -73,20 +59,11 @@ def main(argv=None):
     optimizer.setup(model)
 
     textures = xp.ones((1, faces.shape[1], 2, 2, 2, 3), xp.float32)
-    losses, frames = [], []
-    pixels = reference.size
-    for i in common.progress(args.iterations, 'example 4'):
-        loss = model()
-        model.cleargrads()
-        loss.backward()
-        optimizer.update()
-        losses.append(float(loss.array))
-        if i % 4 == 0:
-            with chainer.no_backprop_mode():
-                frames.append(common.to_uint8(model.renderer.render(
-                    vertices, faces, textures).array[0]))
-        if losses[-1] / pixels < args.stop_error:
-            break
+    losses, frames = common.optimise(
+        model, optimizer, args.iterations, 'example 4', 4,
+        lambda: common.to_uint8(model.renderer.render(
+            vertices, faces, textures).array[0]),
+        stop=lambda loss: loss / reference.size < args.stop_error)
 
     with chainer.no_backprop_mode():
         final = model.silhouettes().array[0]

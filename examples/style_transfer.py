@@ -133,13 +133,9 @@ class StyleTransferLoss(object):
 
     def evaluate(self):
         """The loss terms (floats) over the fixed evaluation views."""
-        azimuths = numpy.array(EVALUATION_AZIMUTHS, numpy.float32)
-        eyes = nr.get_points_from_angles(
-            numpy.full_like(azimuths, EVALUATION_DISTANCE),
-            numpy.full_like(azimuths, EVALUATION_ELEVATION), azimuths)
-        with chainer.no_backprop_mode():
-            terms = self(eyes, light_directions(azimuths))
-        return {k: float(v.array) for k, v in terms.items()}
+        return editing.evaluation_terms(
+            self, EVALUATION_AZIMUTHS, EVALUATION_DISTANCE,
+            EVALUATION_ELEVATION, light_directions)
 
 
 def sample_step(seed, iteration, batch_size):

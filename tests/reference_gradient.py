@@ -58,7 +58,7 @@ def edge_gradient(faces, textures, rgb, alpha, face_index, depth, grad_rgb,
             line_centres = ys if axis == 0 else xs
             pixel_centres = xs if axis == 0 else ys
             for a in range(3):
-                b, o = (a + 1) % 3, (a + 2) % 3
+                b = (a + 1) % 3
                 if s[a] == s[b]:
                     continue
                 inward = (-(y[b] - y[a]) if axis == 0 else x[b] - x[a]) > 0

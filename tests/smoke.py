@@ -24,7 +24,8 @@ F.sum(images).backward()
 F.sum(silhouettes).backward()
 assert images.shape == (1, 3, 64, 64)
 assert 0 < float(silhouettes.array.mean()) < 1
-assert numpy.isfinite(vertices.grad).all() and numpy.abs(vertices.grad).sum() > 0
+assert numpy.isfinite(vertices.grad).all()
+assert numpy.abs(vertices.grad).sum() > 0
 print('smoke ok: python {}.{}, numpy {}, chainer {}'.format(
     sys.version_info[0], sys.version_info[1], numpy.__version__,
     chainer.__version__))

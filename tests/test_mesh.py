@@ -12,6 +12,8 @@ from chainer import serializers
 from neural_renderer.load_obj import load_obj
 from neural_renderer.mesh import Mesh
 
+from backends import to_cpu
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data')
 SPHERE = os.path.join(DATA, 'sphere_642.obj')
 CUBE = os.path.join(DATA, 'textured_cube', 'cube.obj')
@@ -99,63 +101,72 @@ def test_load_texture_round_trip_and_clip(tmp_path):
             numpy.tile(colour, (8, 1)), rtol=0, atol=1e-6)
 
 
-def test_get_batch_shapes_and_gradients():
+def test_get_batch_shapes_and_gradients(xp, device):
     mesh = Mesh(CUBE, texture_size=2)
+    mesh.to_device(device)
     vertices, faces, textures = mesh.get_batch(3)
+    assert isinstance(faces, xp.ndarray)
     assert vertices.shape == (3, 8, 3)
     assert faces.shape == (3, 12, 3) and faces.dtype == numpy.int32
     assert faces.flags.c_contiguous
     assert textures.shape == (3, 12, 2, 2, 2, 3)
     assert textures.dtype == numpy.float32
     for b in range(3):
-        numpy.testing.assert_array_equal(faces[b], mesh.faces)
-    weights = numpy.arange(3, dtype='f').reshape(3, 1, 1)
+        numpy.testing.assert_array_equal(to_cpu(faces[b]), to_cpu(mesh.faces))
+    weights = xp.arange(3, dtype='f').reshape(3, 1, 1)
     loss = F.sum(vertices * weights)
     loss.backward()
     # d/dv sum_b b * v = 0 + 1 + 2.
-    numpy.testing.assert_allclose(mesh.vertices.grad, numpy.full((8, 3), 3))
+    numpy.testing.assert_allclose(to_cpu(mesh.vertices.grad),
+                                  numpy.full((8, 3), 3))
 
 
-def test_get_batch_applies_the_sigmoid():
+def test_get_batch_applies_the_sigmoid(device):
     logits = numpy.random.RandomState(1).randn(12, 2, 2, 2, 3) * 3
     mesh = Mesh.from_arrays(numpy.zeros((8, 3)), load_obj(CUBE)[1], logits)
+    mesh.to_device(device)
     _, _, textures = mesh.get_batch(3)
-    s = sigmoid(mesh.textures.array)
-    assert ((textures.array > 0) & (textures.array < 1)).all()
+    s = sigmoid(to_cpu(mesh.textures.array))
+    textures_array = to_cpu(textures.array)
+    assert ((textures_array > 0) & (textures_array < 1)).all()
     for b in range(3):
         # float32 sigmoid: absolute errors up to ~3e-8 near 0.
-        numpy.testing.assert_allclose(textures.array[b], s, rtol=1e-6,
+        numpy.testing.assert_allclose(textures_array[b], s, rtol=1e-6,
                                       atol=1e-7)
     # sum over b, texels of sigmoid(x): each logit x appears in the 3
     # batch items, each contributing ds/dx = s (1 - s).
     F.sum(textures).backward()
     # (Chainer forms s (1 - s) from its float32 s: absolute errors ~1e-7.)
-    numpy.testing.assert_allclose(mesh.textures.grad, 3 * s * (1 - s),
-                                  rtol=1e-5, atol=3e-7)
-    assert mesh.vertices.grad is None or not mesh.vertices.grad.any()
+    numpy.testing.assert_allclose(to_cpu(mesh.textures.grad),
+                                  3 * s * (1 - s), rtol=1e-5, atol=3e-7)
+    assert mesh.vertices.grad is None or not to_cpu(mesh.vertices.grad).any()
 
 
-def test_default_colours_are_near_half():
+def test_default_colours_are_near_half(device):
     numpy.random.seed(2)
-    _, _, textures = Mesh(CUBE, texture_size=3).get_batch(1)
+    mesh = Mesh(CUBE, texture_size=3)
+    mesh.to_device(device)
+    textures = to_cpu(mesh.get_batch(1)[2].array)
     # |logit| < 5 sigma = 0.25 -> |sigmoid - 0.5| < 0.25 / 4 = 0.0625.
-    assert (abs(textures.array - 0.5) < 0.0625).all()
-    numpy.testing.assert_allclose(textures.array.mean(), 0.5, atol=1e-3)
+    assert (abs(textures - 0.5) < 0.0625).all()
+    numpy.testing.assert_allclose(textures.mean(), 0.5, atol=1e-3)
 
 
-def test_optimizer_updates_parameters():
+def test_optimizer_updates_parameters(device):
     mesh = Mesh(CUBE, texture_size=2)
-    vertices_before = mesh.vertices.array.copy()
-    logits_before = mesh.textures.array.copy()
+    mesh.to_device(device)
+    vertices_before = to_cpu(mesh.vertices.array).copy()
+    logits_before = to_cpu(mesh.textures.array).copy()
     optimizer = chainer.optimizers.Adam()
     optimizer.setup(mesh)
     vertices, _, textures = mesh.get_batch(2)
     mesh.cleargrads()
     (F.sum(vertices ** 2) + F.sum(textures)).backward()
     optimizer.update()
-    assert not numpy.array_equal(mesh.vertices.array, vertices_before)
+    assert not numpy.array_equal(to_cpu(mesh.vertices.array),
+                                 vertices_before)
     # d sum(sigmoid) / d logit > 0: every logit goes down.
-    assert (mesh.textures.array < logits_before).all()
+    assert (to_cpu(mesh.textures.array) < logits_before).all()
 
 
 def test_set_lr_sets_the_attributes():
@@ -166,7 +177,8 @@ def test_set_lr_sets_the_attributes():
 
 @pytest.mark.parametrize('lr_vertices, lr_textures', [
     (0.1, 1.0), (1.0, 0.1), (0.1, 0.1)])
-def test_set_lr_scales_the_adam_steps(lr_vertices, lr_textures):
+def test_set_lr_scales_the_adam_steps(xp, device, lr_vertices,
+                                      lr_textures):
     # One neural_renderer.Adam step from the same start on the same
     # (nonzero) gradient: with lr 0.1 each element moves 10x less than with
     # lr 1 (Adam's step is linear in the rate).
@@ -179,15 +191,17 @@ def test_set_lr_scales_the_adam_steps(lr_vertices, lr_textures):
     steps = []
     for lrs in [(1.0, 1.0), (lr_vertices, lr_textures)]:
         mesh = Mesh.from_arrays(vertices, faces, logits)
+        mesh.to_device(device)
         mesh.set_lr(*lrs)
         optimizer = neural_renderer.Adam(alpha=0.1, beta1=0.5)
         optimizer.setup(mesh)
-        mesh.vertices.grad = grads[0].copy()
-        mesh.textures.grad = grads[1].copy()
-        before = [mesh.vertices.array.copy(), mesh.textures.array.copy()]
+        mesh.vertices.grad = xp.asarray(grads[0].copy())
+        mesh.textures.grad = xp.asarray(grads[1].copy())
+        before = [to_cpu(mesh.vertices.array).copy(),
+                  to_cpu(mesh.textures.array).copy()]
         optimizer.update()
-        steps.append([mesh.vertices.array - before[0],
-                      mesh.textures.array - before[1]])
+        steps.append([to_cpu(mesh.vertices.array) - before[0],
+                      to_cpu(mesh.textures.array) - before[1]])
     for k, lr in enumerate((lr_vertices, lr_textures)):
         assert (abs(steps[0][k]) > 0.05).all()  # ~ alpha = 0.1 at step 1
         numpy.testing.assert_allclose(steps[1][k], lr * steps[0][k],
@@ -257,42 +271,36 @@ def test_from_arrays_errors(vertices, faces, textures, message):
         Mesh.from_arrays(vertices, faces, textures)
 
 
-def test_device_moves_and_serialization_keep_faces(tmp_path):
+def test_device_moves_and_serialization_keep_faces(tmp_path, xp, device):
     mesh = Mesh(CUBE, texture_size=2)
-    mesh.to_device('@numpy')
-    assert isinstance(mesh.faces, numpy.ndarray)
+    mesh.to_device(device)
+    assert isinstance(mesh.faces, xp.ndarray)
     path = str(tmp_path / 'mesh.npz')
     serializers.save_npz(path, mesh)
     other = Mesh.from_arrays(numpy.zeros((8, 3)), numpy.zeros((12, 3), 'i'),
                              texture_size=2)
     serializers.load_npz(path, other)
-    numpy.testing.assert_array_equal(other.faces, mesh.faces)
+    numpy.testing.assert_array_equal(other.faces, to_cpu(mesh.faces))
     numpy.testing.assert_array_equal(other.vertices.array,
-                                     mesh.vertices.array)
+                                     to_cpu(mesh.vertices.array))
 
 
-def test_to_gpu_moves_faces():
-    cupy = pytest.importorskip('cupy')
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip('no GPU')
-    except Exception:
-        pytest.skip('no GPU')
+def test_to_device_moves_faces(xp, device):
     mesh = Mesh(CUBE, texture_size=2)
-    mesh.to_gpu()
-    assert isinstance(mesh.faces, cupy.ndarray)
-    assert isinstance(mesh.vertices.array, cupy.ndarray)
-    assert isinstance(mesh.textures.array, cupy.ndarray)
+    mesh.to_device(device)
+    assert isinstance(mesh.faces, xp.ndarray)
+    assert isinstance(mesh.vertices.array, xp.ndarray)
+    assert isinstance(mesh.textures.array, xp.ndarray)
     vertices, faces, textures = mesh.get_batch(2)
-    assert isinstance(faces, cupy.ndarray) and faces.shape == (2, 12, 3)
+    assert isinstance(faces, xp.ndarray) and faces.shape == (2, 12, 3)
     numpy.testing.assert_allclose(
-        cupy.asnumpy(textures.array[1]),
-        sigmoid(cupy.asnumpy(mesh.textures.array)), rtol=1e-6, atol=1e-7)
+        to_cpu(textures.array[1]),
+        sigmoid(to_cpu(mesh.textures.array)), rtol=1e-6, atol=1e-7)
     F.sum(vertices).backward()
-    assert isinstance(mesh.vertices.grad, cupy.ndarray)
-    # from_arrays on GPU arrays: Normal() logits on the same device.
+    assert isinstance(mesh.vertices.grad, xp.ndarray)
+    # from_arrays on device arrays: Normal() logits on the same device.
     other = Mesh.from_arrays(mesh.vertices.array, mesh.faces)
-    assert isinstance(other.textures.array, cupy.ndarray)
+    assert isinstance(other.textures.array, xp.ndarray)
     assert other.textures.dtype == numpy.float32
-    mesh.to_cpu()
+    mesh.to_device('@numpy')
     assert isinstance(mesh.faces, numpy.ndarray)

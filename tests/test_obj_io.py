@@ -402,18 +402,13 @@ def test_save_obj_errors(tmp_path, vertices, faces, textures, error,
         save_obj(str(tmp_path / 'x.obj'), vertices, faces, textures)
 
 
-def test_save_obj_cupy(tmp_path):
-    cupy = pytest.importorskip('cupy')
-    try:
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception:
-        pytest.skip('no GPU')
+def test_save_obj_from_the_device(tmp_path, xp):
     vertices = numpy.eye(3, dtype='f')
     faces = numpy.array([[0, 1, 2]], 'i')
     textures = numpy.full((1, 2, 2, 2, 3), 0.5, 'f')
     path = str(tmp_path / 'gpu.obj')
-    save_obj(path, chainer.Variable(cupy.asarray(vertices)),
-             cupy.asarray(faces), cupy.asarray(textures))
+    save_obj(path, chainer.Variable(xp.asarray(vertices)),
+             xp.asarray(faces), xp.asarray(textures))
     v, f, t = load_obj(path, load_texture=True, texture_size=2,
                        normalization=False)
     numpy.testing.assert_array_equal(v, vertices)

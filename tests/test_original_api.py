@@ -13,6 +13,8 @@ import neural_renderer as nr
 import chainer
 import chainer.functions as F
 
+from backends import to_cpu
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data')
 
 
@@ -24,12 +26,13 @@ def random_faces(rng, batch, count, dtype=numpy.float64):
 
 
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
-def test_original_rasterize_is_rasterize_rgbad_unflipped(dtype):
+def test_original_rasterize_is_rasterize_rgbad_unflipped(xp, dtype):
     # The original's Rasterize returns rows bottom-up (NDC y = -1 first)
     # and rgb channels last; its callers flip and transpose.
     rng = numpy.random.RandomState(0)
-    faces = random_faces(rng, 2, 12, dtype)
-    textures = rng.uniform(0, 1, (2, 12, 2, 2, 2, 3)).astype(dtype)
+    faces = xp.asarray(random_faces(rng, 2, 12, dtype))
+    textures = xp.asarray(rng.uniform(0, 1, (2, 12, 2, 2, 2, 3)).astype(
+        dtype))
     background = (0.2, 0.4, 0.6)
     rgb, alpha, depth = nr.Rasterize(16, 0.1, 100, 1e-4, background, True,
                                      True, True)(faces, textures)
@@ -37,21 +40,23 @@ def test_original_rasterize_is_rasterize_rgbad_unflipped(dtype):
                               background)
     assert rgb.shape == (2, 16, 16, 3) and alpha.shape == (2, 16, 16)
     numpy.testing.assert_array_equal(
-        rgb.array[:, ::-1].transpose(0, 3, 1, 2), ours['rgb'].array)
-    numpy.testing.assert_array_equal(alpha.array[:, ::-1],
-                                     ours['alpha'].array)
-    numpy.testing.assert_array_equal(depth.array[:, ::-1],
-                                     ours['depth'].array)
+        to_cpu(rgb.array)[:, ::-1].transpose(0, 3, 1, 2),
+        to_cpu(ours['rgb'].array))
+    numpy.testing.assert_array_equal(to_cpu(alpha.array)[:, ::-1],
+                                     to_cpu(ours['alpha'].array))
+    numpy.testing.assert_array_equal(to_cpu(depth.array)[:, ::-1],
+                                     to_cpu(ours['depth'].array))
     # Row 0 is the bottom: a face below the x axis shows in the first rows.
-    low = numpy.array([[[[-1, -1, 1], [1, -1, 1], [0, -0.1, 1]]]], dtype)
+    low = xp.asarray([[[[-1, -1, 1], [1, -1, 1], [0, -0.1, 1]]]], dtype)
     _, alpha, _ = nr.Rasterize(8, 0.1, 100, 1e-4, (0, 0, 0),
                                return_alpha=True)(low)
-    assert alpha.array[0, 0].sum() > 0 and alpha.array[0, 7].sum() == 0
+    alpha = to_cpu(alpha.array)
+    assert alpha[0, 0].sum() > 0 and alpha[0, 7].sum() == 0
 
 
-def test_original_rasterize_returns_only_what_is_asked():
+def test_original_rasterize_returns_only_what_is_asked(xp):
     rng = numpy.random.RandomState(1)
-    faces = random_faces(rng, 1, 4)
+    faces = xp.asarray(random_faces(rng, 1, 4))
     rgb, alpha, depth = nr.Rasterize(8, 0.1, 100, 1e-4, (0, 0, 0),
                                      return_alpha=True)(faces)
     assert rgb is None and depth is None and alpha.shape == (1, 8, 8)
@@ -59,7 +64,7 @@ def test_original_rasterize_returns_only_what_is_asked():
         nr.Rasterize(8, 0.1, 100, 1e-4, (0, 0, 0), return_rgb=True)(faces)
 
 
-def test_reconstruction_code_path_equals_anti_aliased_silhouettes():
+def test_reconstruction_code_path_equals_anti_aliased_silhouettes(xp):
     # What the authors' reconstruction code does with Rasterize: scale the
     # faces by (2S - 1) / (2S - 2), rasterize at 2S, flip rows, average
     # 2x2 blocks; gradients included. It equals rasterize_silhouettes with
@@ -67,8 +72,8 @@ def test_reconstruction_code_path_equals_anti_aliased_silhouettes():
     # change a silhouette).
     rng = numpy.random.RandomState(2)
     size = 12
-    faces = random_faces(rng, 2, 10)
-    grad = rng.randn(2, size, size)
+    faces = xp.asarray(random_faces(rng, 2, 10))
+    grad = xp.asarray(rng.randn(2, size, size))
 
     def original(faces_v):
         scaled = faces_v * ((2. * size - 1) / (2. * size - 2))
@@ -82,7 +87,7 @@ def test_reconstruction_code_path_equals_anti_aliased_silhouettes():
         faces_v = chainer.Variable(faces.copy())
         images = render(faces_v)
         F.sum(images * grad).backward()
-        results.append((images.array, faces_v.grad))
+        results.append((to_cpu(images.array), to_cpu(faces_v.grad)))
     (images_a, grad_a), (images_b, grad_b) = results
     numpy.testing.assert_allclose(images_a, images_b, atol=1e-12)
     assert numpy.abs(grad_b[..., :2]).sum() > 0
@@ -96,34 +101,35 @@ def teapot():
 
 
 def vertex_gradient(function, vertices, faces, grad):
+    """The vertices' gradient, on the CPU."""
     v = chainer.Variable(vertices.copy())
     F.sum(function(v, faces) * grad).backward()
-    return v.grad
+    return to_cpu(v.grad)
 
 
 @pytest.mark.parametrize('method', ['render_silhouettes', 'render'])
-def test_each_renderer_method_uses_the_originals_eps(method):
+def test_each_renderer_method_uses_the_originals_eps(xp, method):
     # render passes rasterizer_eps (1e-3); render_silhouettes the
     # rasterizer's default 1e-4, whatever rasterizer_eps says.
-    vertices, faces = teapot()
+    vertices, faces = (xp.asarray(a) for a in teapot())
     renderer = nr.Renderer()
     renderer.image_size = 32
     renderer.eye = nr.get_points_from_angles(2.732, 30, 20)
     rng = numpy.random.RandomState(3)
-    textures = numpy.ones((1, faces.shape[1], 2, 2, 2, 3))
+    textures = xp.ones((1, faces.shape[1], 2, 2, 2, 3))
     if method == 'render':
-        grad = rng.randn(1, 3, 32, 32)
+        grad = xp.asarray(rng.randn(1, 3, 32, 32))
     else:
-        grad = rng.randn(1, 32, 32)
+        grad = xp.asarray(rng.randn(1, 32, 32))
 
     def composed(eps):
         def run(v, f):
-            f = numpy.concatenate([f, f[:, :, ::-1]], axis=1)
+            f = xp.concatenate([f, f[:, :, ::-1]], axis=1)
             screen = nr.vertices_to_faces(
                 nr.perspective(nr.look_at(v, renderer.eye)), f)
             if method == 'render':
                 # Ambient light 1: the texels are the colours as they are.
-                t = numpy.concatenate(
+                t = xp.concatenate(
                     [textures, textures.transpose(0, 1, 4, 3, 2, 5)], 1)
                 return nr.rasterize(screen, t, 32, eps=eps)
             return nr.rasterize_silhouettes(screen, 32, eps=eps)
@@ -150,18 +156,18 @@ def test_each_renderer_method_uses_the_originals_eps(method):
         numpy.testing.assert_array_equal(again, ours)
 
 
-def test_use_unsafe_rasterizer_is_accepted_and_changes_nothing():
+def test_use_unsafe_rasterizer_is_accepted_and_changes_nothing(xp):
     # (nr.rasterize is the function, as in the original: the module is
     # reached through importlib.)
     module = importlib.import_module('neural_renderer.rasterize')
     rng = numpy.random.RandomState(4)
-    faces = random_faces(rng, 1, 6)
-    before = nr.rasterize_silhouettes(faces, 16).array
+    faces = xp.asarray(random_faces(rng, 1, 6))
+    before = to_cpu(nr.rasterize_silhouettes(faces, 16).array)
     nr.use_unsafe_rasterizer(True)
     try:
         assert module.USE_UNSAFE_IMPLEMENTATION is True
         numpy.testing.assert_array_equal(
-            nr.rasterize_silhouettes(faces, 16).array, before)
+            to_cpu(nr.rasterize_silhouettes(faces, 16).array), before)
     finally:
         nr.use_unsafe_rasterizer(False)
     assert module.USE_UNSAFE_IMPLEMENTATION is False

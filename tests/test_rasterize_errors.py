@@ -18,18 +18,20 @@ GOOD = numpy.array([[[[-0.5, -0.5, 1], [0.5, -0.5, 1], [0, 0.5, 1]]]], 'f')
     (GOOD[:0], ValueError, 'faces: the batch is empty'),
     ([[1, 2, 3]], TypeError, 'faces must be an array'),
 ])
-def test_bad_faces(faces, error, words):
+def test_bad_faces(xp, faces, error, words):
+    if not isinstance(faces, list):
+        faces = xp.asarray(faces)
     with pytest.raises(error) as info:
         nr.rasterize_silhouettes(faces, 8)
     assert words in str(info.value)
 
 
 @pytest.mark.parametrize('value', [numpy.nan, numpy.inf, -numpy.inf])
-def test_non_finite_faces(value):
+def test_non_finite_faces(xp, value):
     faces = GOOD.copy()
     faces[0, 0, 1, 0] = value
     with pytest.raises(ValueError, match='faces contain NaN or inf'):
-        nr.rasterize_depth(faces, 8)
+        nr.rasterize_depth(xp.asarray(faces), 8)
 
 
 @pytest.mark.parametrize('textures, error, words', [
@@ -40,44 +42,45 @@ def test_non_finite_faces(value):
     (numpy.ones((1, 1, 2, 2, 2, 3)), TypeError, 'dtype of faces'),
     (numpy.full((1, 1, 2, 2, 2, 3), numpy.nan, 'f'), ValueError, 'NaN'),
 ])
-def test_bad_textures(textures, error, words):
+def test_bad_textures(xp, textures, error, words):
     with pytest.raises(error) as info:
-        nr.rasterize(GOOD, textures, 8)
+        nr.rasterize(xp.asarray(GOOD), xp.asarray(textures), 8)
     assert words in str(info.value)
 
 
-def test_rgb_needs_textures():
+def test_rgb_needs_textures(xp):
     with pytest.raises(ValueError, match='textures are needed'):
-        nr.rasterize_rgbad(GOOD, None, 8)
+        nr.rasterize_rgbad(xp.asarray(GOOD), None, 8)
 
 
 @pytest.mark.parametrize('size, error', [
     (0, ValueError), (-3, ValueError), (2.5, TypeError), ('64', TypeError),
     ((8,), ValueError), ((8, 0), ValueError), (True, TypeError),
 ])
-def test_bad_image_size(size, error):
+def test_bad_image_size(xp, size, error):
     with pytest.raises(error, match='image_size'):
-        nr.rasterize_silhouettes(GOOD, size)
+        nr.rasterize_silhouettes(xp.asarray(GOOD), size)
 
 
-def test_image_size_too_large_for_memory():
+def test_image_size_too_large_for_memory(xp):
     with pytest.raises(ValueError, match='image_size .* needs about'):
-        nr.rasterize_silhouettes(GOOD, 1 << 20)
+        nr.rasterize_silhouettes(xp.asarray(GOOD), 1 << 20)
 
 
 @pytest.mark.parametrize('near, far', [(1, 1), (2, 1), (numpy.nan, 1),
                                        (0.1, numpy.inf)])
-def test_bad_near_far(near, far):
+def test_bad_near_far(xp, near, far):
     with pytest.raises(ValueError, match='near and far'):
-        nr.rasterize_silhouettes(GOOD, 8, near=near, far=far)
+        nr.rasterize_silhouettes(xp.asarray(GOOD), 8, near=near, far=far)
 
 
-def test_bad_background():
-    textures = numpy.ones((1, 1, 2, 2, 2, 3), 'f')
+def test_bad_background(xp):
+    faces = xp.asarray(GOOD)
+    textures = xp.ones((1, 1, 2, 2, 2, 3), 'f')
     with pytest.raises(ValueError, match='background_color'):
-        nr.rasterize(GOOD, textures, 8, background_color=(1, 0))
+        nr.rasterize(faces, textures, 8, background_color=(1, 0))
     with pytest.raises(ValueError, match='background_color'):
-        nr.rasterize(GOOD, textures, 8, background_color=numpy.zeros((2, 3)))
+        nr.rasterize(faces, textures, 8, background_color=xp.zeros((2, 3)))
 
 
 @pytest.mark.parametrize('light, error, words', [
@@ -86,21 +89,21 @@ def test_bad_background():
     (numpy.ones((1, 1, 3), 'd'), TypeError, 'dtype'),
     (numpy.full((1, 1, 3), numpy.inf, 'f'), ValueError, 'NaN or inf'),
 ])
-def test_bad_light(light, error, words):
-    faces = numpy.zeros((1, 1, 3, 3), 'f')
-    textures = numpy.ones((1, 1, 2, 2, 2, 3), 'f')
+def test_bad_light(xp, light, error, words):
+    faces = xp.zeros((1, 1, 3, 3), 'f')
+    textures = xp.ones((1, 1, 2, 2, 2, 3), 'f')
     with pytest.raises(error, match=words):
-        nr.rasterize_rgbad(faces, textures, 8, light=light)
+        nr.rasterize_rgbad(faces, textures, 8, light=xp.asarray(light))
 
 
-def test_fill_back_needs_an_even_number_of_faces_and_half_the_cubes():
-    faces = numpy.zeros((1, 3, 3, 3), 'f')
+def test_fill_back_needs_an_even_number_of_faces_and_half_the_cubes(xp):
+    faces = xp.zeros((1, 3, 3, 3), 'f')
     with pytest.raises(ValueError, match='even number'):
-        nr.rasterize_rgbad(faces, numpy.ones((1, 1, 2, 2, 2, 3), 'f'), 8,
+        nr.rasterize_rgbad(faces, xp.ones((1, 1, 2, 2, 2, 3), 'f'), 8,
                            fill_back=True)
-    faces = numpy.zeros((1, 2, 3, 3), 'f')
+    faces = xp.zeros((1, 2, 3, 3), 'f')
     with pytest.raises(ValueError, match='F / 2'):
-        nr.rasterize_rgbad(faces, numpy.ones((1, 2, 2, 2, 2, 3), 'f'), 8,
+        nr.rasterize_rgbad(faces, xp.ones((1, 2, 2, 2, 2, 3), 'f'), 8,
                            fill_back=True)
 
 
@@ -161,9 +164,9 @@ def test_memory_check_counts_the_backward_pass(monkeypatch):
         nr.rasterize_silhouettes(chainer.Variable(GOOD), 1024)
 
 
-def test_non_finite_faces_message_locates_the_face():
+def test_non_finite_faces_message_locates_the_face(xp):
     faces = numpy.concatenate([GOOD, GOOD, GOOD], axis=1)
     faces = numpy.concatenate([faces, faces])
     faces[1, 2, 0, 2] = numpy.inf
     with pytest.raises(ValueError, match='face 2 of batch item 1'):
-        nr.rasterize_silhouettes(faces, 8)
+        nr.rasterize_silhouettes(xp.asarray(faces), 8)

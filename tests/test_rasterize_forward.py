@@ -6,6 +6,7 @@ import neural_renderer as nr
 import chainer
 
 import reference_rasterizer as ref
+from backends import to_cpu
 
 
 def random_soup(rng, num_faces, dtype=numpy.float32):
@@ -22,22 +23,24 @@ def random_textures(rng, num_faces, size, dtype=numpy.float32):
 
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
 @pytest.mark.parametrize('shape', [(16, 16), (12, 20), (21, 9)])
-def test_soup_matches_reference(dtype, shape):
+def test_soup_matches_reference(xp, dtype, shape):
     rng = numpy.random.RandomState(sum(shape))
     faces = random_soup(rng, 60, dtype)
     textures = random_textures(rng, 60, 3, dtype)
     height, width = shape
-    out = nr.rasterize_rgbad(faces[None], textures[None], image_size=shape,
+    out = nr.rasterize_rgbad(xp.asarray(faces[None]),
+                             xp.asarray(textures[None]), image_size=shape,
                              anti_aliasing=False,
                              background_color=(0.2, 0.3, 0.4))
     face_index, depth, rgb = ref.rasterize(faces, height, width, textures,
                                            background=(0.2, 0.3, 0.4))
     assert out['rgb'].shape == (1, 3, height, width)
-    numpy.testing.assert_array_equal(out['alpha'].array[0],
+    numpy.testing.assert_array_equal(to_cpu(out['alpha'].array)[0],
                                      (face_index >= 0).astype(dtype))
-    numpy.testing.assert_allclose(out['depth'].array[0], depth, rtol=1e-5,
-                                  atol=1e-4)
-    numpy.testing.assert_allclose(out['rgb'].array[0], rgb, atol=1e-5)
+    numpy.testing.assert_allclose(to_cpu(out['depth'].array)[0], depth,
+                                  rtol=1e-5, atol=1e-4)
+    numpy.testing.assert_allclose(to_cpu(out['rgb'].array)[0], rgb,
+                                  atol=1e-5)
 
 
 def edge_test_coverage(face, height, width, dtype):
@@ -90,14 +93,14 @@ def hard_faces(rng, count):
 
 
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
-def test_drawn_pixels_are_the_centres_passing_the_edge_test(dtype):
+def test_drawn_pixels_are_the_centres_passing_the_edge_test(xp, dtype):
     # rasterize_faces scans only the span of each row that may be inside;
     # it must draw exactly the centres a test of every centre accepts.
     height, width = 24, 40
     faces = hard_faces(numpy.random.RandomState(7), 300).astype(dtype)
-    alpha = nr.rasterize_silhouettes(faces[:, None], image_size=(height,
-                                                                 width),
-                                     anti_aliasing=False).array
+    alpha = to_cpu(nr.rasterize_silhouettes(xp.asarray(faces[:, None]),
+                                            image_size=(height, width),
+                                            anti_aliasing=False).array)
     drawn = 0
     for face, image in zip(faces, alpha):
         x, y = face[:, 0], face[:, 1]
@@ -111,13 +114,13 @@ def test_drawn_pixels_are_the_centres_passing_the_edge_test(dtype):
     assert drawn > 150
 
 
-def test_pixel_centre_and_row_order():
+def test_pixel_centre_and_row_order(xp):
     # A triangle in the upper-left quadrant appears at the top-left of the
     # image (row 0 is the top, y up), covering exactly the centres inside it.
-    faces = numpy.array([[[[-1, 0, 2], [0, 1, 2], [-1, 1, 2]]]], 'f')
+    faces = xp.asarray([[[[-1, 0, 2], [0, 1, 2], [-1, 1, 2]]]], 'f')
     # Counter-clockwise? (0 - -1) * (1 - 0) - (-1 - -1) * (1 - 0) = 1 > 0.
-    alpha = nr.rasterize_silhouettes(faces, image_size=4,
-                                     anti_aliasing=False).array[0]
+    alpha = to_cpu(nr.rasterize_silhouettes(faces, image_size=4,
+                                            anti_aliasing=False).array)[0]
     # Centres at +-0.25, +-0.75: inside when x <= y - 1 + ... i.e. the
     # triangle x >= -1, y <= 1, y >= x + 1.
     expected = numpy.array([[1, 1, 0, 0],
@@ -127,90 +130,99 @@ def test_pixel_centre_and_row_order():
     numpy.testing.assert_array_equal(alpha, expected)
 
 
-def test_back_and_degenerate_faces_are_not_drawn():
+def test_back_and_degenerate_faces_are_not_drawn(xp):
     front = [[-0.5, -0.5, 1], [0.5, -0.5, 1], [0, 0.5, 1]]
     back = [front[0], front[2], front[1]]
     line = [[-0.5, -0.5, 1], [0, 0, 1], [0.5, 0.5, 1]]
     point = [[0.1, 0.1, 1]] * 3
-    faces = numpy.array([[back, line, point]], 'f')
+    faces = xp.asarray([[back, line, point]], 'f')
     out = nr.rasterize_rgbad(faces, image_size=16, anti_aliasing=False,
                              return_rgb=False)
-    assert out['alpha'].array.sum() == 0
-    assert (out['depth'].array == 100).all()
-    faces = numpy.array([[front]], 'f')
-    assert nr.rasterize_silhouettes(faces, 16, False).array.sum() > 0
+    assert to_cpu(out['alpha'].array).sum() == 0
+    assert (to_cpu(out['depth'].array) == 100).all()
+    faces = xp.asarray([[front]], 'f')
+    assert to_cpu(nr.rasterize_silhouettes(faces, 16, False).array).sum() > 0
 
 
-def test_near_far_clip_per_pixel():
+def test_near_far_clip_per_pixel(xp):
     # A slanted face from depth 0.05 to 2: pixels nearer than near = 0.5 are
     # not drawn, the others are, with perspective-correct depth.
     faces = numpy.array([[[[-1, -1, 0.05], [1, -1, 0.05], [0, 1, 2.]]]])
-    out = nr.rasterize_rgbad(faces, image_size=32, anti_aliasing=False,
-                             near=0.5, far=1.5, return_rgb=False)
+    out = nr.rasterize_rgbad(xp.asarray(faces), image_size=32,
+                             anti_aliasing=False, near=0.5, far=1.5,
+                             return_rgb=False)
     face_index, depth, _ = ref.rasterize(faces[0], 32, 32, near=0.5, far=1.5)
-    numpy.testing.assert_array_equal(out['alpha'].array[0], face_index >= 0)
-    numpy.testing.assert_allclose(out['depth'].array[0], depth, rtol=1e-12)
+    numpy.testing.assert_array_equal(to_cpu(out['alpha'].array)[0],
+                                     face_index >= 0)
+    numpy.testing.assert_allclose(to_cpu(out['depth'].array)[0], depth,
+                                  rtol=1e-12)
     assert 0 < (face_index >= 0).sum() < 32 * 32 / 2
 
 
-def test_ties_go_to_lower_face_index():
+def test_ties_go_to_lower_face_index(xp):
     face = [[-0.8, -0.8, 1.], [0.8, -0.8, 1.], [0., 0.8, 1.]]
     faces = numpy.array([[face, face]], 'f')
     textures = numpy.zeros((1, 2, 1, 1, 1, 3), 'f')
     textures[0, 0, ..., 0] = 1   # face 0 red
     textures[0, 1, ..., 2] = 1   # face 1 blue
-    rgb = nr.rasterize(faces, textures, 8, False).array[0]
+    rgb = to_cpu(nr.rasterize(xp.asarray(faces), xp.asarray(textures), 8,
+                              False).array)[0]
     drawn = rgb.sum(axis=0) > 0
     assert drawn.any()
     assert (rgb[0][drawn] == 1).all() and (rgb[2][drawn] == 0).all()
 
 
-def test_batch_items_are_independent():
+def test_batch_items_are_independent(xp):
     rng = numpy.random.RandomState(3)
     faces = numpy.stack([random_soup(rng, 40), random_soup(rng, 40)])
     textures = numpy.stack([random_textures(rng, 40, 2),
                             random_textures(rng, 40, 2)])
-    both = nr.rasterize_rgbad(faces, textures, 24, anti_aliasing=True)
+    both = nr.rasterize_rgbad(xp.asarray(faces), xp.asarray(textures), 24,
+                              anti_aliasing=True)
     for b in range(2):
-        one = nr.rasterize_rgbad(faces[b:b + 1], textures[b:b + 1], 24,
+        one = nr.rasterize_rgbad(xp.asarray(faces[b:b + 1]),
+                                 xp.asarray(textures[b:b + 1]), 24,
                                  anti_aliasing=True)
         for key in ('rgb', 'alpha', 'depth'):
-            numpy.testing.assert_array_equal(both[key].array[b],
-                                             one[key].array[0])
+            numpy.testing.assert_array_equal(to_cpu(both[key].array)[b],
+                                             to_cpu(one[key].array)[0])
     # ... and batch 1 differs from batch 0 (the original's depth bug made
     # every item use batch 0's depths in texture sampling).
-    assert not numpy.array_equal(both['rgb'].array[0], both['rgb'].array[1])
+    rgb = to_cpu(both['rgb'].array)
+    assert not numpy.array_equal(rgb[0], rgb[1])
 
 
-def test_background_per_batch_item():
-    faces = numpy.zeros((2, 1, 3, 3), 'f')  # degenerate: nothing drawn
-    textures = numpy.zeros((2, 1, 1, 1, 1, 3), 'f')
+def test_background_per_batch_item(xp):
+    faces = xp.zeros((2, 1, 3, 3), 'f')  # degenerate: nothing drawn
+    textures = xp.zeros((2, 1, 1, 1, 1, 3), 'f')
     background = numpy.array([[1, 0, 0], [0, 0.5, 1]], 'f')
-    rgb = nr.rasterize(faces, textures, 4, False, background_color=background)
+    rgb = nr.rasterize(faces, textures, 4, False,
+                       background_color=xp.asarray(background))
     numpy.testing.assert_array_equal(
-        rgb.array, numpy.broadcast_to(background[:, :, None, None],
-                                      (2, 3, 4, 4)))
+        to_cpu(rgb.array), numpy.broadcast_to(background[:, :, None, None],
+                                              (2, 3, 4, 4)))
 
 
-def test_anti_aliasing_is_2x_then_2x2_mean():
+def test_anti_aliasing_is_2x_then_2x2_mean(xp):
     # As in the original package, the faces are rendered at 2H x 2W with x
     # scaled by (2W - 1) / (2W - 2) and y by (2H - 1) / (2H - 2) (here 27 /
     # 26 and 19 / 18), then averaged over 2x2 blocks; z is not scaled.
     rng = numpy.random.RandomState(5)
     faces = random_soup(rng, 30)[None]
     textures = random_textures(rng, 30, 2)[None]
-    aa = nr.rasterize_rgbad(faces, textures, (10, 14), anti_aliasing=True)
+    aa = nr.rasterize_rgbad(xp.asarray(faces), xp.asarray(textures),
+                            (10, 14), anti_aliasing=True)
     scaled = (faces * numpy.array([27. / 26., 19. / 18., 1.])).astype(
         faces.dtype)
-    big = nr.rasterize_rgbad(scaled, textures, (20, 28),
-                             anti_aliasing=False)
+    big = nr.rasterize_rgbad(xp.asarray(scaled), xp.asarray(textures),
+                             (20, 28), anti_aliasing=False)
     for key in ('rgb', 'alpha', 'depth'):
-        numpy.testing.assert_allclose(aa[key].array,
-                                      ref.average_2x2(big[key].array),
+        numpy.testing.assert_allclose(to_cpu(aa[key].array),
+                                      ref.average_2x2(to_cpu(big[key].array)),
                                       rtol=1e-6)
 
 
-def test_anti_aliasing_aligns_the_outermost_samples_with_pixel_centres():
+def test_anti_aliasing_aligns_the_outermost_samples_with_pixel_centres(xp):
     # A 4 x 4 image, 8 x 8 samples. With the original's scale (7 / 6) the
     # outermost sample centres, x = +-7/8 before scaling, see the points
     # x = +-(7/8) (6/7) = +-3/4: the outermost pixel centres of the 4 x 4
@@ -219,54 +231,58 @@ def test_anti_aliasing_aligns_the_outermost_samples_with_pixel_centres():
     # covers them (0.887). Without the scale both would cover column 6
     # only (0.625 < 0.74 < 0.76 < 0.875).
     def right_column_coverage(edge_x):
-        faces = numpy.array([[[[-0.9, -0.9, 1.], [edge_x, -0.9, 1.],
-                               [edge_x, 0.9, 1.]]]])
-        alpha = nr.rasterize_silhouettes(faces, 4).array[0]
+        faces = xp.asarray([[[[-0.9, -0.9, 1.], [edge_x, -0.9, 1.],
+                              [edge_x, 0.9, 1.]]]])
+        alpha = to_cpu(nr.rasterize_silhouettes(faces, 4).array)[0]
         return alpha[1, 3]
     assert right_column_coverage(0.74) == 0.5   # 2 of 4 samples: col 6
     assert right_column_coverage(0.76) == 1.0   # all 4: cols 6 and 7
 
 
-def test_texture_sampling_perspective_correct():
+def test_texture_sampling_perspective_correct(xp):
     # A face whose vertex depths differ: texel coordinates come from the
     # perspective-corrected weights w_k * depth / z_k.
     faces = numpy.array([[[-0.9, -0.9, 1.], [0.9, -0.9, 4.],
                           [0., 0.9, 2.]]])
     rng = numpy.random.RandomState(0)
     textures = rng.uniform(0, 1, (1, 4, 4, 4, 3))
-    rgb = nr.rasterize(faces[None], textures[None], 16, False).array[0]
+    rgb = to_cpu(nr.rasterize(xp.asarray(faces[None]),
+                              xp.asarray(textures[None]), 16,
+                              False).array)[0]
     _, _, expected = ref.rasterize(faces, 16, 16, textures)
     numpy.testing.assert_allclose(rgb, expected, atol=1e-12)
 
 
-def test_returns_only_what_is_asked():
-    faces = numpy.array([[[[-0.5, -0.5, 1], [0.5, -0.5, 1], [0, 0.5, 1]]]],
-                        'f')
-    textures = numpy.ones((1, 1, 2, 2, 2, 3), 'f')
+def test_returns_only_what_is_asked(xp):
+    faces = xp.asarray([[[[-0.5, -0.5, 1], [0.5, -0.5, 1], [0, 0.5, 1]]]],
+                       'f')
+    textures = xp.ones((1, 1, 2, 2, 2, 3), 'f')
     out = nr.rasterize_rgbad(faces, textures, 8, return_rgb=False,
                              return_depth=False)
     assert out['rgb'] is None and out['depth'] is None
     assert out['alpha'].shape == (1, 8, 8)
     assert isinstance(out['alpha'], chainer.Variable)
+    assert isinstance(out['alpha'].array, xp.ndarray)
 
 
-def test_faces_behind_or_crossing_the_camera_plane_are_not_drawn():
+def test_faces_behind_or_crossing_the_camera_plane_are_not_drawn(xp):
     behind = [[-0.9, -0.9, -1.], [0.9, -0.9, -2.], [0., 0.9, -1.]]
     crossing = [[-0.9, -0.9, 2.], [0.9, -0.9, 2.], [0., 0.9, -0.5]]
-    faces = numpy.array([[behind, crossing]])
+    faces = xp.asarray([[behind, crossing]])
     out = nr.rasterize_rgbad(faces, image_size=16, anti_aliasing=False,
                              return_rgb=False)
-    assert out['alpha'].array.sum() == 0
+    assert to_cpu(out['alpha'].array).sum() == 0
     # With a negative near (orthographic use) the same faces are drawable.
     out = nr.rasterize_rgbad(faces, image_size=16, anti_aliasing=False,
                              near=-10, return_rgb=False)
-    assert out['alpha'].array.sum() > 0
+    assert to_cpu(out['alpha'].array).sum() > 0
 
 
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
 @pytest.mark.parametrize('anti_aliasing', [False, True])
 @pytest.mark.parametrize('fill_back', [False, True])
-def test_forward_only_path_equals_the_differentiable_one(dtype, anti_aliasing,
+def test_forward_only_path_equals_the_differentiable_one(xp, dtype,
+                                                         anti_aliasing,
                                                          fill_back):
     # Without a graph to build, the kernels write the (averaged) maps
     # directly; with one, the 2x maps go through the Rasterize node and
@@ -278,9 +294,11 @@ def test_forward_only_path_equals_the_differentiable_one(dtype, anti_aliasing,
         faces = numpy.concatenate([faces[:20], faces[:20, ::-1]])
     light = rng.uniform(0.2, 1.5, (1, 40, 3)).astype(dtype)
     background = rng.uniform(0, 1, (2, 3))
-    faces = numpy.ascontiguousarray(numpy.stack([faces, faces[::-1]]))
-    textures = numpy.stack([textures, textures[::-1]])
-    light = numpy.concatenate([light, light[:, ::-1]])
+    faces = xp.asarray(numpy.ascontiguousarray(
+        numpy.stack([faces, faces[::-1]])))
+    textures = xp.asarray(numpy.stack([textures, textures[::-1]]))
+    light = xp.asarray(numpy.concatenate([light, light[:, ::-1]]))
+    background = xp.asarray(background)
     for asked in [(True, True, True), (True, False, False),
                   (False, True, False), (False, False, True)]:
         kwargs = dict(image_size=(13, 17), anti_aliasing=anti_aliasing,
@@ -298,12 +316,12 @@ def test_forward_only_path_equals_the_differentiable_one(dtype, anti_aliasing,
                 continue
             assert direct[key].creator is None
             assert direct[key].dtype == dtype
-            numpy.testing.assert_array_equal(direct[key].array,
-                                             graph[key].array)
+            numpy.testing.assert_array_equal(to_cpu(direct[key].array),
+                                             to_cpu(graph[key].array))
         with chainer.no_backprop_mode():
             no_backprop = nr.rasterize_rgbad(faces_v, textures, **kwargs)
         for key, wanted in zip(('rgb', 'alpha', 'depth'), asked):
             if wanted:
                 assert no_backprop[key].creator is None
-                numpy.testing.assert_array_equal(no_backprop[key].array,
-                                                 graph[key].array)
+                numpy.testing.assert_array_equal(
+                    to_cpu(no_backprop[key].array), to_cpu(graph[key].array))

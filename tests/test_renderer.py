@@ -122,7 +122,8 @@ def test_textured_render_with_lighting_matches_reference(xp):
     tri = vertices[faces].astype(numpy.float64)
     all_faces = numpy.concatenate([faces, faces[:, ::-1]])
     all_tri = vertices[all_faces].astype(numpy.float64)
-    n = numpy.cross(all_tri[:, 0] - all_tri[:, 1], all_tri[:, 2] - all_tri[:, 1])
+    n = numpy.cross(all_tri[:, 0] - all_tri[:, 1],
+                    all_tri[:, 2] - all_tri[:, 1])
     n /= numpy.linalg.norm(n, axis=1, keepdims=True)
     light = 0.3 + 0.6 * numpy.maximum(n @ [0.3, 0.8, -0.5], 0)
     all_textures = numpy.concatenate(
@@ -271,8 +272,8 @@ def composed_render(renderer, vertices, faces, textures):
 
 
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
-def test_in_kernel_lighting_and_fill_back_equal_the_composed_pipeline(xp,
-                                                                     dtype):
+def test_in_kernel_lighting_and_fill_back_equal_the_composed_pipeline(
+        xp, dtype):
     vertices, faces = load('teapot.obj')
     vertices = xp.asarray(vertices[None].astype(dtype))
     faces = xp.asarray(faces[None])
