@@ -4,7 +4,8 @@ forward direction and an up vector, then ``(vertices - eye) R^T``.
 ``look_at`` and ``look`` are thin wrappers. One node instead of the
 two dozen small Chainer calls of the frame's cross products and
 normalisations: the frame is a handful of [B, 3] vectors, so the calls'
-overhead, not their arithmetic, was the cost (about 1 ms per render).
+overhead, not their arithmetic, was the cost (benchmarks/README.md,
+"Measurements behind the code").
 """
 import numpy
 

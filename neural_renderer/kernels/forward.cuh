@@ -10,7 +10,8 @@ namespace nr {
 // One output pixel of resolve_pixels (see there): out_row = b * out_h + oi,
 // column oj. Scale is the sample grid's scale: a Constant for the scales
 // the renderer uses (1, 2), so that the sample loops compile away (loops
-// over a runtime scale cost background pixels two thirds of their time).
+// over a runtime scale dominate a background pixel's time: see
+// benchmarks/README.md, "Measurements behind the code").
 template <typename T, typename Scale>
 NR_DEVICE void resolve_pixel(const T* faces, const Texels<T>& texels,
                              const T* light, const nr_key_t* zbuffer,
