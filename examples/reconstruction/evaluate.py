@@ -15,7 +15,12 @@ classes (``evaluate_table.py``). Methods:
   the same prediction for every image;
 - ``retrieval``: the nearest training image (Euclidean distance over the 4
   x 64 x 64 RGB + alpha values, all classes searched) gives its object's
-  voxels as the prediction.
+  voxels as the prediction;
+- ``ptn``: the voxel baseline (``--ptn-model``: ``train.py --model ptn``'s
+  ``model_final.npz`` or snapshot): its occupancy grid thresholded, at the
+  threshold of the grid ``--thresholds`` that gives the best mean voxel IoU
+  on the validation split (as PTN chose its threshold), or at
+  ``--ptn-threshold``.
 
 Usage::
 
@@ -25,9 +30,15 @@ Usage::
 writes ``table.md`` (Table 1's layout), ``ious.npz`` (per method and class,
 [N_objects, 24]), ``results.json`` and ``reconstructions.png`` (per class:
 the input image, the predicted mesh from three views, the object's own
-images from those views). With both the model and retrieval it also prints
-and saves (``model_minus_retrieval``) their difference in mean IoU with a
-bootstrap standard error over the split's objects.
+images from those views). For every pair among the model, PTN and
+retrieval it also prints and saves (``differences``, e.g. ``model -
+ptn``) their difference in mean IoU with a paired bootstrap standard error
+over the split's objects.
+
+``--split-dir`` evaluates split files kept in another folder than
+``--data-dir`` (e.g. a larger test split made with ``make_synthetic.py
+--only-test``), the training split (retrieval) and the validation split
+(PTN's threshold) still coming from ``--data-dir``.
 """
 import argparse
 import json
@@ -46,9 +57,16 @@ sys.path.insert(0, HERE)
 import dataset  # NOQA: E402
 import evaluate_table  # NOQA: E402
 import model as reconstruction_model  # NOQA: E402
+import ptn as ptn_model  # NOQA: E402
 import voxelize  # NOQA: E402
 
-METHODS = ('model', 'template', 'retrieval')
+METHODS = ('model', 'ptn', 'template', 'retrieval')
+# The methods compared pairwise (paired bootstrap), in this order.
+COMPARED = ('model', 'ptn', 'retrieval')
+# PTN's threshold is searched on this grid (validation split): 0.05 to 0.95
+# by 0.05, then 0.975 and 0.99 (a grid trained for a short while is still
+# overconfident: its best threshold is high).
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20)) + (0.975, 0.99)
 # Views drawn in the pictures (azimuths 0, 120, 240 degrees).
 PICTURE_VIEWS = (0, 8, 16)
 
@@ -66,6 +84,53 @@ def predict_voxels(model, images, device, batch_size=64):
             out.append(voxelize.to_ground_truth_axes(
                 voxelize.voxelize(vertices, faces)))
     return numpy.concatenate(out)
+
+
+def predict_occupancy(ptn, images, device, batch_size=64):
+    """Occupancy grids of a PTN model from ``images`` uint8 [N, 4, S, S]:
+    float32 [N, 32, 32, 32] in the ground truth's indexing."""
+    out = []
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].astype(numpy.float32) / 255
+            grids = ptn.predict(device.send(x)).array
+            out.append(chainer.backend.CpuDevice().send(grids))
+    return numpy.concatenate(out)
+
+
+def thresholded_ious(occupancy, truth, thresholds):
+    """Voxel IoUs of ``occupancy`` [N, ...] >= t against bool ``truth`` [N,
+    ...] for each t of ``thresholds``: float64 [len(thresholds), N]."""
+    occupancy = occupancy.reshape(len(occupancy), -1)
+    truth = truth.reshape(len(truth), -1)
+    out = numpy.empty((len(thresholds), len(occupancy)))
+    for k, t in enumerate(thresholds):
+        predicted = occupancy >= t
+        inter = (predicted & truth).sum(axis=1)
+        union = (predicted | truth).sum(axis=1)
+        out[k] = numpy.where(union > 0, inter / numpy.maximum(union, 1), 1.)
+    return out
+
+
+def choose_threshold(ptn, data_dir, class_ids, device, thresholds=THRESHOLDS,
+                     max_objects=None):
+    """The threshold of ``thresholds`` with the best mean voxel IoU (the
+    table's mean: over classes of the mean over objects x views) of the PTN
+    model on the validation split; returns (threshold, {threshold: mean
+    IoU})."""
+    sums = numpy.zeros(len(thresholds))
+    for class_id in class_ids:
+        images, voxels = dataset.load_class_split(data_dir, class_id, 'val')
+        if max_objects:
+            images, voxels = images[:max_objects], voxels[:max_objects]
+        flat = images.reshape((-1,) + images.shape[2:])
+        occupancy = predict_occupancy(ptn, flat, device)
+        truth = numpy.repeat(voxels, dataset.NUM_VIEWS, axis=0)
+        sums += thresholded_ious(occupancy, truth, thresholds).mean(axis=1)
+    means = sums / len(class_ids)
+    best = int(numpy.argmax(means))
+    return float(thresholds[best]), {float(t): float(m)
+                                     for t, m in zip(thresholds, means)}
 
 
 def template_voxels(radius):
@@ -104,6 +169,9 @@ def load_model(path, device):
         except KeyError:
             raise ValueError('model: {} holds no reconstruction model '
                              '(no encoder/conv1/W)'.format(path))
+        if ptn_model.is_ptn_file(npz, prefix):
+            raise ValueError('model: {} holds a PTN model: pass it with '
+                             '--ptn-model'.format(path))
         model = reconstruction_model.Reconstructor(
             encoder_channels=channels)
         chainer.serializers.NpzDeserializer(npz, path=prefix).load(model)
@@ -160,14 +228,33 @@ def build_parser():
                         help='model_final.npz or a train.py snapshot '
                              '(needed for the "model" method and the '
                              'pictures)')
+    parser.add_argument('--ptn-model', default=None,
+                        help='model_final.npz or a snapshot of train.py '
+                             '--model ptn (the "ptn" method)')
+    parser.add_argument('--ptn-threshold', type=float, default=None,
+                        help='occupancy threshold of the PTN model (default: '
+                             'the best of --thresholds on the validation '
+                             'split)')
+    parser.add_argument('--thresholds',
+                        default=','.join(str(t) for t in THRESHOLDS),
+                        help='thresholds searched for the PTN model '
+                             '(default %(default)s)')
+    parser.add_argument('--split-dir', default=None,
+                        help='folder of the evaluated split\'s files '
+                             '(default: --data-dir, which still gives the '
+                             'training split for retrieval and the '
+                             'validation split for PTN\'s threshold)')
     parser.add_argument('-o', '--output-dir', default='evaluation')
     parser.add_argument('--split', default='test',
                         choices=dataset.SPLITS)
     parser.add_argument('--classes', default=None,
                         help='comma-separated class names or synset ids '
                              '(default: all 13)')
-    parser.add_argument('--methods', default=','.join(METHODS),
-                        help='comma-separated subset of %(default)s')
+    parser.add_argument('--methods', default=None,
+                        help='comma-separated subset of {} (default: all, '
+                             'model and ptn only if their files are '
+                             'given)'.format(
+                                 ','.join(METHODS)))
     parser.add_argument('--max-objects', type=int, default=None,
                         help='evaluate at most this many objects per class')
     parser.add_argument('--paper-rows', action='store_true',
@@ -180,7 +267,11 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    methods = [m for m in args.methods.split(',') if m]
+    if args.methods is None:
+        given = {'model': args.model, 'ptn': args.ptn_model}
+        methods = [m for m in METHODS if given.get(m, True)]
+    else:
+        methods = [m for m in args.methods.split(',') if m]
     for method in methods:
         if method not in METHODS:
             parser.error('--methods: unknown method {!r} (expected some of '
@@ -189,6 +280,20 @@ def main(argv=None):
         parser.error('--model is needed for the "model" method')
     if args.model and not os.path.isfile(args.model):
         parser.error('--model: no file at {}'.format(args.model))
+    if 'ptn' in methods and not args.ptn_model:
+        parser.error('--ptn-model is needed for the "ptn" method')
+    if args.ptn_model and not os.path.isfile(args.ptn_model):
+        parser.error('--ptn-model: no file at {}'.format(args.ptn_model))
+    try:
+        thresholds = tuple(float(t) for t in args.thresholds.split(',') if t)
+    except ValueError:
+        thresholds = ()
+    if not thresholds or not all(0 < t <= 1 for t in thresholds):
+        parser.error('--thresholds: expected comma-separated numbers in '
+                     '(0, 1], got {!r}'.format(args.thresholds))
+    if args.ptn_threshold is not None and not 0 < args.ptn_threshold <= 1:
+        parser.error('--ptn-threshold: expected a number in (0, 1]')
+    split_dir = args.split_dir or args.data_dir
     if args.max_objects is not None and args.max_objects <= 0:
         parser.error('--max-objects must be positive')
     class_ids = dataset.parse_class_ids(args.classes)
@@ -196,7 +301,25 @@ def main(argv=None):
     device = chainer.get_device(args.gpu if args.gpu >= 0 else '@numpy')
     device.use()
 
-    model = load_model(args.model, device) if args.model else None
+    try:
+        model = load_model(args.model, device) if args.model else None
+        ptn = ptn_model.load(args.ptn_model, device) \
+            if 'ptn' in methods else None
+    except ValueError as error:
+        parser.error(str(error))
+    threshold = args.ptn_threshold
+    threshold_search = None
+    if ptn is not None and threshold is None:
+        threshold, threshold_search = choose_threshold(
+            ptn, args.data_dir, class_ids, device, thresholds,
+            args.max_objects)
+        print('ptn: threshold {} (validation mean IoU {:.4f})'.format(
+            threshold, threshold_search[threshold]), flush=True)
+        if len(thresholds) > 1 and threshold in (min(thresholds),
+                                                 max(thresholds)):
+            print('evaluate.py: warning: the PTN threshold is at an end of '
+                  '--thresholds; a wider grid may score higher',
+                  file=sys.stderr)
     database = database_voxels = None
     if 'retrieval' in methods:
         train_images, train_voxels, _ = dataset.load_split(
@@ -212,7 +335,7 @@ def main(argv=None):
     images_by_class = []
     start_time = time.time()
     for class_id in class_ids:
-        images, voxels = dataset.load_class_split(args.data_dir, class_id,
+        images, voxels = dataset.load_class_split(split_dir, class_id,
                                                   args.split)
         if args.max_objects:
             images, voxels = images[:args.max_objects], \
@@ -226,6 +349,10 @@ def main(argv=None):
             predicted = predict_voxels(model, flat, device)
             ious.setdefault('model', {})[class_id] = voxelize.voxel_iou(
                 predicted, truth).reshape(shape)
+        if ptn is not None:
+            occupancy = predict_occupancy(ptn, flat, device)
+            ious.setdefault('ptn', {})[class_id] = thresholded_ious(
+                occupancy, truth, (threshold,))[0].reshape(shape)
         for name, sphere in spheres.items():
             ious.setdefault(name, {})[class_id] = voxelize.voxel_iou(
                 numpy.broadcast_to(sphere, voxels.shape),
@@ -250,16 +377,19 @@ def main(argv=None):
         for name, by_class in ious.items()
         for class_id, values in by_class.items()})
     results = {'split': args.split, 'data_dir': args.data_dir,
-               'model': args.model, 'rows': rows,
+               'split_dir': split_dir, 'model': args.model,
+               'ptn_model': args.ptn_model, 'rows': rows,
                'seconds': time.time() - start_time}
-    if 'model' in ious and 'retrieval' in ious:
-        compared = evaluate_table.paired_difference(ious['model'],
-                                                    ious['retrieval'])
-        results['model_minus_retrieval'] = compared
-        print('model - retrieval: {:+.4f} (bootstrap over the objects: '
-              'standard error {:.4f}, 95% interval [{:+.4f}, {:+.4f}])'
-              .format(compared['difference'], compared['standard_error'],
-                      *compared['ci95']))
+    if ptn is not None:
+        results['ptn_threshold'] = threshold
+        results['ptn_threshold_search'] = threshold_search
+    differences = evaluate_table.pairwise_differences(
+        {m: ious[m] for m in COMPARED if m in ious})
+    if differences:
+        results['differences'] = differences
+        sys.stdout.write(evaluate_table.format_differences(differences))
+    if 'model - retrieval' in differences:
+        results['model_minus_retrieval'] = differences['model - retrieval']
     with open(os.path.join(args.output_dir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=1)
     if model is not None:

@@ -6,10 +6,15 @@ with the object's ground-truth voxels by IoU. A class's score is the mean
 over its objects x views; the table's "mean" is the mean of the class scores
 (every class weighs the same, whatever its number of objects).
 
-Command line: ``python evaluate_table.py ious.npz [-o table.md]`` where the
-.npz holds one array of IoUs per class, keyed by synset id (any shape, e.g.
-[N_objects, 24]).
+Command line: ``python evaluate_table.py ious.npz [more.npz ...] [-o
+table.md] [--paper-rows]`` where each .npz holds one array of IoUs per class
+(any shape, e.g. [N_objects, 24]), keyed by synset id (one method, named by
+``--method``) or by ``method/synset id`` (``evaluate.py``'s ``ious.npz``,
+several methods); with several methods on the same objects it also prints
+every pairwise difference of ``--compare`` (default model, ptn, retrieval)
+with its paired bootstrap standard error.
 """
+import itertools
 import argparse
 import numbers
 import os
@@ -224,23 +229,87 @@ def paired_difference(ious_a, ious_b, draws=10000, seed=0):
             'draws': int(draws)}
 
 
+def pairwise_differences(ious_by_method, draws=10000, seed=0):
+    """:func:`paired_difference` of every pair of methods, in the given
+    order: for methods (a, b, c), 'a - b', 'a - c' and 'b - c'. Each pair
+    uses the same seed, hence the same bootstrap draws of the objects.
+
+    Args:
+        ious_by_method: dict {method: {synset id: IoUs [N_objects, ...]}},
+            every method on the same classes and objects.
+
+    Returns:
+        dict {'a - b': paired_difference(a, b), ...} (empty for fewer than
+        two methods).
+    """
+    return {'{} - {}'.format(a, b): paired_difference(
+        ious_by_method[a], ious_by_method[b], draws, seed)
+        for a, b in itertools.combinations(list(ious_by_method), 2)}
+
+
+def format_differences(differences):
+    """One line per pair of :func:`pairwise_differences`."""
+    return ''.join(
+        '{}: {:+.4f} (paired bootstrap over the objects: standard error '
+        '{:.4f}, 95% interval [{:+.4f}, {:+.4f}])\n'.format(
+            pair, d['difference'], d['standard_error'], *d['ci95'])
+        for pair, d in differences.items())
+
+
+def read_ious(paths, method='This implementation'):
+    """{method: {synset id: IoUs}} from .npz files keyed by synset id (the
+    method ``method``) or ``method/synset id``; a method given twice is a
+    ValueError."""
+    ious = {}
+    for path in paths:
+        with numpy.load(path) as data:
+            for key in data.files:
+                name, _, class_id = key.rpartition('/')
+                name = name or method
+                by_class = ious.setdefault(name, {})
+                if class_id in by_class:
+                    raise ValueError('{}: {} class {} given twice'.format(
+                        path, name, class_id))
+                by_class[class_id] = data[key]
+    return ious
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('ious', help='.npz with one IoU array per synset id')
+    parser.add_argument('ious', nargs='+',
+                        help='.npz files of IoU arrays keyed by synset id or '
+                             'method/synset id')
     parser.add_argument('-o', '--output', help='Markdown file to write')
     parser.add_argument('--method', default='This implementation',
-                        help='row name (default: %(default)s)')
+                        help='row name of arrays keyed by synset id alone '
+                             '(default: %(default)s)')
     parser.add_argument('--no-paper', action='store_true',
-                        help='leave out the paper\'s rows')
+                        help='leave out the paper\'s rows (the default '
+                             'unless --paper-rows)')
+    parser.add_argument('--paper-rows', action='store_true',
+                        help='put the paper\'s rows first')
+    parser.add_argument('--compare', default='model,ptn,retrieval',
+                        help='methods compared pairwise, in order (those '
+                             'present; default %(default)s)')
     args = parser.parse_args(argv)
-    with numpy.load(args.ious) as data:
-        ious = {key: data[key] for key in data.files}
-    rows = {args.method: class_mean_iou(ious)}
+    try:
+        ious = read_ious(args.ious, args.method)
+    except ValueError as error:
+        parser.error(str(error))
+    rows = {name: class_mean_iou(by_class)
+            for name, by_class in ious.items()}
+    # Before --paper-rows existed the paper's rows were the default with
+    # one file of one method; keep that unless asked otherwise.
+    single = len(args.ious) == 1 and list(ious) == [args.method]
+    include_paper = args.paper_rows or (single and not args.no_paper)
     if args.output:
-        text = write_table(args.output, rows, not args.no_paper)
+        text = write_table(args.output, rows, include_paper)
     else:
-        text = format_table(rows, not args.no_paper)
+        text = format_table(rows, include_paper)
     sys.stdout.write(text)
+    compared = [m for m in args.compare.split(',') if m in ious]
+    differences = pairwise_differences({m: ious[m] for m in compared})
+    sys.stdout.write(format_differences(differences))
     return rows
 
 

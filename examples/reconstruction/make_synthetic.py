@@ -53,6 +53,19 @@ axis (``dataset.points_to_voxel_indices``, ``dataset.voxel_centres``,
 Each object is made from its own random generator, seeded by (seed, class,
 split, object index), so the output is deterministic for a seed and an
 object does not depend on the other classes or on the split sizes asked.
+The split is part of the seed: a test object never repeats a training one,
+whatever the counts.
+
+A larger test split for an existing data set (same seed and stretch, the
+training and validation files left alone)::
+
+    python examples/reconstruction/make_synthetic.py -o DATA_TEST \
+        --only-test --test 100 --test-start 20
+
+writes only ``{synset}_test_*.npz`` into DATA_TEST: test objects 20 to 119
+of each class (``--test-start 20``: none of them in the 20-object test
+split that ``--test 20`` made; 0 would extend that split instead).
+``evaluate.py --data-dir DATA --split-dir DATA_TEST`` evaluates them.
 """
 import argparse
 import colorsys
@@ -876,7 +889,7 @@ def _save(path, array):
 
 def generate(output_dir, counts, class_ids=None, seed=0,
              image_size=dataset.IMAGE_SIZE, progress=True,
-             stretch=DEFAULT_STRETCH):
+             stretch=DEFAULT_STRETCH, starts=None):
     """Writes the data set; returns the list of files written.
 
     Args:
@@ -890,7 +903,18 @@ def generate(output_dir, counts, class_ids=None, seed=0,
         progress (bool): show a tqdm progress bar over objects.
         stretch (float): largest log stretch factor per axis (see
             :func:`make_shape`; 0 for none).
+        starts (dict): the index of each split's first object, e.g.
+            {'test': 20} for test objects 20, 21, ... (default 0); object i
+            of a split is the same whatever the start and count.
     """
+    starts = dict(starts or {})
+    for split, start in starts.items():
+        if split not in dataset.SPLITS:
+            raise ValueError('starts: unknown split {!r}'.format(split))
+        if isinstance(start, bool) or not isinstance(
+                start, (int, numpy.integer)) or start < 0:
+            raise ValueError('starts: expected a first index >= 0 for {}, '
+                             'got {!r}'.format(split, start))
     class_ids = dataset.parse_class_ids(class_ids, name='classes')
     for split, n in counts.items():
         if split not in dataset.SPLITS:
@@ -922,9 +946,10 @@ def generate(output_dir, counts, class_ids=None, seed=0,
                 images = numpy.zeros((n, dataset.NUM_VIEWS, 4, image_size,
                                       image_size), numpy.uint8)
                 voxels = numpy.zeros((n,) + (dataset.VOXEL_SIZE,) * 3, bool)
+                start = int(starts.get(split, 0))
                 for i in range(n):
                     images[i], voxels[i], _ = generate_object(
-                        class_id, split, i, seed, renderer, stretch)
+                        class_id, split, start + i, seed, renderer, stretch)
                     bar.update()
                 for path, array in (
                         (dataset.image_path(output_dir, class_id, split),
@@ -979,6 +1004,14 @@ def main(argv=None):
                              'exp(U(-S, S)) before normalising (default: '
                              '%(default)s; 0: the classes\' procedures '
                              'alone)')
+    parser.add_argument('--only-test', action='store_true',
+                        help='write the test split only (--train and --val '
+                             'ignored): e.g. a larger test split for a data '
+                             'set made with the same seed and stretch')
+    parser.add_argument('--test-start', type=_count, default=0,
+                        help='index of the first test object (default '
+                             '%(default)s; 20 skips the objects of a '
+                             '20-object test split)')
     parser.add_argument('--quiet', action='store_true',
                         help='no progress bar')
     args = parser.parse_args(argv)
@@ -991,11 +1024,14 @@ def main(argv=None):
     if not 0 <= args.stretch < 3:
         parser.error('--stretch: expected a number in [0, 3)')
     start = time.time()
-    written = generate(args.output_dir, {'train': args.train,
-                                         'val': args.val, 'test': args.test},
-                       class_ids, args.seed, args.image_size,
-                       progress=not args.quiet, stretch=args.stretch)
-    objects = len(class_ids) * (args.train + args.val + args.test)
+    counts = {'train': args.train, 'val': args.val, 'test': args.test}
+    if args.only_test:
+        counts = {'test': args.test}
+    written = generate(args.output_dir, counts, class_ids, args.seed,
+                       args.image_size, progress=not args.quiet,
+                       stretch=args.stretch,
+                       starts={'test': args.test_start})
+    objects = len(class_ids) * sum(counts.values())
     elapsed = time.time() - start
     print('%d files, %d objects in %s (%.1f s, %.3f s per object)' % (
         len(written), objects, args.output_dir, elapsed,

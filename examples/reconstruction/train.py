@@ -23,6 +23,11 @@ the resumed run computes what the uninterrupted one would have. Partial
 files a killed run leaves (chainer's ``tmpsnapshot_iter_*`` folders) are
 removed at start.
 
+``--model ptn`` trains the voxel baseline of paper Table 1 instead
+(``ptn.py``: the same encoder, a 3D deconvolution decoder to a 32^3
+occupancy grid and the PTN projection of the grid into the silhouettes),
+with the same data, views, loss, validation and snapshots.
+
 Each training example is an object seen from two views a and b of its 24:
 the dataset indexes (object, view a) pairs, and view b is a fixed function
 of the index (see :class:`ViewPairs`).
@@ -47,6 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import dataset  # NOQA: E402
 import model as reconstruction_model  # NOQA: E402
+import ptn as ptn_model  # NOQA: E402
 
 
 class ViewPairs(chainer.dataset.DatasetMixin):
@@ -339,6 +345,25 @@ def build_parser():
                         help='widths of the encoder\'s three convolutions '
                              '(default %(default)s, the paper\'s; '
                              '32,64,128 is the README\'s CPU run)')
+    parser.add_argument('--model', default='mesh', choices=('mesh', 'ptn'),
+                        help='mesh: the paper\'s model (default); ptn: the '
+                             'voxel baseline of its Table 1 (ptn.py)')
+    parser.add_argument('--ptn-decoder-channels',
+                        default=','.join(map(str, ptn_model.DECODER_CHANNELS)),
+                        help='--model ptn: widths C0, C1, C2 of the voxel '
+                             'decoder (default %(default)s)')
+    parser.add_argument('--ptn-combine', default='max',
+                        choices=ptn_model.COMBINES,
+                        help='--model ptn: how the samples along a ray make '
+                             'a pixel (default %(default)s, PTN\'s)')
+    parser.add_argument('--ptn-samples', type=int,
+                        default=ptn_model.DEFAULT_SAMPLES,
+                        help='--model ptn: samples per ray (default '
+                             '%(default)s)')
+    parser.add_argument('--ptn-loss', default='iou', choices=('iou', 'l2'),
+                        help='--model ptn: silhouette loss, the mesh '
+                             'model\'s IoU loss (default) or PTN\'s squared '
+                             'error')
     parser.add_argument('--image-size', type=int, default=64,
                         help='rendered silhouette size (default 64)')
     parser.add_argument('-g', '--gpu', type=int, default=-1)
@@ -361,7 +386,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     for name in ('iterations', 'batch_size', 'snapshot_interval',
-                 'val_interval', 'image_size'):
+                 'val_interval', 'image_size', 'ptn_samples'):
         if getattr(args, name) <= 0:
             raise SystemExit('train.py: error: --{} must be positive, got '
                              '{}'.format(name.replace('_', '-'),
@@ -373,6 +398,13 @@ def main(argv=None):
         raise SystemExit('train.py: error: --encoder-channels must be three '
                          'comma-separated positive integers, got {!r}'.format(
                              args.encoder_channels))
+    try:
+        decoder_channels = ptn_model.check_decoder_channels(
+            [int(c) for c in args.ptn_decoder_channels.split(',')])
+    except ValueError:
+        raise SystemExit('train.py: error: --ptn-decoder-channels must be '
+                         'three comma-separated positive integers, got '
+                         '{!r}'.format(args.ptn_decoder_channels))
     if not 0 < args.lr_drop <= 1:
         raise SystemExit('train.py: error: --lr-drop must be in (0, 1], got '
                          '{}'.format(args.lr_drop))
@@ -411,9 +443,15 @@ def main(argv=None):
         train = chainermn.scatter_dataset(train, comm, shuffle=True,
                                           seed=args.seed)
 
-    model = reconstruction_model.Reconstructor(
-        lambda_smoothness=args.lambda_smoothness,
-        image_size=args.image_size, encoder_channels=encoder_channels)
+    if args.model == 'ptn':
+        model = ptn_model.PTN(
+            image_size=args.image_size, encoder_channels=encoder_channels,
+            decoder_channels=decoder_channels, combine=args.ptn_combine,
+            samples=args.ptn_samples, loss=args.ptn_loss)
+    else:
+        model = reconstruction_model.Reconstructor(
+            lambda_smoothness=args.lambda_smoothness,
+            image_size=args.image_size, encoder_channels=encoder_channels)
     if comm is not None:
         # The same initial weights on every process.
         comm.bcast_data(model)
