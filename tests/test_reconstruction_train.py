@@ -371,3 +371,38 @@ def test_encoder_channels_reach_the_saved_model_and_evaluation(data_dir,
         with pytest.raises(SystemExit, match='--encoder-channels must be'):
             run(data_dir, tmp_path, '--iterations', '2',
                 '--encoder-channels', bad)
+
+
+@pytest.mark.skipif(_mpiexec() is None,
+                    reason='needs mpi4py and mpiexec (pip install -e '
+                           '".[mpi]")')
+def test_chainermn_resume_across_epochs_is_exact(one_object, tmp_path):
+    # Two ranks, 12 examples each, batch 4 a rank: an epoch is 3
+    # iterations. Resumed from the snapshot at 3, the run to 5 crosses into
+    # the second epoch on both ranks: it must equal the uninterrupted run
+    # bit for bit, so every rank's iterator (order, position, shuffling
+    # generator) must come back, not only rank 0's. The killed run is the
+    # straight run's snapshot at 3 and the iterator states beside it.
+    def mpirun(out, iterations, *extra):
+        subprocess.check_call(
+            [_mpiexec(), '-n', '2', sys.executable,
+             os.path.join(RECONSTRUCTION, 'train.py'), '--data-dir',
+             one_object, '-o', str(out), '--classes', 'chair',
+             '--batch-size', '4', '--image-size', '16',
+             '--encoder-channels', '8,16,32', '--val-interval', '100',
+             '--max-val-objects', '1', '--no-progress', '--communicator',
+             'naive', '--snapshot-interval', '3', '--iterations',
+             str(iterations)] + list(extra), timeout=300)
+
+    straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
+    mpirun(straight, 5)
+    resumed.mkdir()
+    for name in ('snapshot_iter_3', 'iterators_iter_3.npz'):
+        shutil.copy(str(straight / name), str(resumed))
+    mpirun(resumed, 5, '--resume', 'auto')
+    for name in ('model_final.npz', 'iterators_iter_5.npz'):
+        expected = parameters(str(straight / name))
+        got = parameters(str(resumed / name))
+        assert sorted(got) == sorted(expected)
+        for key in expected:
+            numpy.testing.assert_array_equal(got[key], expected[key], key)

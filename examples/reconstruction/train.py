@@ -19,9 +19,11 @@ cut short by the kill, are named on stderr and skipped): the snapshot holds
 the model, Adam's state, the iterator's order and position, the state of
 the generator that shuffles each epoch and the log, and everything else
 (the learning-rate drop, the view pairs) is a function of the iteration, so
-the resumed run computes what the uninterrupted one would have. Partial
-files a killed run leaves (chainer's ``tmpsnapshot_iter_*`` folders) are
-removed at start.
+the resumed run computes what the uninterrupted one would have. With
+ChainerMN the snapshot is rank 0's; every rank's iterator is saved beside
+it (``iterators_iter_N.npz``) and reloaded by its rank. Partial files a
+killed run leaves (chainer's ``tmpsnapshot_iter_*`` folders) are removed at
+start.
 
 ``--model ptn`` trains the voxel baseline of paper Table 1 instead
 (``ptn.py``: the same encoder, a 3D deconvolution decoder to a 32^3
@@ -198,7 +200,11 @@ _SNAPSHOT = re.compile(r'snapshot_iter_(\d+)')
 # same for LogReport's log ('log' + 8), and _save_atomically's
 # tmpmodel_final.npz.
 _PARTIAL = re.compile(r'tmpsnapshot_iter_\d+[a-z0-9_]{8}|'
-                      r'tmpmodel_final\.npz')
+                      r'tmpmodel_final\.npz|tmpiterators_iter_\d+\.npz')
+# With ChainerMN, every rank's iterator state at snapshot N (the snapshot
+# itself is rank 0's): iterator_states writes it, load_iterator_state reads
+# it.
+ITERATORS_NAME = 'iterators_iter_{}.npz'
 _PARTIAL_LOG = re.compile(r'log[a-z0-9_]{8}')
 
 
@@ -311,6 +317,53 @@ def resume_from(trainer, resume, output_dir, ignore_names=None,
                   .format(path), file=sys.stderr)
         return path
     return None
+
+
+def iterator_states(comm, iterator, output_dir):
+    """An extension for every rank of a ChainerMN run: each rank's
+    iterator (its shard's order and position, its shuffling generator)
+    gathered to rank 0, which writes them next to the snapshot of the same
+    iteration (``iterators_iter_N.npz``, keys ``rank<r>/...``, written to
+    a temporary name and renamed). Rank 0's snapshot alone holds only its
+    own iterator, so without this a resumed run would draw other batches
+    on the other ranks."""
+    @training.make_extension(priority=training.PRIORITY_WRITER)
+    def save(trainer):
+        state = {}
+        chainer.serializers.DictionarySerializer(state).save(iterator)
+        gathered = comm.gather_obj(state)
+        if comm.rank != 0:
+            return
+        arrays = {'rank{}/{}'.format(rank, key): numpy.asarray(value)
+                  for rank, states in enumerate(gathered)
+                  for key, value in states.items()}
+        name = ITERATORS_NAME.format(trainer.updater.iteration)
+        path = os.path.join(output_dir, name)
+        temporary = os.path.join(output_dir, 'tmp' + name)
+        numpy.savez(temporary, **arrays)
+        os.replace(temporary, path)
+    return save
+
+
+def load_iterator_state(iterator, snapshot, rank, warn):
+    """Loads this rank's iterator state saved with ``snapshot`` by
+    :func:`iterator_states`. Without it (or unreadable) the iterator starts
+    its shard afresh, with a one-line warning from rank 0: the batches then
+    differ from an uninterrupted run's."""
+    match = _SNAPSHOT.fullmatch(os.path.basename(snapshot))
+    path = os.path.join(os.path.dirname(snapshot),
+                        ITERATORS_NAME.format(match.group(1) if match
+                                              else 'unknown'))
+    try:
+        arrays = read_snapshot(path)
+        chainer.serializers.NpzDeserializer(
+            arrays, path='rank{}/'.format(rank)).load(iterator)
+    except (UnreadableSnapshot, KeyError) as error:
+        if warn:
+            print('train.py: warning: no iterator states next to {} ({}: '
+                  '{}): the other ranks start their shards afresh'.format(
+                      snapshot, type(error).__name__, error),
+                  file=sys.stderr)
 
 
 def build_parser():
@@ -469,6 +522,14 @@ def main(argv=None):
         loss_func=lambda a, b, ea, eb: model(a, b, ea, eb))
     trainer = training.Trainer(updater, (args.iterations, 'iteration'),
                                out=args.output_dir)
+
+    def snapshot_schedule():
+        # One trigger per extension: a trigger keeps state between calls.
+        return training.triggers.ManualScheduleTrigger(
+            list(range(args.snapshot_interval, args.iterations,
+                       args.snapshot_interval)) + [args.iterations],
+            'iteration')
+
     trainer.extend(learning_rate_schedule(
         args.learning_rate, int(args.lr_drop * args.iterations)))
     if rank == 0:
@@ -486,24 +547,33 @@ def main(argv=None):
         trainer.extend(extensions.PlotReport(
             ['main/iou', 'validation/main/iou'], x_key='iteration',
             file_name='iou.png', trigger=log_trigger))
-        snapshot_trigger = training.triggers.ManualScheduleTrigger(
-            list(range(args.snapshot_interval, args.iterations,
-                       args.snapshot_interval)) + [args.iterations],
-            'iteration')
         # Uncompressed: zlib on the ~300 MB of weights and Adam moments
         # takes far longer than writing them.
         trainer.extend(extensions.snapshot(
             filename=SNAPSHOT_NAME,
-            savefun=_save_uncompressed), trigger=snapshot_trigger)
+            savefun=_save_uncompressed), trigger=snapshot_schedule())
         if not args.no_progress:
             trainer.extend(extensions.ProgressBar(update_interval=1))
+    if comm is not None:
+        trainer.extend(iterator_states(comm, iterator, args.output_dir),
+                       trigger=snapshot_schedule())
 
     if args.resume:
         # Every process loads rank 0's snapshot: the model, optimizer and
-        # iteration count are the same on all of them.
-        resume_from(trainer, args.resume, args.output_dir,
-                    ignore_names=None if comm is None else _not_iterator,
-                    warn=rank == 0)
+        # iteration count are the same on all of them; with ChainerMN each
+        # its own iterator from the states saved beside it.
+        loaded = resume_from(
+            trainer, args.resume, args.output_dir,
+            ignore_names=None if comm is None else _not_iterator,
+            warn=rank == 0)
+        if loaded is not None and comm is not None:
+            load_iterator_state(iterator, loaded, rank, warn=rank == 0)
+            # ChainerMN's multi-node optimizer spends the first update of
+            # a process on broadcasting the parameters it has not seen
+            # (is_changed), without a step: the uninterrupted run did that
+            # at iteration 1 only. Every rank loaded the same snapshot, so
+            # a resumed process has nothing to broadcast: let it step.
+            optimizer.is_changed(model)
     trainer.run()
     if rank == 0:
         path = os.path.join(args.output_dir, 'model_final.npz')
@@ -528,9 +598,9 @@ def _save_atomically(path, target):
 
 
 def _not_iterator(name):
-    # Other ranks hold other shards of the data: their iterator state is
-    # their own (ChainerMN scatters with a fixed seed, so each rank's shard
-    # is the same on resume, but its position is not in rank 0's snapshot).
+    # Other ranks hold other shards of the data (ChainerMN scatters with a
+    # fixed seed, so each rank's shard is the same on resume): each loads
+    # its own iterator from iterators_iter_N.npz instead.
     return name.startswith('updater/iterator:')
 
 
