@@ -220,6 +220,19 @@ def scale_learning_rate(optimizer, factor):
             rule.hyperparam.alpha *= factor
 
 
+def masks_at_size(masks, size):
+    """Masks [B, S, S] at the render size ``size``: rendering smaller than
+    the data (quick runs) compares with the masks averaged down by the
+    integer factor S / size."""
+    factor = masks.shape[-1] // size
+    if factor * size != masks.shape[-1]:
+        raise ValueError('image_size {} must divide the data\'s image '
+                         'size {}'.format(size, masks.shape[-1]))
+    if factor == 1:
+        return masks
+    return F.average_pooling_2d(masks[:, None], factor)[:, 0].array
+
+
 class Reconstructor(chainer.Chain):
     """Encoder + decoder + renderer, with the training loss.
 
@@ -261,16 +274,7 @@ class Reconstructor(chainer.Chain):
         return self.renderer.render_silhouettes(vertices, faces)
 
     def _at_render_size(self, masks):
-        # Rendering smaller than the data (quick runs) compares with the
-        # masks averaged down by the integer factor.
-        size = self.renderer.image_size
-        factor = masks.shape[-1] // size
-        if factor * size != masks.shape[-1]:
-            raise ValueError('image_size {} must divide the data\'s image '
-                             'size {}'.format(size, masks.shape[-1]))
-        if factor == 1:
-            return masks
-        return F.average_pooling_2d(masks[:, None], factor)[:, 0].array
+        return masks_at_size(masks, self.renderer.image_size)
 
     def __call__(self, images_a, images_b, eyes_a, eyes_b):
         n = len(images_a)

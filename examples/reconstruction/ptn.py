@@ -345,14 +345,7 @@ class PTN(chainer.Chain):
         return project(grids, eyes, self.projector, self.combine)
 
     def _at_render_size(self, masks):
-        size = self.image_size
-        factor = masks.shape[-1] // size
-        if factor * size != masks.shape[-1]:
-            raise ValueError('image_size {} must divide the data\'s image '
-                             'size {}'.format(size, masks.shape[-1]))
-        if factor == 1:
-            return masks
-        return F.average_pooling_2d(masks[:, None], factor)[:, 0].array
+        return reconstruction_model.masks_at_size(masks, self.image_size)
 
     def __call__(self, images_a, images_b, eyes_a, eyes_b):
         n = len(images_a)

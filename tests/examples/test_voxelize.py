@@ -16,7 +16,8 @@ import scipy.ndimage
 import neural_renderer as nr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'examples', 'reconstruction'))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'examples',
+                                'reconstruction'))
 
 import evaluate_table  # NOQA
 import voxelize as vx  # NOQA
@@ -53,7 +54,7 @@ def block(lo, hi):
 
 
 def sphere_mesh(radius):
-    vertices, faces = nr.load_obj(os.path.join(HERE, '..', 'data',
+    vertices, faces = nr.load_obj(os.path.join(HERE, '..', '..', 'data',
                                                'sphere_642.obj'),
                                   normalization=False)
     vertices = vertices.astype(numpy.float64)

@@ -13,7 +13,7 @@ import pytest
 
 import neural_renderer as nr
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
                         'examples')
 sys.path.insert(0, EXAMPLES)
 

@@ -12,7 +12,7 @@ import pytest
 import chainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RECONSTRUCTION = os.path.join(HERE, '..', 'examples', 'reconstruction')
+RECONSTRUCTION = os.path.join(HERE, '..', '..', 'examples', 'reconstruction')
 sys.path.insert(0, RECONSTRUCTION)
 import make_synthetic  # noqa: E402
 import train  # noqa: E402

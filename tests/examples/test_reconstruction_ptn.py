@@ -15,7 +15,7 @@ from chainer import gradient_check
 import neural_renderer as nr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RECONSTRUCTION = os.path.join(HERE, '..', 'examples', 'reconstruction')
+RECONSTRUCTION = os.path.join(HERE, '..', '..', 'examples', 'reconstruction')
 sys.path.insert(0, RECONSTRUCTION)
 import dataset  # noqa: E402
 import evaluate  # noqa: E402

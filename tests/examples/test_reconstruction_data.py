@@ -11,7 +11,7 @@ import pytest
 import neural_renderer as nr
 
 RECONSTRUCTION = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                              '..', 'examples', 'reconstruction')
+                              '..', '..', 'examples', 'reconstruction')
 sys.path.insert(0, RECONSTRUCTION)
 
 import dataset  # NOQA: E402

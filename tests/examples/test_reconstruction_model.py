@@ -8,7 +8,7 @@ import pytest
 import chainer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                '..', 'examples', 'reconstruction'))
+                                '..', '..', 'examples', 'reconstruction'))
 import model  # noqa: E402
 
 
