@@ -166,6 +166,11 @@ class Renderer(chainer.Link):
     # -- thread-safety records ----------------------------------------------
 
     def _reset_change_records(self):
+        # Makes a change's record and its value one step, and a render
+        # call's reading of the values and the records another: without it
+        # two threads' records and values could end up crossed (the record
+        # of one, the value of the other).
+        self._changes_lock = threading.RLock()
         # name -> (thread token, change number) of the last change.
         self._changes = {}
         # thread token -> [number of the thread's first change since its
@@ -177,17 +182,19 @@ class Renderer(chainer.Link):
             try:
                 changes = self._changes
                 configurations = self._configurations
+                lock = self._changes_lock
             except AttributeError:  # during __init__
                 pass
             else:
                 token = _thread_token()
-                number = next(_change_numbers)
-                # Recorded before the value is stored: a render call that
-                # reads the new value then also sees the record.
-                changes[name] = (token, number)
-                configuration = configurations.get(token)
-                if configuration is None or configuration[1]:
-                    configurations[token] = [number, False]
+                with lock:
+                    number = next(_change_numbers)
+                    changes[name] = (token, number)
+                    configuration = configurations.get(token)
+                    if configuration is None or configuration[1]:
+                        configurations[token] = [number, False]
+                    super(Renderer, self).__setattr__(name, value)
+                return
         super(Renderer, self).__setattr__(name, value)
 
     def __getstate__(self):
@@ -196,6 +203,7 @@ class Renderer(chainer.Link):
         state = self.__dict__.copy()
         state.pop('_changes', None)
         state.pop('_configurations', None)
+        state.pop('_changes_lock', None)
         return state
 
     def __setstate__(self, state):
@@ -206,24 +214,27 @@ class Renderer(chainer.Link):
         """The attributes a render call uses, read once (a dict); raises
         RuntimeError if another thread changed one of ``names`` after this
         thread configured the renderer (see the class docstring)."""
-        settings = self.__dict__.copy()  # atomic: one consistent state
-        for name in SETTINGS.difference(settings):
-            settings[name] = getattr(self, name)  # e.g. a subclass property
-        configuration = self._configurations.get(_thread_token())
-        if configuration is not None:
-            start = configuration[0]
-            token = _thread_token()
-            changed = sorted(
-                name for name, (owner, number) in list(self._changes.items())
-                if number > start and owner is not token and name in names)
-            configuration[1] = True
-            if changed:
-                raise RuntimeError(
-                    'Renderer attributes were changed by another thread '
-                    "between this thread's settings and its render call "
-                    '({}); use one Renderer per thread (e.g. copy.copy('
-                    'renderer)), or hold a lock around the settings and the '
-                    'render call'.format(', '.join(changed)))
+        token = _thread_token()
+        with self._changes_lock:
+            settings = self.__dict__.copy()
+            for name in SETTINGS.difference(settings):
+                settings[name] = getattr(self, name)  # a subclass property
+            configuration = self._configurations.get(token)
+            changed = []
+            if configuration is not None:
+                start = configuration[0]
+                changed = sorted(
+                    name for name, (owner, number) in self._changes.items()
+                    if number > start and owner is not token and
+                    name in names)
+                configuration[1] = True
+        if changed:
+            raise RuntimeError(
+                'Renderer attributes were changed by another thread between '
+                "this thread's settings and its render call ({}); use one "
+                'Renderer per thread (e.g. copy.copy(renderer)), or hold a '
+                'lock around the settings and the render call'.format(
+                    ', '.join(changed)))
         mode = settings['camera_mode']
         if not (mode is None or isinstance(mode, str) and
                 mode in CAMERA_MODES):
