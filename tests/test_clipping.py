@@ -60,6 +60,17 @@ def floor(half=10.):
     return vertices[None], faces[None]
 
 
+def floor_ray_cast(eye, direction, size, near, far, half=10.):
+    """The ray caster's view of floor(half): which pixels see it (hit inside
+    the square, depth in (near, far)) and the depth t of the hit."""
+    rays = pixel_rays(size, direction)
+    t = -eye[1] / rays[..., 1]
+    hit = numpy.asarray(eye) + t[..., None] * rays
+    drawn = ((rays[..., 1] < 0) & (numpy.abs(hit[..., 0]) <= half) &
+             (numpy.abs(hit[..., 2]) <= half) & (t > near) & (t < far))
+    return drawn, t
+
+
 def test_floor_under_the_camera_matches_a_ray_caster():
     # A 20 x 20 floor as 2 triangles, the camera 1 above it looking ahead
     # and down: both triangles reach behind the camera. Without clipping
@@ -71,12 +82,8 @@ def test_floor_under_the_camera_matches_a_ray_caster():
     alpha = renderer.render_silhouettes(vertices, faces).array[0]
     depth = renderer.render_depth(vertices, faces).array[0]
 
-    rays = pixel_rays(size, direction)
-    t = -eye[1] / rays[..., 1]
-    hit = numpy.asarray(eye) + t[..., None] * rays
-    drawn = ((rays[..., 1] < 0) & (numpy.abs(hit[..., 0]) <= 10) &
-             (numpy.abs(hit[..., 2]) <= 10) & (t > renderer.near) &
-             (t < renderer.far))
+    drawn, t = floor_ray_cast(eye, direction, size, renderer.near,
+                              renderer.far)
     assert 0.3 < drawn.mean() < 0.9
     assert (alpha != drawn).sum() == 0
     numpy.testing.assert_allclose(depth[drawn], t[drawn], atol=1e-4,
@@ -280,11 +287,7 @@ def test_far_plane_clips_too():
     renderer = look_renderer(eye, direction, size, far=5.)
     alpha = renderer.render_silhouettes(vertices, faces).array[0]
     depth = renderer.render_depth(vertices, faces).array[0]
-    rays = pixel_rays(size, direction)
-    t = -eye[1] / rays[..., 1]
-    hit = numpy.asarray(eye) + t[..., None] * rays
-    drawn = ((rays[..., 1] < 0) & (numpy.abs(hit[..., 0]) <= 10) &
-             (numpy.abs(hit[..., 2]) <= 10) & (t > 0.1) & (t < 5.))
+    drawn, t = floor_ray_cast(eye, direction, size, 0.1, 5.)
     assert 0.1 < drawn.mean() < 0.9
     assert (alpha != drawn).sum() == 0
     numpy.testing.assert_allclose(depth[drawn], t[drawn], atol=1e-4,

@@ -14,10 +14,8 @@ examples) is ``python tools/fuzz_load_obj.py --minutes 5``.
 """
 import os
 import shutil
-import struct
 import tempfile
 import warnings
-import zlib
 
 import numpy
 from hypothesis import given
@@ -29,6 +27,8 @@ from hypothesis.extra import numpy as hnp
 import neural_renderer  # NOQA  (installs the NumPy 2 shim before chainer)
 from neural_renderer.load_obj import load_obj
 from neural_renderer.save_obj import save_obj
+
+from test_obj_io import png_header  # a PNG header of any size
 
 QUANTUM = 0.5 / 255 + 1e-6
 FLOAT32_MAX = float(numpy.finfo(numpy.float32).max)
@@ -175,16 +175,6 @@ def scenes(draw):
             'allow_outside': draw(st.booleans()),
         },
     }
-
-
-def png_header(width, height):
-    def chunk(kind, data):
-        return (struct.pack('>I', len(data)) + kind + data
-                + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
-    return (b'\x89PNG\r\n\x1a\n'
-            + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0,
-                                         0, 0))
-            + chunk(b'IDAT', zlib.compress(b'\0' * 16)) + chunk(b'IEND', b''))
 
 
 def _save_image(path, spec):
