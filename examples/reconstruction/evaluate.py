@@ -157,15 +157,15 @@ def nearest_neighbours(queries, database, chunk=512):
 
 def load_model(path, device):
     """A :class:`Reconstructor` from ``model_final.npz`` or a trainer
-    snapshot; the encoder's widths are read from the file's weights."""
+    snapshot; the encoder's widths and input size are read from the file's
+    weights."""
     with numpy.load(path) as npz:
         # A trainer snapshot holds the model under updater/model:main/.
         prefix = '' if 'encoder/conv1/W' in npz.files \
             else 'updater/model:main/'
         try:
-            channels = tuple(
-                npz[prefix + 'encoder/conv{}/W'.format(i)].shape[0]
-                for i in (1, 2, 3))
+            channels, input_size = reconstruction_model.encoder_options(
+                npz, prefix)
         except KeyError:
             raise ValueError('model: {} holds no reconstruction model '
                              '(no encoder/conv1/W)'.format(path))
@@ -173,7 +173,7 @@ def load_model(path, device):
             raise ValueError('model: {} holds a PTN model: pass it with '
                              '--ptn-model'.format(path))
         model = reconstruction_model.Reconstructor(
-            encoder_channels=channels)
+            encoder_channels=channels, encoder_input_size=input_size)
         chainer.serializers.NpzDeserializer(npz, path=prefix).load(model)
     model.to_device(device)
     return model

@@ -5,7 +5,8 @@ vertices of a sphere template, and the neural renderer draws the predicted
 mesh's silhouettes for the loss. Everything here is a chainer.Chain (or a
 plain function on Variables) that other code can import:
 
-- :class:`Encoder` [B, 4, 64, 64] -> [B, 512]
+- :class:`Encoder` [B, 4, 64, 64] -> [B, 512] (optionally reading the
+  image at a lower resolution, ``input_size``)
 - :class:`Decoder` [B, 512] -> vertices [B, 642, 3]
 - :func:`deform` the quadrant-restricted vertex formula
 - :func:`iou_loss` (paper eq. 5), :func:`smoothness_loss` (eq. 6)
@@ -96,14 +97,15 @@ def smoothness_edges(faces):
     return numpy.asarray(edges, numpy.int32).reshape(-1, 4)
 
 
-def smoothness_loss(vertices, edges, eps=1e-6):
+def smoothness_loss(vertices, edges, eps=1e-6, weights=None):
     """sum over shared edges of (cos theta + 1)^2 (paper eq. 6), theta the
     angle between the two faces measured by the vectors from the edge to
     each opposite vertex, perpendicular to the edge: a flat pair has theta =
     pi and costs 0, a pair folded flat onto itself costs 4.
 
     vertices [B, V, 3] Variable, edges [E, 4] from :func:`smoothness_edges`;
-    returns the mean over the batch of the per-mesh sums."""
+    returns the mean over the batch of the per-mesh sums, each multiplied
+    by its entry of ``weights`` (float [B], default 1)."""
     a, b, c, d = (vertices[:, edges[:, k]] for k in range(4))
     axis = b - a
     axis_norm2 = F.sum(axis * axis, axis=2, keepdims=True) + eps
@@ -115,7 +117,10 @@ def smoothness_loss(vertices, edges, eps=1e-6):
     u, w = perpendicular(c), perpendicular(d)
     cosine = F.sum(u * w, axis=2) / F.sqrt(
         (F.sum(u * u, axis=2) + eps) * (F.sum(w * w, axis=2) + eps))
-    return F.mean(F.sum(F.square(cosine + 1), axis=1))
+    per_mesh = F.sum(F.square(cosine + 1), axis=1)
+    if weights is not None:
+        per_mesh = per_mesh * weights.astype(per_mesh.dtype)
+    return F.mean(per_mesh)
 
 
 ENCODER_CHANNELS = (64, 128, 256)
@@ -129,22 +134,41 @@ class Encoder(chainer.Chain):
     ``channels`` (three positive ints) sets the convolutions' widths; the
     default is the paper's. Narrower ones trade capacity for speed on a
     CPU, where the convolutions take most of a training step.
+
+    ``input_size`` (a multiple of 8, default 64, the paper's) is the
+    resolution the convolutions read: images of size S are first averaged
+    down by S / input_size (which must be an integer), so 32 runs the
+    convolutions on a quarter of the pixels; the first fully connected
+    layer then reads c3 x (input_size / 8)^2 values.
     """
 
-    def __init__(self, dim_out=512, channels=ENCODER_CHANNELS):
+    def __init__(self, dim_out=512, channels=ENCODER_CHANNELS,
+                 input_size=64):
         super(Encoder, self).__init__()
         channels = check_encoder_channels(channels)
+        input_size = check_encoder_input_size(input_size)
         c1, c2, c3 = channels
         self.channels = channels
+        self.input_size = input_size
+        cells = (input_size // 8) ** 2
         with self.init_scope():
             self.conv1 = L.Convolution2D(4, c1, 5, stride=2, pad=2)
             self.conv2 = L.Convolution2D(c1, c2, 5, stride=2, pad=2)
             self.conv3 = L.Convolution2D(c2, c3, 5, stride=2, pad=2)
-            self.fc1 = L.Linear(c3 * 8 * 8, 1024)
+            self.fc1 = L.Linear(c3 * cells, 1024)
             self.fc2 = L.Linear(1024, 1024)
             self.fc3 = L.Linear(1024, dim_out)
 
     def forward(self, x):
+        size = x.shape[-1]
+        if size != self.input_size:
+            factor = size // self.input_size
+            if factor * self.input_size != size or x.shape[-2] != size:
+                raise ValueError(
+                    'images: expected square images whose size is a '
+                    'multiple of the encoder\'s input_size {}, got {}'
+                    .format(self.input_size, list(x.shape[-2:])))
+            x = F.average_pooling_2d(x, factor)
         h = F.relu(self.conv1(x))
         h = F.relu(self.conv2(h))
         h = F.relu(self.conv3(h))
@@ -166,6 +190,33 @@ def check_encoder_channels(channels):
         raise ValueError('encoder_channels: expected three positive '
                          'integers, got {!r}'.format(channels))
     return tuple(int(c) for c in values)
+
+
+def check_encoder_input_size(input_size):
+    """-> int, a positive multiple of 8, or ValueError naming
+    ``encoder_input_size``."""
+    if not isinstance(input_size, (int, numpy.integer)) or \
+            isinstance(input_size, bool) or input_size <= 0 or \
+            input_size % 8:
+        raise ValueError('encoder_input_size: expected a positive multiple '
+                         'of 8 (e.g. 64 or 32), got {!r}'.format(input_size))
+    return int(input_size)
+
+
+def encoder_options(npz, prefix=''):
+    """The encoder's ``channels`` and ``input_size`` of a saved model (an
+    open .npz, the model under ``prefix``), read from its weights' shapes;
+    KeyError if it holds no encoder."""
+    channels = tuple(npz[prefix + 'encoder/conv{}/W'.format(i)].shape[0]
+                     for i in (1, 2, 3))
+    cells = npz[prefix + 'encoder/fc1/W'].shape[1] // channels[2]
+    side = int(round(numpy.sqrt(cells)))
+    if side * side * channels[2] != npz[prefix + 'encoder/fc1/W'].shape[1]:
+        raise ValueError('encoder/fc1/W: {} inputs are not {} channels of a '
+                         'square grid'.format(
+                             npz[prefix + 'encoder/fc1/W'].shape[1],
+                             channels[2]))
+    return channels, side * 8
 
 
 class Decoder(chainer.Chain):
@@ -242,20 +293,25 @@ class Reconstructor(chainer.Chain):
     and compared with both targets' masks; the loss is the mean IoU loss of
     the four pairs plus ``lambda_smoothness`` times the smoothness loss of
     both meshes. Reports loss, loss_silhouettes, loss_smoothness and iou.
+    :meth:`multi_view_loss` is the same loss for K >= 2 views per object
+    and per-object smoothness weights.
 
     ``encoder_channels``: the widths of the encoder's convolutions (see
-    :class:`Encoder`; default the paper's 64, 128, 256).
+    :class:`Encoder`; default the paper's 64, 128, 256);
+    ``encoder_input_size``: the resolution the encoder reads (default 64).
     """
 
     def __init__(self, lambda_smoothness=0.001, image_size=64,
-                 template=TEMPLATE, encoder_channels=ENCODER_CHANNELS):
+                 template=TEMPLATE, encoder_channels=ENCODER_CHANNELS,
+                 encoder_input_size=64):
         super(Reconstructor, self).__init__()
         vertices, faces = load_template(template)
         self.lambda_smoothness = lambda_smoothness
         self.add_persistent('faces', faces)
         self.add_persistent('edges', smoothness_edges(faces))
         with self.init_scope():
-            self.encoder = Encoder(channels=encoder_channels)
+            self.encoder = Encoder(channels=encoder_channels,
+                                   input_size=encoder_input_size)
             self.decoder = Decoder(vertices)
         self.renderer = nr.Renderer()
         self.renderer.image_size = image_size
@@ -276,6 +332,11 @@ class Reconstructor(chainer.Chain):
     def _at_render_size(self, masks):
         return masks_at_size(masks, self.renderer.image_size)
 
+    def _report(self, loss_silhouettes, loss_smoothness, loss):
+        chainer.report({'loss': loss, 'loss_silhouettes': loss_silhouettes,
+                        'loss_smoothness': loss_smoothness,
+                        'iou': 1 - loss_silhouettes}, self)
+
     def __call__(self, images_a, images_b, eyes_a, eyes_b):
         n = len(images_a)
         # Both views go through the network, and all four (mesh, camera)
@@ -295,7 +356,49 @@ class Reconstructor(chainer.Chain):
         loss_silhouettes = iou_loss(silhouettes, pair_masks)
         loss_smoothness = smoothness_loss(vertices, self.edges)
         loss = loss_silhouettes + self.lambda_smoothness * loss_smoothness
-        chainer.report({'loss': loss, 'loss_silhouettes': loss_silhouettes,
-                        'loss_smoothness': loss_smoothness,
-                        'iou': 1 - loss_silhouettes}, self)
+        self._report(loss_silhouettes, loss_smoothness, loss)
+        return loss
+
+    def multi_view_loss(self, images, eyes, smoothness_weights=None):
+        """The training loss with K views per object.
+
+        images [B, K, 4, S, S] (K >= 2) and their cameras eyes [B, K, 3]:
+        a mesh is predicted from each of the B x K images and rendered from
+        all K cameras of its object; the loss is the mean IoU loss of the
+        B x K x K (mesh, camera) pairs plus the mean smoothness loss of the
+        meshes, weighted per object by ``smoothness_weights`` (float [B];
+        default ``lambda_smoothness`` for every object). K = 2 without
+        weights is ``__call__``'s loss.
+        """
+        if images.ndim != 5 or eyes.ndim != 3 or \
+                images.shape[:2] != eyes.shape[:2] or images.shape[1] < 2 \
+                or eyes.shape[2] != 3:
+            raise ValueError(
+                'images, eyes: expected [B, K, 4, S, S] and [B, K, 3] with '
+                'K >= 2, got {} and {}'.format(list(images.shape),
+                                               list(eyes.shape)))
+        n, k = images.shape[:2]
+        xp = self.xp
+        flat = images.reshape((n * k,) + images.shape[2:])
+        vertices = self.predict(flat)
+        masks = self._at_render_size(flat[:, 3])
+        masks = masks.reshape((n, k) + masks.shape[1:])
+        # Pair (object i, mesh of view j, camera l) at row (i K + j) K + l.
+        pair_vertices = F.repeat(vertices, k, axis=0)
+        pair_eyes = xp.broadcast_to(eyes[:, None], (n, k, k, 3)).reshape(
+            -1, 3)
+        pair_masks = xp.broadcast_to(
+            masks[:, None], (n, k, k) + masks.shape[2:]).reshape(
+                (n * k * k,) + masks.shape[2:])
+        silhouettes = self.render_silhouettes(pair_vertices, pair_eyes)
+        loss_silhouettes = iou_loss(silhouettes, pair_masks)
+        loss_smoothness = smoothness_loss(vertices, self.edges)
+        if smoothness_weights is None:
+            weighted = self.lambda_smoothness * loss_smoothness
+        else:
+            weights = xp.repeat(xp.asarray(smoothness_weights,
+                                           vertices.dtype).reshape(n), k)
+            weighted = smoothness_loss(vertices, self.edges, weights=weights)
+        loss = loss_silhouettes + weighted
+        self._report(loss_silhouettes, loss_smoothness, loss)
         return loss

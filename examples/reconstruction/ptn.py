@@ -308,12 +308,14 @@ class PTN(chainer.Chain):
     ``predict(images)`` gives occupancy grids (a Variable [B, 32, 32, 32]);
     ``render_silhouettes(grids, eyes)`` their projections, as the mesh
     model's methods of those names (train.py's validation uses them).
+    ``encoder_input_size``: the resolution the encoder reads (see
+    :class:`model.Encoder`).
     """
 
     def __init__(self, image_size=dataset.IMAGE_SIZE,
                  encoder_channels=reconstruction_model.ENCODER_CHANNELS,
                  decoder_channels=DECODER_CHANNELS, combine='max',
-                 samples=DEFAULT_SAMPLES, loss='iou'):
+                 samples=DEFAULT_SAMPLES, loss='iou', encoder_input_size=64):
         super(PTN, self).__init__()
         if combine not in COMBINES:
             raise ValueError('combine: expected one of {}, got {!r}'.format(
@@ -329,7 +331,7 @@ class PTN(chainer.Chain):
         self.projector = Projector(image_size, int(samples))
         with self.init_scope():
             self.encoder = reconstruction_model.Encoder(
-                channels=encoder_channels)
+                channels=encoder_channels, input_size=encoder_input_size)
             self.decoder = VoxelDecoder(channels=decoder_channels)
 
     @property
@@ -384,12 +386,13 @@ def load(path, device=None):
         if not is_ptn_file(npz, prefix):
             raise ValueError('{} holds no PTN model (no '
                              'decoder/deconv1/W)'.format(path))
-        encoder = tuple(npz[prefix + 'encoder/conv{}/W'.format(i)].shape[0]
-                        for i in (1, 2, 3))
+        encoder, input_size = reconstruction_model.encoder_options(
+            npz, prefix)
         decoder = (npz[prefix + 'decoder/deconv1/W'].shape[0],
                    npz[prefix + 'decoder/deconv2/W'].shape[0],
                    npz[prefix + 'decoder/deconv3/W'].shape[0])
-        ptn = PTN(encoder_channels=encoder, decoder_channels=decoder)
+        ptn = PTN(encoder_channels=encoder, decoder_channels=decoder,
+                  encoder_input_size=input_size)
         chainer.serializers.NpzDeserializer(npz, path=prefix).load(ptn)
     if device is not None:
         ptn.to_device(device)

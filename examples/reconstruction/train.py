@@ -65,30 +65,100 @@ class ViewPairs(chainer.dataset.DatasetMixin):
     run sees the pairs an uninterrupted one would). Returns (image_a,
     image_b, eye_a, eye_b): float32 [4, S, S] in [0, 1] and float32 [3]
     cameras from :func:`dataset.view_eyes`.
+
+    With ``views`` K > 2, or per-object ``smoothness_weights`` (float [N]),
+    an example is instead a dict for :meth:`model.Reconstructor.
+    multi_view_loss`: ``images`` float32 [K, 4, S, S] of views a, b and
+    K - 2 further distinct views drawn by the same hash (b is the view of
+    K = 2), ``eyes`` float32 [K, 3] and ``smoothness_weights`` (the
+    object's weight, float32 scalar; absent without weights).
     """
 
-    def __init__(self, images, seed=0):
+    def __init__(self, images, seed=0, views=2, smoothness_weights=None):
+        if not isinstance(views, (int, numpy.integer)) or \
+                not 2 <= views <= dataset.NUM_VIEWS:
+            raise ValueError('views: expected an integer from 2 to {}, got '
+                             '{!r}'.format(dataset.NUM_VIEWS, views))
+        if smoothness_weights is not None:
+            smoothness_weights = numpy.asarray(smoothness_weights,
+                                               numpy.float32)
+            if smoothness_weights.shape != (len(images),):
+                raise ValueError(
+                    'smoothness_weights: expected one per object [{}], got '
+                    '{}'.format(len(images), list(smoothness_weights.shape)))
         self.images = images
         self.seed = seed
+        self.views = int(views)
+        self.smoothness_weights = smoothness_weights
         self.eyes = numpy.asarray(dataset.view_eyes(
             numpy.arange(dataset.NUM_VIEWS)))
+
+    @property
+    def multi_view(self):
+        """Whether examples are dicts for ``multi_view_loss``."""
+        return self.views > 2 or self.smoothness_weights is not None
 
     def __len__(self):
         return len(self.images) * dataset.NUM_VIEWS
 
-    def second_view(self, i):
+    def other_views(self, i):
+        """The K - 1 views of example i besides view a = i % 24: distinct,
+        none equal to a, the first one :meth:`second_view`."""
         rng = numpy.random.RandomState((self.seed * 1000003 + i) % 2 ** 32)
         view_a = i % dataset.NUM_VIEWS
-        return (view_a + 1 + rng.randint(dataset.NUM_VIEWS - 1)) % \
+        first = (view_a + 1 + rng.randint(dataset.NUM_VIEWS - 1)) % \
             dataset.NUM_VIEWS
+        if self.views == 2:
+            return [first]
+        rest = [v for v in range(dataset.NUM_VIEWS) if v not in
+                (view_a, first)]
+        return [first] + [int(v) for v in rng.choice(
+            rest, self.views - 2, replace=False)]
+
+    def second_view(self, i):
+        return self.other_views(i)[0]
 
     def get_example(self, i):
         obj, view_a = divmod(i, dataset.NUM_VIEWS)
-        view_b = self.second_view(i)
+        views = [view_a] + self.other_views(i)
         scale = numpy.float32(1. / 255)
-        return (self.images[obj, view_a].astype(numpy.float32) * scale,
-                self.images[obj, view_b].astype(numpy.float32) * scale,
-                self.eyes[view_a], self.eyes[view_b])
+        if not self.multi_view:
+            return (self.images[obj, views[0]].astype(numpy.float32) * scale,
+                    self.images[obj, views[1]].astype(numpy.float32) * scale,
+                    self.eyes[views[0]], self.eyes[views[1]])
+        example = {
+            'images': self.images[obj, views].astype(numpy.float32) * scale,
+            'eyes': self.eyes[views]}
+        if self.smoothness_weights is not None:
+            example['smoothness_weights'] = self.smoothness_weights[obj]
+        return example
+
+
+def smoothness_weights_of(labels, class_ids, default, overrides):
+    """Per-object smoothness weights float32 [N]: ``default``, except for
+    the objects of the classes in ``overrides`` (a string
+    'class=weight,...', class names or synset ids, e.g.
+    'rifle=0.0003,lamp=0.0003'); ``labels`` [N] index ``class_ids``."""
+    weights = numpy.full(len(labels), default, numpy.float32)
+    for item in overrides.split(','):
+        name, sep, value = item.partition('=')
+        try:
+            (class_id,) = dataset.parse_class_ids(
+                [name.strip()], name='--lambda-smoothness-classes')
+            weight = float(value)
+        except ValueError as error:
+            raise ValueError(
+                '--lambda-smoothness-classes: expected class=weight pairs '
+                'separated by commas, got {!r} ({})'.format(item, error))
+        if not sep or not numpy.isfinite(weight) or weight < 0:
+            raise ValueError(
+                '--lambda-smoothness-classes: expected class=weight with a '
+                'weight >= 0, got {!r}'.format(item))
+        if class_id not in class_ids:
+            raise ValueError('--lambda-smoothness-classes: class {!r} is not '
+                             'among the trained classes'.format(name))
+        weights[labels == class_ids.index(class_id)] = weight
+    return weights
 
 
 def learning_rate_schedule(base_rate, drop_at):
@@ -398,6 +468,20 @@ def build_parser():
                         help='widths of the encoder\'s three convolutions '
                              '(default %(default)s, the paper\'s; '
                              '32,64,128 is the README\'s CPU run)')
+    parser.add_argument('--encoder-input-size', type=int, default=64,
+                        help='resolution the encoder reads, the images '
+                             'averaged down to it (default %(default)s; 32 '
+                             'runs its convolutions on a quarter of the '
+                             'pixels)')
+    parser.add_argument('--views', type=int, default=2,
+                        help='views per object and training example: the '
+                             'mesh predicted from each is rendered from all '
+                             'of them (default %(default)s, the paper\'s; '
+                             '--model mesh only)')
+    parser.add_argument('--lambda-smoothness-classes', default=None,
+                        help='per-class smoothness weights overriding '
+                             '--lambda-smoothness, e.g. '
+                             '"rifle=0.0003,lamp=0.0003" (--model mesh only)')
     parser.add_argument('--model', default='mesh', choices=('mesh', 'ptn'),
                         help='mesh: the paper\'s model (default); ptn: the '
                              'voxel baseline of its Table 1 (ptn.py)')
@@ -458,6 +542,21 @@ def main(argv=None):
         raise SystemExit('train.py: error: --ptn-decoder-channels must be '
                          'three comma-separated positive integers, got '
                          '{!r}'.format(args.ptn_decoder_channels))
+    try:
+        reconstruction_model.check_encoder_input_size(
+            args.encoder_input_size)
+    except ValueError:
+        raise SystemExit('train.py: error: --encoder-input-size must be a '
+                         'positive multiple of 8, got {}'.format(
+                             args.encoder_input_size))
+    if not 2 <= args.views <= dataset.NUM_VIEWS:
+        raise SystemExit('train.py: error: --views must be from 2 to {}, '
+                         'got {}'.format(dataset.NUM_VIEWS, args.views))
+    if args.model == 'ptn' and (args.views != 2 or
+                                args.lambda_smoothness_classes):
+        raise SystemExit('train.py: error: --views and '
+                         '--lambda-smoothness-classes are options of '
+                         '--model mesh')
     if not 0 < args.lr_drop <= 1:
         raise SystemExit('train.py: error: --lr-drop must be in (0, 1], got '
                          '{}'.format(args.lr_drop))
@@ -481,13 +580,25 @@ def main(argv=None):
             print('train.py: removed {}, left by an interrupted run'.format(
                 os.path.join(args.output_dir, name)), file=sys.stderr)
 
-    class_ids = dataset.parse_class_ids(args.classes) if args.classes \
-        else None
+    class_ids = dataset.parse_class_ids(args.classes)
+    smoothness_weights = None
+    if args.lambda_smoothness_classes:
+        try:
+            smoothness_weights_of(numpy.zeros(0, numpy.int32), class_ids,
+                                  args.lambda_smoothness,
+                                  args.lambda_smoothness_classes)
+        except ValueError as error:
+            raise SystemExit('train.py: error: {}'.format(error))
     train = val = None
     if rank == 0:
-        images, _, _ = dataset.load_split(args.data_dir, class_ids, 'train',
-                                          as_float=False)
-        train = ViewPairs(images, seed=args.seed)
+        images, _, labels = dataset.load_split(args.data_dir, class_ids,
+                                               'train', as_float=False)
+        if args.lambda_smoothness_classes:
+            smoothness_weights = smoothness_weights_of(
+                labels, class_ids, args.lambda_smoothness,
+                args.lambda_smoothness_classes)
+        train = ViewPairs(images, seed=args.seed, views=args.views,
+                          smoothness_weights=smoothness_weights)
         val_images, _, _ = dataset.load_split(args.data_dir, class_ids,
                                               'val', as_float=False)
         val = val_images[:args.max_val_objects]
@@ -499,12 +610,14 @@ def main(argv=None):
     if args.model == 'ptn':
         model = ptn_model.PTN(
             image_size=args.image_size, encoder_channels=encoder_channels,
+            encoder_input_size=args.encoder_input_size,
             decoder_channels=decoder_channels, combine=args.ptn_combine,
             samples=args.ptn_samples, loss=args.ptn_loss)
     else:
         model = reconstruction_model.Reconstructor(
             lambda_smoothness=args.lambda_smoothness,
-            image_size=args.image_size, encoder_channels=encoder_channels)
+            image_size=args.image_size, encoder_channels=encoder_channels,
+            encoder_input_size=args.encoder_input_size)
     if comm is not None:
         # The same initial weights on every process.
         comm.bcast_data(model)
@@ -517,9 +630,15 @@ def main(argv=None):
 
     iterator = SerialIterator(train, args.batch_size,
                               order_sampler=ShuffleOrderSampler(args.seed))
+    # Every rank builds its examples alike (the same options), so the
+    # loss is chosen from the options, not from rank 0's dataset.
+    if args.views > 2 or args.lambda_smoothness_classes:
+        loss_func = model.multi_view_loss
+    else:
+        def loss_func(a, b, ea, eb):
+            return model(a, b, ea, eb)
     updater = training.updaters.StandardUpdater(
-        iterator, optimizer, device=device,
-        loss_func=lambda a, b, ea, eb: model(a, b, ea, eb))
+        iterator, optimizer, device=device, loss_func=loss_func)
     trainer = training.Trainer(updater, (args.iterations, 'iteration'),
                                out=args.output_dir)
 

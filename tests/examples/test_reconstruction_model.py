@@ -176,3 +176,99 @@ def test_bad_encoder_channels_are_one_clear_error(channels):
     with pytest.raises(ValueError, match='encoder_channels: expected three '
                                          'positive integers'):
         model.Encoder(channels=channels)
+
+
+def test_encoder_input_size_reads_the_image_averaged_down():
+    rng = numpy.random.RandomState(1)
+    encoder = model.Encoder(channels=(4, 8, 8), input_size=32)
+    assert encoder.fc1.W.shape == (1024, 8 * 4 * 4)
+    x = rng.rand(2, 4, 64, 64).astype('f')
+    # 2 x 2 block means by hand, then the same encoder at its own size.
+    averaged = x.reshape(2, 4, 32, 2, 32, 2).mean(axis=(3, 5))
+    numpy.testing.assert_allclose(encoder(x).array, encoder(averaged).array,
+                                  rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match='multiple of the encoder\'s '
+                                         'input_size 32, got \\[48, 48\\]'):
+        encoder(rng.rand(1, 4, 48, 48).astype('f'))
+    for bad in (30, 0, True, 32.0):
+        with pytest.raises(ValueError, match='encoder_input_size: expected '
+                                             'a positive multiple of 8'):
+            model.Encoder(input_size=bad)
+
+
+def test_encoder_options_are_read_back_from_the_weights(tmp_path):
+    reconstructor = model.Reconstructor(encoder_channels=(4, 8, 16),
+                                        encoder_input_size=16)
+    path = str(tmp_path / 'm.npz')
+    chainer.serializers.save_npz(path, reconstructor)
+    with numpy.load(path) as npz:
+        assert model.encoder_options(npz) == ((4, 8, 16), 16)
+
+
+def test_weighted_smoothness_scales_each_mesh():
+    # Mesh 0: a pair folded flat onto itself (4 per edge pair, one pair);
+    # mesh 1: the same pair flat (0). Weights 0.5 and 3: mean of 0.5 x 4
+    # and 3 x 0 = 1.
+    flat = numpy.array([[0, 0, 0], [1, 0, 0], [0.5, 1, 0], [0.5, -1, 0]], 'f')
+    folded = flat.copy()
+    folded[3] = [0.5, 1, 0]
+    vertices = chainer.Variable(numpy.stack([folded, flat]))
+    edges = numpy.array([[0, 1, 2, 3]], numpy.int32)
+    loss = model.smoothness_loss(vertices, edges,
+                                 weights=numpy.array([0.5, 3.], 'f'))
+    assert float(loss.array) == pytest.approx(1., abs=1e-4)
+
+
+def _views(rng, n, k):
+    eyes = numpy.asarray(model.nr.get_points_from_angles(
+        2.732, 30, -15 * rng.randint(0, 24, n * k)), 'f').reshape(n, k, 3)
+    return rng.rand(n, k, 4, 64, 64).astype('f'), eyes
+
+
+def test_multi_view_loss_of_two_views_is_the_two_view_loss():
+    rng = numpy.random.RandomState(4)
+    reconstructor = model.Reconstructor(lambda_smoothness=0.01,
+                                        image_size=32)
+    images, eyes = _views(rng, 2, 2)
+    reconstructor.cleargrads()
+    loss = reconstructor.multi_view_loss(images, eyes)
+    loss.backward()
+    grad = reconstructor.decoder.fc_bias.W.grad.copy()
+    reconstructor.cleargrads()
+    expected = reconstructor(images[:, 0], images[:, 1], eyes[:, 0],
+                             eyes[:, 1])
+    expected.backward()
+    assert float(loss.array) == pytest.approx(float(expected.array),
+                                              rel=1e-5)
+    numpy.testing.assert_allclose(
+        grad, reconstructor.decoder.fc_bias.W.grad, rtol=1e-3,
+        atol=1e-5 * abs(grad).max())
+
+
+def test_multi_view_loss_is_the_mean_over_every_mesh_and_camera():
+    # Three views: each of the 3 meshes of an object is compared with all
+    # 3 of its masks (9 pairs an object), and the smoothness of object i's
+    # meshes is weighted by weights[i].
+    rng = numpy.random.RandomState(5)
+    reconstructor = model.Reconstructor(lambda_smoothness=0.5,
+                                        image_size=32)
+    images, eyes = _views(rng, 2, 3)
+    weights = numpy.array([0.02, 0.], 'f')
+    loss = reconstructor.multi_view_loss(images, eyes,
+                                         smoothness_weights=weights)
+    pairs, smoothness = [], []
+    for i in range(2):
+        for j in range(3):
+            vertices = reconstructor.predict(images[i:i + 1, j])
+            smoothness.append(weights[i] * float(model.smoothness_loss(
+                vertices, reconstructor.edges).array))
+            for k in range(3):
+                mask = images[i:i + 1, k, 3].reshape(1, 32, 2, 32, 2).mean(
+                    axis=(2, 4))
+                silhouette = reconstructor.render_silhouettes(
+                    vertices, eyes[i:i + 1, k])
+                pairs.append(float(model.iou_loss(silhouette, mask).array))
+    assert float(loss.array) == pytest.approx(
+        numpy.mean(pairs) + numpy.mean(smoothness), rel=1e-5)
+    with pytest.raises(ValueError, match='images, eyes: expected'):
+        reconstructor.multi_view_loss(images[:, :1], eyes[:, :1])

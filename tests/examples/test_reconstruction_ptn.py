@@ -181,6 +181,18 @@ def test_decoder_shape_and_range():
         ptn.VoxelDecoder(channels=(8, 4))
 
 
+def test_encoder_input_size_is_read_back_by_load(tmp_path):
+    model = ptn.PTN(encoder_channels=(4, 4, 8), decoder_channels=(8, 4, 2),
+                    encoder_input_size=32)
+    path = str(tmp_path / 'ptn.npz')
+    chainer.serializers.save_npz(path, model)
+    loaded = ptn.load(path)
+    assert loaded.encoder.input_size == 32
+    x = numpy.random.RandomState(2).rand(1, 4, 64, 64).astype(numpy.float32)
+    numpy.testing.assert_array_equal(loaded.predict(x).array,
+                                     model.predict(x).array)
+
+
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('synthetic'))

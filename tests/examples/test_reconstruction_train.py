@@ -406,3 +406,77 @@ def test_chainermn_resume_across_epochs_is_exact(one_object, tmp_path):
         assert sorted(got) == sorted(expected)
         for key in expected:
             numpy.testing.assert_array_equal(got[key], expected[key], key)
+
+
+def test_more_views_are_distinct_and_extend_the_pair():
+    images = numpy.arange(2 * 24, dtype=numpy.uint8).reshape(2, 24, 1, 1, 1)
+    images = numpy.broadcast_to(images, (2, 24, 4, 2, 2)).copy()
+    pairs = train.ViewPairs(images, seed=5)
+    sets = train.ViewPairs(images, seed=5, views=4)
+    assert not pairs.multi_view and sets.multi_view
+    for i in range(48):
+        others = sets.other_views(i)
+        assert others[0] == pairs.second_view(i)
+        assert len(set(others + [i % 24])) == 4
+        example = sets[i]
+        # The image of object o, view v holds o * 24 + v.
+        numpy.testing.assert_allclose(
+            example['images'][:, 0, 0, 0] * 255,
+            [(i // 24) * 24 + v for v in [i % 24] + others], atol=1e-4)
+        numpy.testing.assert_array_equal(
+            example['eyes'], sets.eyes[[i % 24] + others])
+    weighted = train.ViewPairs(images, seed=5,
+                               smoothness_weights=numpy.array([0.1, 0.]))
+    assert weighted.multi_view and weighted[30]['images'].shape[0] == 2
+    assert weighted[30]['smoothness_weights'] == numpy.float32(0)
+    for bad in (1, 25, 2.5):
+        with pytest.raises(ValueError, match='views: expected an integer'):
+            train.ViewPairs(images, views=bad)
+    with pytest.raises(ValueError, match='smoothness_weights: expected one '
+                                         'per object \\[2\\]'):
+        train.ViewPairs(images, smoothness_weights=[1.])
+
+
+def test_smoothness_weights_per_class():
+    labels = numpy.array([0, 1, 1, 2, 0])
+    classes = ('03001627', '04379243', '04090263')  # chair, table, rifle
+    weights = train.smoothness_weights_of(labels, classes, 0.001,
+                                          'rifle=0.01, 04379243=0')
+    numpy.testing.assert_allclose(weights, [0.001, 0, 0, 0.01, 0.001])
+    for bad, message in (('rifle', 'class=weight'), ('rifle=-1', '>= 0'),
+                         ('gun=1', 'unknown class'),
+                         ('lamp=1', 'not among the trained classes'),
+                         ('rifle=x', 'class=weight')):
+        with pytest.raises(ValueError, match=message):
+            train.smoothness_weights_of(labels, classes, 0.001, bad)
+
+
+def test_more_views_a_smaller_encoder_input_and_class_weights_train(
+        data_dir, tmp_path):
+    import evaluate
+    trainer = run(data_dir, tmp_path, '--iterations', '12', '--views', '3',
+                  '--encoder-input-size', '32', '--encoder-channels',
+                  '8,16,32', '--lambda-smoothness-classes', 'table=0.01',
+                  '--learning-rate', '3e-4', '--snapshot-interval', '12')
+    log = trainer.get_extension('LogReport').log
+    silhouettes = [entry['main/loss_silhouettes'] for entry in log]
+    assert silhouettes[-1] < silhouettes[0] - 0.05, silhouettes
+    # The smoothness term is weighted 0.001 for the chairs (the default)
+    # and 0.01 for the tables: between the two times the mean smoothness.
+    for entry in log:
+        weighted = entry['main/loss'] - entry['main/loss_silhouettes']
+        assert 0.001 * entry['main/loss_smoothness'] * 0.999 < weighted < \
+            0.01 * entry['main/loss_smoothness'] * 1.001, entry
+    final = os.path.join(str(tmp_path), 'model_final.npz')
+    assert parameters(final)['encoder/fc1/W'].shape == (1024, 32 * 4 * 4)
+    loaded = evaluate.load_model(final, chainer.get_device('@numpy'))
+    assert loaded.encoder.input_size == 32
+    for bad, message in ((['--views', '1'], '--views must be from 2'),
+                         (['--encoder-input-size', '20'],
+                          '--encoder-input-size must be'),
+                         (['--lambda-smoothness-classes', 'lamp=1'],
+                          'not among the trained classes'),
+                         (['--model', 'ptn', '--views', '3'],
+                          'options of --model mesh')):
+        with pytest.raises(SystemExit, match=message):
+            run(data_dir, tmp_path / 'bad', '--iterations', '1', *bad)
