@@ -112,6 +112,33 @@ def thresholded_ious(occupancy, truth, thresholds):
     return out
 
 
+# Validation IoUs closer than this are a tie in the threshold search.
+THRESHOLD_TIE = 1e-3
+
+
+def threshold_warning(search, tie=THRESHOLD_TIE):
+    """What to tell the user about a threshold search ({threshold: mean
+    validation IoU}), or None: the best threshold at an end of the grid,
+    better than its neighbour by more than ``tie`` (a wider grid may score
+    higher), or a grid over which the IoU changes by less than ``tie`` (the
+    occupancies are nearly 0 or 1: the threshold hardly matters)."""
+    if len(search) < 2:
+        return None
+    thresholds = sorted(search)
+    means = [search[t] for t in thresholds]
+    if max(means) - min(means) < tie:
+        return ('the PTN\'s validation IoU changes by {:.5f} only over '
+                '--thresholds ({} to {}): its occupancies are nearly all 0 or '
+                '1'.format(max(means) - min(means), thresholds[0],
+                           thresholds[-1]))
+    best = int(numpy.argmax(means))
+    for end, neighbour in ((0, 1), (len(means) - 1, len(means) - 2)):
+        if best == end and means[end] - means[neighbour] > tie:
+            return ('the PTN threshold {} is at an end of --thresholds; a '
+                    'wider grid may score higher'.format(thresholds[end]))
+    return None
+
+
 def choose_threshold(ptn, data_dir, class_ids, device, thresholds=THRESHOLDS,
                      max_objects=None):
     """The threshold of ``thresholds`` with the best mean voxel IoU (the
@@ -315,11 +342,9 @@ def main(argv=None):
             args.max_objects)
         print('ptn: threshold {} (validation mean IoU {:.4f})'.format(
             threshold, threshold_search[threshold]), flush=True)
-        if len(thresholds) > 1 and threshold in (min(thresholds),
-                                                 max(thresholds)):
-            print('evaluate.py: warning: the PTN threshold is at an end of '
-                  '--thresholds; a wider grid may score higher',
-                  file=sys.stderr)
+        message = threshold_warning(threshold_search)
+        if message:
+            print('evaluate.py: warning: ' + message, file=sys.stderr)
     database = database_voxels = None
     if 'retrieval' in methods:
         train_images, train_voxels, _ = dataset.load_split(

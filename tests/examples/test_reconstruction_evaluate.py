@@ -160,3 +160,17 @@ def test_paired_difference_rejects_mismatched_inputs():
         evaluate_table.paired_difference({chair: x}, {chair: x[:2]})
     with pytest.raises(ValueError, match='draws'):
         evaluate_table.paired_difference({chair: x}, {chair: x}, draws=1)
+
+
+def test_threshold_warning_tells_an_end_from_a_flat_search():
+    assert evaluate.threshold_warning({0.1: 0.3, 0.5: 0.4, 0.9: 0.35}) is None
+    assert 'at an end' in evaluate.threshold_warning(
+        {0.1: 0.42, 0.5: 0.4, 0.9: 0.35})
+    assert '0.9 is at an end' in evaluate.threshold_warning(
+        {0.1: 0.3, 0.5: 0.4, 0.9: 0.45})
+    # An end ahead of its neighbour by less than the tie is no warning.
+    assert evaluate.threshold_warning(
+        {0.1: 0.4005, 0.5: 0.4, 0.9: 0.3}) is None
+    assert 'nearly all 0 or 1' in evaluate.threshold_warning(
+        {0.1: 0.3802, 0.5: 0.3800, 0.9: 0.3799})
+    assert evaluate.threshold_warning({0.5: 0.4}) is None
