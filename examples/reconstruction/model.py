@@ -209,13 +209,11 @@ def encoder_options(npz, prefix=''):
     KeyError if it holds no encoder."""
     channels = tuple(npz[prefix + 'encoder/conv{}/W'.format(i)].shape[0]
                      for i in (1, 2, 3))
-    cells = npz[prefix + 'encoder/fc1/W'].shape[1] // channels[2]
-    side = int(round(numpy.sqrt(cells)))
-    if side * side * channels[2] != npz[prefix + 'encoder/fc1/W'].shape[1]:
+    inputs = npz[prefix + 'encoder/fc1/W'].shape[1]
+    side = int(round(numpy.sqrt(inputs // channels[2])))
+    if side * side * channels[2] != inputs:
         raise ValueError('encoder/fc1/W: {} inputs are not {} channels of a '
-                         'square grid'.format(
-                             npz[prefix + 'encoder/fc1/W'].shape[1],
-                             channels[2]))
+                         'square grid'.format(inputs, channels[2]))
     return channels, side * 8
 
 
@@ -240,6 +238,25 @@ class Decoder(chainer.Chain):
         centroid = self.fc_centroid(h) * 0.1
         delta = F.reshape(self.fc_bias(h), (h.shape[0], -1, 3))
         return deform(self.template, delta, centroid)
+
+
+def all_view_pairs(predictions, eyes, masks):
+    """Every (prediction, camera) pair of each object's K views.
+
+    predictions: Variable [K B, ...], view 0's B objects, then view 1's, ...
+    (the order of ``F.concat`` of the K views' batches); eyes, masks: K
+    arrays [B, 3] and [B, S, S], one per view. Returns (predictions, eyes,
+    masks) of the K^2 B pairs, in the order (view of the prediction j,
+    view of the camera c, object i): the prediction from view j of object
+    i with view c's camera and mask.
+    """
+    n = len(eyes[0])
+    k = len(eyes)
+    xp = chainer.backend.get_array_module(eyes[0])
+    return (F.concat([predictions[j * n:(j + 1) * n]
+                      for j in range(k) for _ in range(k)], axis=0),
+            xp.concatenate([eyes[c] for _ in range(k) for c in range(k)]),
+            xp.concatenate([masks[c] for _ in range(k) for c in range(k)]))
 
 
 CENTROID_LR_SCALE = 0.1
@@ -338,26 +355,7 @@ class Reconstructor(chainer.Chain):
                         'iou': 1 - loss_silhouettes}, self)
 
     def __call__(self, images_a, images_b, eyes_a, eyes_b):
-        n = len(images_a)
-        # Both views go through the network, and all four (mesh, camera)
-        # pairs through the renderer, as one batch each: the same losses
-        # as separate calls, with a quarter of the graph's nodes.
-        vertices = self.predict(F.concat((images_a, images_b), axis=0))
-        masks_a, masks_b = (self._at_render_size(images[:, 3])
-                            for images in (images_a, images_b))
-        xp = self.xp
-        # Pairs in the order (mesh a, view a), (a, b), (b, a), (b, b).
-        pair_vertices = F.concat((vertices[:n], vertices[:n], vertices[n:],
-                                  vertices[n:]), axis=0)
-        pair_eyes = xp.concatenate((eyes_a, eyes_b, eyes_a, eyes_b))
-        pair_masks = xp.concatenate((masks_a, masks_b, masks_a, masks_b))
-        silhouettes = self.render_silhouettes(pair_vertices, pair_eyes)
-        # The mean over 4n pairs is the mean of the four per-pair losses.
-        loss_silhouettes = iou_loss(silhouettes, pair_masks)
-        loss_smoothness = smoothness_loss(vertices, self.edges)
-        loss = loss_silhouettes + self.lambda_smoothness * loss_smoothness
-        self._report(loss_silhouettes, loss_smoothness, loss)
-        return loss
+        return self._views_loss((images_a, images_b), (eyes_a, eyes_b))
 
     def multi_view_loss(self, images, eyes, smoothness_weights=None):
         """The training loss with K views per object.
@@ -377,27 +375,31 @@ class Reconstructor(chainer.Chain):
                 'images, eyes: expected [B, K, 4, S, S] and [B, K, 3] with '
                 'K >= 2, got {} and {}'.format(list(images.shape),
                                                list(eyes.shape)))
-        n, k = images.shape[:2]
+        k = images.shape[1]
+        return self._views_loss([images[:, j] for j in range(k)],
+                                [eyes[:, j] for j in range(k)],
+                                smoothness_weights)
+
+    def _views_loss(self, images, eyes, smoothness_weights=None):
+        # images, eyes: K arrays [B, 4, S, S] and [B, 3], one per view. All
+        # K views go through the network, and all K^2 (mesh, camera) pairs
+        # through the renderer, as one batch each: the same losses as
+        # separate calls, with far fewer graph nodes.
         xp = self.xp
-        flat = images.reshape((n * k,) + images.shape[2:])
-        vertices = self.predict(flat)
-        masks = self._at_render_size(flat[:, 3])
-        masks = masks.reshape((n, k) + masks.shape[1:])
-        # Pair (object i, mesh of view j, camera l) at row (i K + j) K + l.
-        pair_vertices = F.repeat(vertices, k, axis=0)
-        pair_eyes = xp.broadcast_to(eyes[:, None], (n, k, k, 3)).reshape(
-            -1, 3)
-        pair_masks = xp.broadcast_to(
-            masks[:, None], (n, k, k) + masks.shape[2:]).reshape(
-                (n * k * k,) + masks.shape[2:])
+        vertices = self.predict(F.concat(images, axis=0))
+        masks = [self._at_render_size(view[:, 3]) for view in images]
+        pair_vertices, pair_eyes, pair_masks = all_view_pairs(
+            vertices, eyes, masks)
         silhouettes = self.render_silhouettes(pair_vertices, pair_eyes)
+        # The mean over the K^2 B pairs is the mean of the per-pair losses.
         loss_silhouettes = iou_loss(silhouettes, pair_masks)
         loss_smoothness = smoothness_loss(vertices, self.edges)
         if smoothness_weights is None:
             weighted = self.lambda_smoothness * loss_smoothness
         else:
-            weights = xp.repeat(xp.asarray(smoothness_weights,
-                                           vertices.dtype).reshape(n), k)
+            # vertices hold view 0's B meshes, then view 1's, ...
+            weights = xp.tile(xp.asarray(smoothness_weights, vertices.dtype)
+                              .reshape(len(images[0])), len(images))
             weighted = smoothness_loss(vertices, self.edges, weights=weights)
         loss = loss_silhouettes + weighted
         self._report(loss_silhouettes, loss_smoothness, loss)

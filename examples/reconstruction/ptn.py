@@ -350,16 +350,13 @@ class PTN(chainer.Chain):
         return reconstruction_model.masks_at_size(masks, self.image_size)
 
     def __call__(self, images_a, images_b, eyes_a, eyes_b):
-        n = len(images_a)
         grids = self.predict(F.concat((images_a, images_b), axis=0))
-        masks_a, masks_b = (self._at_render_size(images[:, 3])
-                            for images in (images_a, images_b))
-        xp = self.xp
         # Pairs in the order (grid a, view a), (a, b), (b, a), (b, b).
-        pair_grids = F.concat((grids[:n], grids[:n], grids[n:], grids[n:]),
-                              axis=0)
-        pair_eyes = xp.concatenate((eyes_a, eyes_b, eyes_a, eyes_b))
-        pair_masks = xp.concatenate((masks_a, masks_b, masks_a, masks_b))
+        pair_grids, pair_eyes, pair_masks = \
+            reconstruction_model.all_view_pairs(
+                grids, (eyes_a, eyes_b),
+                [self._at_render_size(images[:, 3])
+                 for images in (images_a, images_b)])
         silhouettes = self.render_silhouettes(pair_grids, pair_eyes)
         if self.loss_name == 'iou':
             loss = reconstruction_model.iou_loss(silhouettes, pair_masks)

@@ -583,6 +583,8 @@ def main(argv=None):
     class_ids = dataset.parse_class_ids(args.classes)
     smoothness_weights = None
     if args.lambda_smoothness_classes:
+        # Every rank checks the option before the data is scattered: an
+        # error on rank 0 alone would leave the other ranks waiting.
         try:
             smoothness_weights_of(numpy.zeros(0, numpy.int32), class_ids,
                                   args.lambda_smoothness,
