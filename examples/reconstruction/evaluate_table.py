@@ -7,12 +7,17 @@ over its objects x views; the table's "mean" is the mean of the class scores
 (every class weighs the same, whatever its number of objects).
 
 Command line: ``python evaluate_table.py ious.npz [more.npz ...] [-o
-table.md] [--paper-rows]`` where each .npz holds one array of IoUs per class
-(any shape, e.g. [N_objects, 24]), keyed by synset id (one method, named by
-``--method``) or by ``method/synset id`` (``evaluate.py``'s ``ious.npz``,
-several methods); with several methods on the same objects it also prints
-every pairwise difference of ``--compare`` (default model, ptn, retrieval)
-with its paired bootstrap standard error.
+table.md] [--paper-rows] [--classes rifle,chair]`` where each .npz holds one
+array of IoUs per class (any shape, e.g. [N_objects, 24]), keyed by synset id
+(one method, named by ``--method``) or by ``method/synset id``
+(``evaluate.py``'s ``ious.npz``, several methods). A file given as
+``NAME=path.npz`` names its rows: NAME for a file of one method, "NAME
+method" for each method of a file of several (so that several runs'
+``ious.npz``, each with its "model", fit in one table). ``--classes`` keeps
+those classes only: the table's mean and the differences are then over them.
+With several methods on the same objects it also prints every pairwise
+difference of ``--compare`` (default model, ptn, retrieval) with its paired
+bootstrap standard error.
 """
 import itertools
 import argparse
@@ -26,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # The 13 classes in the paper's column order: (synset id, name).
 from dataset import CLASSES, CLASS_IDS, CLASS_NAMES  # noqa: E402,F401
+from dataset import parse_class_ids  # noqa: E402
 
 
 def _paper_row(values, mean):
@@ -256,21 +262,62 @@ def format_differences(differences):
         for pair, d in differences.items())
 
 
-def read_ious(paths, method='This implementation'):
+def _split_named_path(argument):
+    # 'NAME=path' names a file's rows; an existing file whose name holds
+    # '=' stays a plain path.
+    if os.path.exists(argument) or '=' not in argument:
+        return None, argument
+    name, path = argument.split('=', 1)
+    if not name:
+        raise ValueError('{!r}: expected NAME=path.npz with a non-empty '
+                         'NAME'.format(argument))
+    return name, path
+
+
+def read_ious(paths, method='This implementation', classes=None):
     """{method: {synset id: IoUs}} from .npz files keyed by synset id (the
-    method ``method``) or ``method/synset id``; a method given twice is a
-    ValueError."""
+    method ``method``) or ``method/synset id``.
+
+    Args:
+        paths: file paths, each optionally as ``NAME=path``: its one method
+            is then named NAME, or each of its several methods "NAME
+            method".
+        method (str): the name of arrays keyed by synset id alone.
+        classes: None (every class in the files) or the classes to keep
+            (``dataset.parse_class_ids``: names or synset ids); every method
+            must have them.
+
+    Raises:
+        ValueError on a class given twice for one method, or a kept class
+        a method lacks.
+    """
+    keep = None if classes is None else parse_class_ids(classes, 'classes')
     ious = {}
-    for path in paths:
+    for argument in paths:
+        name, path = _split_named_path(argument)
         with numpy.load(path) as data:
+            arrays = {}
             for key in data.files:
-                name, _, class_id = key.rpartition('/')
-                name = name or method
-                by_class = ious.setdefault(name, {})
-                if class_id in by_class:
+                method_name, _, class_id = key.rpartition('/')
+                arrays.setdefault(method_name or method, {})[class_id] = \
+                    data[key]
+        for method_name, by_class in arrays.items():
+            if name is not None:
+                method_name = name if len(arrays) == 1 else '{} {}'.format(
+                    name, method_name)
+            merged = ious.setdefault(method_name, {})
+            for class_id, values in by_class.items():
+                if class_id in merged:
                     raise ValueError('{}: {} class {} given twice'.format(
-                        path, name, class_id))
-                by_class[class_id] = data[key]
+                        path, method_name, class_id))
+                merged[class_id] = values
+    if keep is not None:
+        for method_name, by_class in ious.items():
+            missing = [CLASS_NAMES[c] for c in keep if c not in by_class]
+            if missing:
+                raise ValueError('classes: method {!r} lacks {}'.format(
+                    method_name, ', '.join(missing)))
+            ious[method_name] = {c: by_class[c] for c in keep}
     return ious
 
 
@@ -288,12 +335,16 @@ def main(argv=None):
                              'unless --paper-rows)')
     parser.add_argument('--paper-rows', action='store_true',
                         help='put the paper\'s rows first')
+    parser.add_argument('--classes', default=None,
+                        help='comma-separated class names or synset ids to '
+                             'keep (default: all in the files); the mean and '
+                             'the differences are over these')
     parser.add_argument('--compare', default='model,ptn,retrieval',
                         help='methods compared pairwise, in order (those '
                              'present; default %(default)s)')
     args = parser.parse_args(argv)
     try:
-        ious = read_ious(args.ious, args.method)
+        ious = read_ious(args.ious, args.method, args.classes)
     except ValueError as error:
         parser.error(str(error))
     rows = {name: class_mean_iou(by_class)

@@ -455,3 +455,46 @@ def test_table_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert '| x | .5000 |' in out and 'Mesh-based (NMR) (paper)' in out
     assert (tmp_path / 'table.md').read_text() == out
+
+
+def test_table_of_named_runs_over_a_class_group(tmp_path, capsys):
+    chair, lamp, plane = '03001627', '03636649', '02691156'
+    numpy.savez(str(tmp_path / 'base.npz'), **{
+        'model/' + chair: numpy.full((4, 24), 0.5),
+        'model/' + lamp: numpy.full((3, 24), 0.2),
+        'model/' + plane: numpy.full((2, 24), 0.9),
+        'ptn/' + chair: numpy.full((4, 24), 0.25),
+        'ptn/' + lamp: numpy.full((3, 24), 0.25),
+        'ptn/' + plane: numpy.full((2, 24), 0.25)})
+    numpy.savez(str(tmp_path / 'try.npz'), **{
+        'model/' + chair: numpy.full((4, 24), 0.6),
+        'model/' + lamp: numpy.full((3, 24), 0.3),
+        'model/' + plane: numpy.full((2, 24), 0.1)})
+    rows = evaluate_table.main([
+        'base=' + str(tmp_path / 'base.npz'),
+        'try=' + str(tmp_path / 'try.npz'), '--classes', 'chair,lamp',
+        '--compare', 'try,base model'])
+    # A file of several methods gives "NAME method" rows, one of a single
+    # method the row NAME; the means are over chair and lamp alone.
+    assert list(rows) == ['base model', 'base ptn', 'try']
+    assert rows['try'] == pytest.approx({chair: 0.6, lamp: 0.3,
+                                         'mean': 0.45})
+    assert rows['base model']['mean'] == pytest.approx(0.35)
+    assert plane not in rows['base ptn']
+    out = capsys.readouterr().out
+    # Every object gains exactly 0.1: the bootstrap has nothing to vary.
+    assert 'try - base model: +0.1000 (paired bootstrap over the ' \
+           'objects: standard error 0.0000' in out
+    assert '(*) mean over the classes evaluated' in out
+
+    numpy.savez(str(tmp_path / 'chair.npz'),
+                **{chair: numpy.full((4, 24), 0.5)})
+    with pytest.raises(ValueError, match="classes: method 'c' lacks lamp"):
+        evaluate_table.read_ious(['try=' + str(tmp_path / 'try.npz'),
+                                  str(tmp_path / 'chair.npz')], method='c',
+                                 classes=['chair', 'lamp'])
+    with pytest.raises(ValueError, match='non-empty NAME'):
+        evaluate_table.read_ious(['=' + str(tmp_path / 'try.npz')])
+    with pytest.raises(ValueError, match='given twice'):
+        evaluate_table.read_ious(['a=' + str(tmp_path / 'try.npz'),
+                                  'a=' + str(tmp_path / 'try.npz')])
