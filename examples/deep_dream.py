@@ -22,8 +22,8 @@ never from the network; ``--random-features`` runs without weights (the
 result is then not the paper's, and the outputs say so). Writes the mesh
 (.obj, .mtl and texture .png), a turntable GIF, the loss plot, a summary
 JSON and a resumable state (``--resume``), and prints the success figure:
-how many times |f|^2 over fixed views grew. Runs on the CPU by default; ``--gpu N``
-uses GPU N (needs CuPy).
+how many times |f|^2 over fixed views grew. Runs on the CPU by default;
+``--gpu N`` uses GPU N (needs CuPy).
 """
 import argparse
 import time
