@@ -82,13 +82,15 @@ def to_uint8(image):
     return (numpy.clip(image, 0, 1) * 255 + 0.5).astype(numpy.uint8)
 
 
-def save_gif(path, frames, frame_ms=40):
+def save_gif(path, frames, frame_ms=40, comment=None):
     """Writes uint8 frames as a looping GIF, ``frame_ms`` milliseconds per
-    frame (Pillow merges identical consecutive frames); returns the path."""
+    frame (Pillow merges identical consecutive frames), with ``comment``
+    (str) in the GIF's comment extension if given; returns the path."""
     import imageio.v3 as iio
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    extra = {} if comment is None else {'comment': comment.encode('utf-8')}
     iio.imwrite(path, numpy.stack(frames), extension='.gif',
-                duration=frame_ms, loop=0)
+                duration=frame_ms, loop=0, **extra)
     return path
 
 

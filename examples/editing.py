@@ -347,9 +347,11 @@ def optimise(state, state_path, step, iterations, save_every, description):
 
 
 def write_outputs(name, out, mesh, renderer, losses, plot_title, summary,
-                  warning, turntable_distance=2.732, turntable_elevation=30):
+                  warning, turntable_distance=2.732, turntable_elevation=30,
+                  made_by=None):
     """The edited mesh (.obj + .mtl + texture .png, colours through the
-    sigmoid), a turntable GIF, the loss plot and a summary JSON; with
+    sigmoid), a turntable GIF (``made_by`` in its comment), the loss plot
+    and a summary JSON; with
     random features (``warning`` not None) also ``<name>_RANDOM_FEATURES.txt``
     and the warning in the plot's title and the summary (a stale warning
     file from an earlier random run is removed otherwise).
@@ -370,7 +372,8 @@ def write_outputs(name, out, mesh, renderer, losses, plot_title, summary,
                 common.to_cpu(mesh.faces), common.to_cpu(textures))
     common.save_gif(paths['gif'], common.turntable(
         renderer, vertices[None], mesh.faces[None], textures[None],
-        distance=turntable_distance, elevation=turntable_elevation))
+        distance=turntable_distance, elevation=turntable_elevation),
+        comment=made_by)
     if warning is not None:
         plot_title = 'RANDOM FEATURES (not the paper\'s result)\n' + \
             plot_title
@@ -446,9 +449,11 @@ def run(parser, args, name, spec, mesh, network, optimizer, objective,
         figure = success(first, final)
         summary['success'] = figure
     plot_title = '{} ({})'.format(plot_title, spec.title)
+    made_by = '{} with {} ({})'.format(
+        name, spec.title, 'random weights' if weights is None else weights)
     paths = write_outputs(name, args.output_dir, mesh, turntable,
                           state.losses['total'], plot_title, summary,
-                          warning, **write_kwargs)
+                          warning, made_by=made_by, **write_kwargs)
     for key in ('mesh', 'gif', 'loss_plot', 'summary', 'warning'):
         if key in paths:
             print('wrote', paths[key])

@@ -305,6 +305,12 @@ def assert_outputs(result, name, random_features=True, image_size=32):
     with open(result['summary']) as f:
         summary = json.load(f)
     assert summary['random_features'] is random_features
+    # The network that made it, in the summary and the GIF's comment.
+    from PIL import Image
+    with Image.open(result['gif']) as gif:
+        comment = gif.info['comment'].decode('utf-8')
+    assert summary['network'] in comment
+    assert ('random weights' in comment) is random_features
     assert summary['iterations'] == result['iterations']
     warning = os.path.join(os.path.dirname(result['mesh']),
                            name + '_RANDOM_FEATURES.txt')
