@@ -101,12 +101,20 @@ def save_image(path, image):
 
 
 def plot_loss(path, losses, title='loss', log_scale=False):
-    """A PNG of the loss curve (matplotlib, no display needed)."""
+    """A PNG of the loss curve (matplotlib, no display needed).
+
+    ``losses``: one sequence of values per iteration, or a dict from labels
+    to such sequences (one curve each, with a legend)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     figure, axes = plt.subplots(figsize=(5, 3.2), dpi=100)
-    axes.plot(numpy.arange(1, len(losses) + 1), losses)
+    if isinstance(losses, dict):
+        for label, values in losses.items():
+            axes.plot(numpy.arange(1, len(values) + 1), values, label=label)
+        axes.legend(fontsize='small')
+    else:
+        axes.plot(numpy.arange(1, len(losses) + 1), losses)
     axes.set_xlabel('iteration')
     axes.set_ylabel('loss')
     axes.set_title(title)

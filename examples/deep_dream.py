@@ -26,6 +26,7 @@ how many times |f|^2 over fixed views grew. Runs on the CPU by default;
 ``--gpu N`` uses GPU N (needs CuPy).
 """
 import argparse
+import collections
 import time
 
 import numpy
@@ -94,6 +95,16 @@ class DeepDreamLoss(object):
         }
         terms['total'] = terms['dream'] + self.lambda_edge * terms['edge']
         return terms
+
+    def plot_series(self, losses):
+        """The loss plot's curves: the total and its two weighted terms
+        (label -> list of floats per iteration)."""
+        return collections.OrderedDict([
+            ('total', losses['total']),
+            ('-|f|^2', losses['dream']),
+            ('{:g} x edge-length variance'.format(self.lambda_edge),
+             [self.lambda_edge * v for v in losses['edge']]),
+        ])
 
     def evaluate(self):
         """The loss terms (floats) over the fixed evaluation views."""

@@ -403,12 +403,13 @@ def run(parser, args, name, spec, mesh, network, optimizer, objective,
     ``objective(*sample_step(seed, iteration, batch_size))`` gives the loss
     terms of one step (a dict of Variables with 'total');
     ``objective.evaluate()`` the terms over the fixed evaluation views
-    (floats). Loads the state with ``--resume``, optimises up to
-    ``--iterations``, evaluates before (once per run from the start) and
-    after, and writes the outputs (:func:`write_outputs`, which takes
-    ``write_kwargs``). Returns the paths written, the evaluations, the
-    losses, the iteration count, the seconds per iteration, the vertices
-    and whether the features were random.
+    (floats); ``objective.plot_series(losses)`` the curves of the loss plot
+    (label -> values per iteration) from the logged terms. Loads the state
+    with ``--resume``, optimises up to ``--iterations``, evaluates before
+    (once per run from the start) and after, and writes the outputs
+    (:func:`write_outputs`, which takes ``write_kwargs``). Returns the paths
+    written, the evaluations, the losses, the iteration count, the seconds
+    per iteration, the vertices and whether the features were random.
 
     ``success(first, final)``, if given, turns the evaluations before and
     after into the example's success figure: a dict with at least 'line'
@@ -448,11 +449,12 @@ def run(parser, args, name, spec, mesh, network, optimizer, objective,
     if success is not None and first is not None:
         figure = success(first, final)
         summary['success'] = figure
-    plot_title = '{} ({})'.format(plot_title, spec.title)
+    plot_title = '{}\n{}'.format(plot_title, spec.title)
+    series = objective.plot_series(state.losses)
     made_by = '{} with {} ({})'.format(
         name, spec.title, 'random weights' if weights is None else weights)
     paths = write_outputs(name, args.output_dir, mesh, turntable,
-                          state.losses['total'], plot_title, summary,
+                          series, plot_title, summary,
                           warning, made_by=made_by, **write_kwargs)
     for key in ('mesh', 'gif', 'loss_plot', 'summary', 'warning'):
         if key in paths:

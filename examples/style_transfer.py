@@ -36,6 +36,7 @@ success figure: how much the style loss fell over fixed views. Runs on the
 CPU by default; ``--gpu N`` uses GPU N (needs CuPy).
 """
 import argparse
+import collections
 import math
 import os
 import time
@@ -204,6 +205,20 @@ class StyleTransferLoss(object):
         return editing.evaluation_terms(
             self, EVALUATION_AZIMUTHS, EVALUATION_DISTANCE,
             EVALUATION_ELEVATION, light_directions)
+
+    def plot_series(self, losses):
+        """The loss plot's curves: the total and its three weighted terms
+        (label -> list of floats per iteration)."""
+        lambda_c, lambda_s, lambda_t = self.lambdas
+        return collections.OrderedDict([
+            ('total', losses['total']),
+            ('{:g} x style'.format(lambda_s),
+             [lambda_s * v for v in losses['style']]),
+            ('{:g} x content'.format(lambda_c),
+             [lambda_c * v for v in losses['content']]),
+            ('{:g} x total variation'.format(lambda_t),
+             [lambda_t * v for v in losses['tv']]),
+        ])
 
 
 def sample_step(seed, iteration, batch_size):

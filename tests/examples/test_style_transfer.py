@@ -596,3 +596,26 @@ def test_bundled_style_images_need_no_download():
     image = style_transfer.load_style(
         style_transfer.style_path(style_transfer.DEFAULT_STYLE), 32)
     assert numpy.abs(image[0] - image[2]).mean() > 0.05
+
+
+class _RunsShell(object):
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def test_a_weight_file_that_runs_code_is_refused(tmp_path, capsys):
+    import pickle
+    marker = tmp_path / 'executed'
+    evil = tmp_path / 'weights.pth'
+    evil.write_bytes(pickle.dumps(_RunsShell('touch {}'.format(marker)),
+                                  protocol=2))
+    code, out = exit_code(deep_dream, ['-o', str(tmp_path / 'out'),
+                                       '--pretrained', str(evil)] + QUICK,
+                          capsys)
+    assert code == 1 and not marker.exists()
+    errors = [line for line in out.err.splitlines() if ': error: ' in line]
+    assert len(errors) == 1 and 'Traceback' not in out.err
+    assert str(evil) in errors[0] and 'refused' in errors[0]
