@@ -35,7 +35,6 @@ Depthwise convolutions are grouped convolutions (``groups`` = channels),
 which Chainer runs faster on the CPU than ``depthwise_convolution_2d``.
 """
 import collections
-import math
 
 import numpy
 
@@ -353,7 +352,3 @@ def ranks(logits, label):
     """1-based rank of class ``label`` in each row of ``logits`` [B, C]."""
     logits = chainer.backend.CpuDevice().send(logits)
     return (logits > logits[:, label:label + 1]).sum(axis=1) + 1
-
-
-def parameter_count(network):
-    return sum(int(math.prod(p.shape)) for p in network.params())

@@ -80,6 +80,24 @@ def test_style_loss():
         pytest.approx(0, abs=1e-10)
 
 
+def test_style_loss_weights():
+    # Layer weights multiply each layer's term: 2 x 14.90625 + 0.5 x 0.
+    f = numpy.array([[[[1, 2], [3, 4]], [[0, 1], [1, 0]]]], numpy.float32)
+    ones = numpy.ones((1, 2, 2), numpy.float32)
+    zeros = numpy.zeros((2, 2), numpy.float32)
+    target = losses.gram_matrix(f).array[0]
+    value = losses.style_loss([f, f], ones, [zeros, target], [2., 0.5])
+    assert float(value.array) == pytest.approx(2 * 14.90625, rel=1e-6)
+    # Relative weights: 1 / |S|_F^2; |target|^2 = 14.90625 (above). A zero
+    # Gram matrix gets weight 0 rather than a division by zero.
+    assert losses.relative_style_weights([target, zeros]) == \
+        [pytest.approx(1 / 14.90625, rel=1e-6), 0.]
+    # So the weighted term of a map of zeros against the target is 1.
+    value = losses.style_loss([f * 0], ones, [target],
+                              losses.relative_style_weights([target]))
+    assert float(value.array) == pytest.approx(1, rel=1e-6)
+
+
 def test_content_loss():
     v = numpy.array([[1, 2, 3], [0, 0, 0]], numpy.float32)
     vc = numpy.array([[1, 0, 3], [1, 1, 1]], numpy.float32)
