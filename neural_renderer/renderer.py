@@ -124,11 +124,13 @@ class Renderer(chainer.Link):
     settings. Sharing one Renderer between threads is safe when only one
     thread changes its attributes (e.g. configure in one thread, render in
     others) or when each thread holds a lock around its attribute changes
-    and its render call. A thread that changed attributes and then renders
-    gets a RuntimeError if another thread changed an attribute that the
-    call reads after this thread's first change since its previous render
-    call (the image would mix the two threads' settings): use one Renderer
-    per thread (``copy.copy(renderer)`` is enough) instead. Changes made in
+    and its render call. A render call raises RuntimeError only when this
+    thread set an attribute that the call reads since its previous render
+    call and another thread overwrote it before this call (the image would
+    show the other thread's setting instead of this thread's): use one
+    Renderer per thread (``copy.copy(renderer)`` is enough) instead. The
+    thread's next call works again. A thread that changed nothing since its
+    previous call renders with the attributes as they are. Changes made in
     place (``renderer.eye[0] = 1``, an optimizer updating a Parameter) are
     not tracked.
     """
@@ -173,8 +175,9 @@ class Renderer(chainer.Link):
         self._changes_lock = threading.RLock()
         # name -> (thread token, change number) of the last change.
         self._changes = {}
-        # thread token -> [number of the thread's first change since its
-        # last render call, whether it has rendered since].
+        # thread token -> (number of the thread's first change since its
+        # last render call, the names it changed since) while that thread
+        # has changes its next render call has not read yet.
         self._configurations = weakref.WeakKeyDictionary()
 
     def __setattr__(self, name, value):
@@ -191,8 +194,10 @@ class Renderer(chainer.Link):
                     number = next(_change_numbers)
                     changes[name] = (token, number)
                     configuration = configurations.get(token)
-                    if configuration is None or configuration[1]:
-                        configurations[token] = [number, False]
+                    if configuration is None:
+                        configuration = configurations[token] = (number,
+                                                                 set())
+                    configuration[1].add(name)
                     super(Renderer, self).__setattr__(name, value)
                 return
         super(Renderer, self).__setattr__(name, value)
@@ -212,22 +217,23 @@ class Renderer(chainer.Link):
 
     def _settings(self, names):
         """The attributes a render call uses, read once (a dict); raises
-        RuntimeError if another thread changed one of ``names`` after this
-        thread configured the renderer (see the class docstring)."""
+        RuntimeError if another thread overwrote one of ``names`` that this
+        thread had set since its previous render call (see the class
+        docstring). Either way this thread's changes count as read: its
+        next call starts afresh."""
         token = _thread_token()
         with self._changes_lock:
             settings = self.__dict__.copy()
             for name in SETTINGS.difference(settings):
                 settings[name] = getattr(self, name)  # a subclass property
-            configuration = self._configurations.get(token)
+            configuration = self._configurations.pop(token, None)
             changed = []
             if configuration is not None:
-                start = configuration[0]
+                start, own = configuration
                 changed = sorted(
-                    name for name, (owner, number) in self._changes.items()
-                    if number > start and owner is not token and
-                    name in names)
-                configuration[1] = True
+                    name for name in own.intersection(names)
+                    if self._changes[name][0] is not token and
+                    self._changes[name][1] > start)
         if changed:
             raise RuntimeError(
                 'Renderer attributes were changed by another thread between '

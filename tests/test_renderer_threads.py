@@ -224,3 +224,66 @@ def test_parameters_in_init_scope_still_register():
         *image.shape).astype('f')).backward()
     assert renderer.eye.grad is not None and \
         numpy.abs(renderer.eye.grad).sum() > 0
+
+
+def test_a_thread_that_changed_nothing_since_its_render_renders_again():
+    # Audit issue 25, item 1: T1 sets image_size at start-up and renders;
+    # T2 then sets the eye. T1's next calls (it changed nothing since its
+    # render) render with T2's eye, again and again; none raises.
+    renderer = nr.Renderer()
+    renderer.anti_aliasing = False
+    renderer.eye = nr.get_points_from_angles(2.732, 30, 0)
+    steps = [threading.Event() for _ in range(2)]
+    outcome = {}
+
+    def first():
+        renderer.image_size = SIZE
+        renderer.render_silhouettes(VERTICES, FACES)
+        steps[0].set()
+        steps[1].wait()
+        outcome['first'] = [renderer.render_silhouettes(VERTICES,
+                                                        FACES).array
+                            for _ in range(3)]
+
+    def second():
+        steps[0].wait()
+        renderer.eye = nr.get_points_from_angles(2.732, 30, 90)
+        steps[1].set()
+
+    threads = [threading.Thread(target=f) for f in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcome['first']) == 3
+    for image in outcome['first']:
+        numpy.testing.assert_array_equal(image, REFERENCES[90])
+
+
+def test_after_the_error_the_next_call_works():
+    # T1 sets the eye, T2 overwrites it, T1's render raises; T1's next
+    # call (nothing of its own pending) renders, with T2's eye.
+    renderer = make_renderer()
+    renderer.render_silhouettes(VERTICES, FACES)
+    steps = [threading.Event() for _ in range(2)]
+    outcome = {}
+
+    def first():
+        renderer.eye = nr.get_points_from_angles(2.732, 30, 0)
+        steps[0].set()
+        steps[1].wait()
+        with pytest.raises(RuntimeError, match='eye'):
+            renderer.render_silhouettes(VERTICES, FACES)
+        outcome['again'] = renderer.render_silhouettes(VERTICES, FACES).array
+
+    def second():
+        steps[0].wait()
+        renderer.eye = nr.get_points_from_angles(2.732, 30, 90)
+        steps[1].set()
+
+    threads = [threading.Thread(target=f) for f in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    numpy.testing.assert_array_equal(outcome['again'], REFERENCES[90])
