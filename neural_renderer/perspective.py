@@ -43,9 +43,12 @@ class Perspective(function_node.FunctionNode):
         z = vertices[:, :, 2]
         k = tangent[:, None]
         out = xp.empty_like(vertices)
-        out[:, :, 0] = vertices[:, :, 0] / (
-            z * (k * vertices.dtype.type(self.aspect_ratio)))
-        out[:, :, 1] = vertices[:, :, 1] / (z * k)
+        # z = 0 gives inf / NaN on purpose (see perspective()); NumPy's
+        # warnings about it would only repeat that.
+        with numpy.errstate(divide='ignore', invalid='ignore'):
+            out[:, :, 0] = vertices[:, :, 0] / (
+                z * (k * vertices.dtype.type(self.aspect_ratio)))
+            out[:, :, 1] = vertices[:, :, 1] / (z * k)
         out[:, :, 2] = z
         return out,
 
@@ -55,11 +58,15 @@ class Perspective(function_node.FunctionNode):
         xp = backend.get_array_module(vertices)
         x, y, z = vertices[:, :, 0], vertices[:, :, 1], vertices[:, :, 2]
         r = vertices.dtype.type(self.aspect_ratio)
+        # Points that receive no gradient (not drawn, or used by no face)
+        # pass on none, even at z = 0 where 0 / z would be NaN.
+        dead = (g == 0).all(axis=2)
+        z = xp.where(dead, 1, z)
         inv_height = 1 / (z * tangent[:, None])
         gx_r = g[:, :, 0] * inv_height / r
         gy_r = g[:, :, 1] * inv_height
         # d(x / (z k r)) = dx / (z k r) - x' (dz / z + dk / k).
-        projected = gx_r * x + gy_r * y
+        projected = xp.where(dead, 0, gx_r * x + gy_r * y)
         result = [None, None]
         if 0 in indexes:
             gv = xp.empty_like(vertices)
@@ -113,7 +120,9 @@ def perspective(vertices, angle=30., aspect_ratio=1.):
 
     Points with z = 0 divide by zero (inf/NaN), as in the original: the
     rasterizer is expected not to draw faces at or behind the camera (the
-    Renderer reports vertices at depth 0 before rasterizing).
+    Renderer reports vertices of drawn faces at depth 0 before
+    rasterizing). A point whose incoming gradient is zero gets a zero
+    gradient whatever its z.
     """
     v_array = _checks.check_array('vertices', vertices, ndim=3,
                                   shape_suffix=(3,))

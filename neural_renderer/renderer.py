@@ -16,6 +16,7 @@ from neural_renderer.look import look
 from neural_renderer.look_at import check_camera_vectors
 from neural_renderer.look_at import look_at
 from neural_renderer.perspective import perspective
+from neural_renderer.rasterize import _background
 from neural_renderer.rasterize import DEFAULT_EPS
 from neural_renderer.rasterize import image_shape
 from neural_renderer.rasterize import rasterize_rgbad
@@ -114,10 +115,13 @@ class Renderer(chainer.Link):
         ``render_silhouettes`` and ``render_depth`` use the rasterizer's
         default, ``DEFAULT_EPS`` = 1e-4, whatever it is set to).
 
-    Errors name the attribute or argument at fault. A vertex of a drawn
-    face exactly in the camera's plane (depth 0, where the perspective
-    divides by zero) is a ValueError naming ``vertices``; faces (partly)
-    behind the camera are allowed and not drawn.
+    Errors name the attribute or argument at fault. ``near`` and ``far``
+    must be finite with 0 < near < far. Faces partly behind the near plane
+    are clipped to it; faces wholly at or behind it are not drawn, whatever
+    their vertices (depth 0 included), and raise nothing; vertices that
+    nothing draws get zero gradients. An empty mesh (F = 0) or batch
+    (B = 0) renders the background, alpha 0 and depth ``far``, with zero
+    gradients.
 
     Threads: each render call reads all the attributes it uses once, when
     it starts, so a change made during a call never mixes old and new
@@ -241,6 +245,7 @@ class Renderer(chainer.Link):
                 'Renderer per thread (e.g. copy.copy(renderer)), or hold a '
                 'lock around the settings and the render call'.format(
                     ', '.join(changed)))
+        self._check_depth_range(settings)
         mode = settings['camera_mode']
         if not (mode is None or isinstance(mode, str) and
                 mode in CAMERA_MODES):
@@ -249,6 +254,25 @@ class Renderer(chainer.Link):
                 'no view transform), got {!r}'.format(
                     ', '.join(repr(m) for m in CAMERA_MODES), mode))
         return settings
+
+    @staticmethod
+    def _check_depth_range(settings):
+        """0 < near < far, finite real numbers: the rasterizer draws depths
+        strictly between them, and clipping cuts faces at both planes in
+        front of the camera (a near plane at or behind the camera would
+        keep what lies behind it)."""
+        for name in ('near', 'far'):
+            value = settings[name]
+            if isinstance(value, bool) or \
+                    not isinstance(value, numbers.Real) or \
+                    not math.isfinite(value):
+                raise ValueError('Renderer.{}: expected a finite number, got '
+                                 '{!r}'.format(name, value))
+        near, far = settings['near'], settings['far']
+        if not 0 < near < far:
+            raise ValueError(
+                'Renderer.near, Renderer.far: expected 0 < near < far, got '
+                'near={!r}, far={!r}'.format(near, far))
 
     # -- pipeline stages ----------------------------------------------------
 
@@ -350,7 +374,21 @@ class Renderer(chainer.Link):
         screen_array = _checks.unwrap(screen)
         xp = chainer.backend.get_array_module(screen_array)
         if not bool(xp.isfinite(screen_array).all()):
-            # Only vertices of drawn faces matter.
+            # Only vertices of faces that can be drawn matter: no face
+            # crosses a plane here, so the others lie wholly at or behind
+            # the near plane (or beyond the far one), where their
+            # projection may divide by zero. They become a face that is
+            # never drawn (z = far), with no gradient. (A camera that maps
+            # everything to depth 0 is the camera's error, not theirs.)
+            cls._check_camera_values(settings, camera)
+            depth = vertices_to_faces(camera, faces).array[..., 2]
+            outside = (depth <= settings['near']).all(axis=2) | \
+                (depth >= settings['far']).all(axis=2)
+            never_drawn = xp.zeros(screen_faces.shape, screen_array.dtype)
+            never_drawn[..., 2] = settings['far']
+            screen_faces = chainer.functions.where(
+                xp.broadcast_to(outside[..., None, None], never_drawn.shape),
+                never_drawn, screen_faces)
             faces_array = screen_faces.array
             if not bool(xp.isfinite(faces_array).all()):
                 cls._diagnose(settings, camera, faces_array, faces)
@@ -391,6 +429,35 @@ class Renderer(chainer.Link):
         return screen_faces, light, weights
 
     @staticmethod
+    def _check_camera_values(settings, camera):
+        """Checks the values of a camera given as Variables (not checked
+        before the transform: that would read them back from the GPU every
+        call); raises the error naming the attribute at fault."""
+        mode = settings['camera_mode']
+        if mode not in ('look_at', 'look'):
+            return
+        cpu = chainer.backend.CpuDevice()
+        camera = cpu.send(_checks.unwrap(camera))
+
+        def concrete(name, value):
+            return _checks.as_batched_array(
+                name, numpy.asarray(cpu.send(_checks.unwrap(value))),
+                camera, camera.shape[0], (3,))
+        try:
+            eye_b = concrete('eye', settings['eye'])
+            forward = -eye_b if mode == 'look_at' else concrete(
+                'direction', settings['camera_direction'])
+            check_camera_vectors(
+                eye_b, forward, concrete('up', (0., 1., 0.)),
+                'eye, at' if mode == 'look_at' else 'direction',
+                'the view direction at - eye' if mode == 'look_at'
+                else 'direction',
+                'eye and at must differ (the view direction is at - eye)'
+                if mode == 'look_at' else 'must be a nonzero vector')
+        except (ValueError, TypeError) as e:
+            raise _renamed(e) from None
+
+    @staticmethod
     def _diagnose(settings, camera, screen_faces, faces):
         """Raises the error that explains non-finite screen coordinates."""
         cpu = chainer.backend.CpuDevice()
@@ -403,26 +470,7 @@ class Renderer(chainer.Link):
         count = len(numpy.unique(faces[bad]))
         mode = settings['camera_mode']
         eye = numpy.asarray(cpu.send(_checks.unwrap(settings['eye'])))
-        if mode in ('look_at', 'look'):
-            # A camera given as Variables is not checked before the
-            # transform (that would read it back from the GPU every call).
-            def concrete(name, value):
-                return _checks.as_batched_array(
-                    name, numpy.asarray(cpu.send(_checks.unwrap(value))),
-                    camera, camera.shape[0], (3,))
-            try:
-                eye_b = concrete('eye', eye)
-                forward = -eye_b if mode == 'look_at' else concrete(
-                    'direction', settings['camera_direction'])
-                check_camera_vectors(
-                    eye_b, forward, concrete('up', (0., 1., 0.)),
-                    'eye, at' if mode == 'look_at' else 'direction',
-                    'the view direction at - eye' if mode == 'look_at'
-                    else 'direction',
-                    'eye and at must differ (the view direction is at - eye)'
-                    if mode == 'look_at' else 'must be a nonzero vector')
-            except (ValueError, TypeError) as e:
-                raise _renamed(e) from None
+        Renderer._check_camera_values(settings, camera)
         if not numpy.isfinite(point).all():
             raise ValueError(
                 "Renderer.eye: the {!r} camera transform of the vertices "
@@ -497,11 +545,72 @@ class Renderer(chainer.Link):
         else:
             settings = self._settings(GEOMETRY_SETTINGS)
             eps = DEFAULT_EPS
+        if self._is_empty(vertices, faces, textures if return_rgb else None):
+            return self._background_maps(
+                settings, vertices, textures if return_rgb else None,
+                return_rgb, return_alpha, return_depth)
         faces, textures, light, source_weights = \
             self._settings_screen_faces(settings, vertices, faces, textures)
         return self._settings_rasterize(
             settings, faces, textures, light, return_rgb, return_alpha,
             return_depth, eps, source_weights)
+
+    @staticmethod
+    def _is_empty(vertices, faces, textures):
+        """Whether there is nothing to draw: a batch of 0 or meshes of no
+        faces (after checking the arguments' shapes and types)."""
+        v_array = _checks.check_array('vertices', vertices, ndim=3,
+                                      shape_suffix=(3,))
+        f_array = _checks.check_array('faces', faces, ndim=3,
+                                      shape_suffix=(3,), dtype_kind='iu')
+        if f_array.shape[0] != v_array.shape[0]:
+            raise ValueError('faces: expected the batch size of vertices '
+                             '({}), got shape {}'.format(v_array.shape[0],
+                                                         f_array.shape))
+        if textures is not None:
+            t_array = _checks.check_array('textures', textures, ndim=6,
+                                          shape_suffix=(3,))
+            if t_array.shape[:2] != f_array.shape[:2]:
+                raise ValueError(
+                    'textures: expected shape [B, F, T, T, T, 3] = [{}, {}, '
+                    'T, T, T, 3], got {}'.format(f_array.shape[0],
+                                                 f_array.shape[1],
+                                                 t_array.shape))
+        return f_array.shape[0] == 0 or f_array.shape[1] == 0
+
+    @staticmethod
+    def _background_maps(settings, vertices, textures, return_rgb,
+                         return_alpha, return_depth):
+        """What an empty mesh renders: the background colour, alpha 0 and
+        depth ``far``, as rasterize_rgbad's dict; connected to vertices
+        (and textures) with zero gradients, so that an optimiser sees zeros
+        rather than no gradient."""
+        F = chainer.functions
+        v_array = _checks.unwrap(vertices)
+        xp = chainer.backend.get_array_module(v_array)
+        dtype = v_array.dtype
+        batch = v_array.shape[0]
+        height, width = image_shape(settings['image_size'])
+        # 0 * x elementwise (not 0 * sum(x), which overflows to NaN).
+        zero = F.sum(vertices * 0)
+        if textures is not None:
+            zero = zero + F.sum(textures * 0)
+
+        def constant(array):
+            return F.broadcast_to(zero, array.shape) + array
+
+        background = xp.asarray(_background(settings['background_color'],
+                                            batch, dtype))
+        maps = {'rgb': None, 'alpha': None, 'depth': None}
+        if return_rgb:
+            maps['rgb'] = constant(xp.ascontiguousarray(xp.broadcast_to(
+                background[:, :, None, None], (batch, 3, height, width))))
+        if return_alpha:
+            maps['alpha'] = constant(xp.zeros((batch, height, width), dtype))
+        if return_depth:
+            maps['depth'] = constant(xp.full((batch, height, width),
+                                             settings['far'], dtype))
+        return maps
 
     # -- public API ---------------------------------------------------------
 

@@ -338,21 +338,52 @@ def test_camera_mode_values(xp):
     assert nr.renderer.CAMERA_MODES == ('look_at', 'look', 'none', None)
 
 
-def test_vertex_at_camera_depth_names_vertices(xp):
-    # With near > 0 the faces of a vertex at depth 0 are clipped at the
-    # near plane (tests/test_clipping.py); with near <= 0 the vertex stays
-    # in the perspective's division by zero: a clear error.
+def test_vertex_at_camera_depth_is_clipped(xp):
+    # near > 0 (required): the faces of a vertex at depth 0 are clipped at
+    # the near plane (tests/test_clipping.py), never divided by zero.
     vertices, faces = teapot()
     vertices = vertices.copy()
     vertices[0, faces[0, 0, 0]] = [0.3, 0.2, -nr.Renderer().eye[2] * -1]
     vertices, faces = xp.asarray(vertices), xp.asarray(faces)
     alpha = to_cpu(small_renderer().render_silhouettes(vertices, faces).array)
     assert numpy.isfinite(alpha).all() and alpha.sum() > 0
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match='expected 0 < near < far'):
         small_renderer(near=-0.5).render_silhouettes(vertices, faces)
-    message = str(info.value)
-    assert message.startswith('vertices:') and 'depth 0' in message
-    assert 'NaN' not in message and 'eye' in message
+
+
+@pytest.mark.parametrize('with_crossing_face', [False, True])
+def test_faces_that_cannot_be_drawn_never_raise(xp, with_crossing_face):
+    # Audit issue 25, item 3: a face wholly behind the camera with a vertex
+    # at depth 0 raised "in the plane of the camera" unless another face
+    # crossed the near plane. Now neither way, with finite gradients that
+    # are zero for the face that is not drawn.
+    behind = [[0., 0., 0.], [1., 0., -1.], [0., 1., -1.]]
+    front = [[-.5, -.5, 2.], [.5, -.5, 2.], [0., .5, 2.]]
+    crossing = [[-.5, -.5, 2.], [.5, -.5, 2.], [0., .5, -1.]]
+    triangles = [behind, crossing if with_crossing_face else front]
+    vertices = chainer.Variable(xp.asarray(triangles, 'f').reshape(1, 6, 3))
+    faces = xp.arange(6, dtype=numpy.int32).reshape(1, 2, 3)
+    renderer = small_renderer(camera_mode='none')
+    alpha = renderer.render_silhouettes(vertices, faces)
+    assert to_cpu(alpha.array).sum() > 0
+    F.sum(alpha).backward()
+    grad = to_cpu(vertices.grad)
+    assert numpy.isfinite(grad).all()
+    assert (grad[0, :3] == 0).all() and (grad[0, 3:] != 0).any()
+
+
+def test_a_vertex_used_by_no_face_gets_a_zero_gradient(xp):
+    # Audit issue 25, item 4: at depth 0 (camera coordinates) or at the
+    # eye (look_at), its gradient row was NaN.
+    front = [[-.5, -.5, 2.], [.5, -.5, 2.], [0., .5, 2.]]
+    for renderer, unused in ((small_renderer(camera_mode='none'),
+                              [0., 0., 0.]),
+                             (small_renderer(), list(nr.Renderer().eye))):
+        vertices = chainer.Variable(xp.asarray([front + [unused]], 'f'))
+        faces = xp.asarray([[[0, 1, 2]]], numpy.int32)
+        F.sum(renderer.render_silhouettes(vertices, faces)).backward()
+        grad = to_cpu(vertices.grad)
+        assert numpy.isfinite(grad).all() and (grad[0, 3] == 0).all()
 
 
 def test_faces_behind_the_camera_are_skipped_not_errors(xp):
@@ -461,3 +492,61 @@ def test_renderer_link_on_the_device(xp, device):
     F.sum(images).backward()
     assert isinstance(images.array, xp.ndarray)
     assert bool(numpy.isfinite(to_cpu(vertices.grad)).all())
+
+
+# -- audit issue 25: empty meshes, near and far -----------------------------
+
+@pytest.mark.parametrize('batch, num_vertices, num_faces', [
+    (1, 0, 0), (2, 3, 0), (0, 3, 1)])
+def test_empty_meshes_render_the_background_with_zero_gradients(
+        xp, batch, num_vertices, num_faces):
+    renderer = nr.Renderer()
+    renderer.image_size = 8
+    renderer.background_color = [0.2, 0.4, 0.6]
+    renderer.far = 50
+    vertices = chainer.Variable(xp.ones((batch, num_vertices, 3),
+                                        numpy.float32))
+    faces = xp.zeros((batch, num_faces, 3), numpy.int32)
+    textures = chainer.Variable(xp.ones((batch, num_faces, 2, 2, 2, 3),
+                                        numpy.float32))
+    rgb, depth, alpha = renderer(vertices, faces, textures)
+    maps = {'rgb': rgb, 'depth': depth, 'alpha': alpha,
+            'render': renderer.render(vertices, faces, textures),
+            'silhouettes': renderer.render_silhouettes(vertices, faces),
+            'depth_method': renderer.render_depth(vertices, faces)}
+    assert maps['rgb'].shape == maps['render'].shape == (batch, 3, 8, 8)
+    for name in ('alpha', 'silhouettes', 'depth', 'depth_method'):
+        assert maps[name].shape == (batch, 8, 8), name
+    for name in ('rgb', 'render'):
+        numpy.testing.assert_array_equal(
+            to_cpu(maps[name].array),
+            numpy.broadcast_to(numpy.float32([0.2, 0.4, 0.6])[:, None, None],
+                               (batch, 3, 8, 8)))
+    assert (to_cpu(maps['alpha'].array) == 0).all()
+    assert (to_cpu(maps['silhouettes'].array) == 0).all()
+    assert (to_cpu(maps['depth'].array) == 50).all()
+    total = sum(F.sum(m) for m in maps.values())
+    total.backward()
+    assert vertices.grad is not None and (to_cpu(vertices.grad) == 0).all()
+    assert textures.grad is not None and (to_cpu(textures.grad) == 0).all()
+
+
+@pytest.mark.parametrize('near, far, message', [
+    (-1, 100, 'expected 0 < near < far'),
+    (0, 100, 'expected 0 < near < far'),
+    (5, 1, 'expected 0 < near < far'),
+    (0.1, 0.1, 'expected 0 < near < far'),
+    ('0.1', 100, 'Renderer.near: expected a finite number'),
+    (None, 100, 'Renderer.near: expected a finite number'),
+    (0.1, float('inf'), 'Renderer.far: expected a finite number'),
+    (float('nan'), 100, 'Renderer.near: expected a finite number'),
+    (True, 100, 'Renderer.near: expected a finite number'),
+])
+def test_near_and_far_are_checked(near, far, message):
+    renderer = nr.Renderer()
+    renderer.image_size = 8
+    renderer.near, renderer.far = near, far
+    vertices, faces = load('teapot.obj')
+    for method in (renderer.render_silhouettes, renderer.render_depth):
+        with pytest.raises(ValueError, match=message):
+            method(vertices[None], faces[None])
