@@ -62,15 +62,18 @@ def _pieces(inside):
 def _clip_plane(faces, plane, keep_below, dummy_z):
     """One plane: faces [B, F, 3, 3] Variable -> (pieces [B, 2F, 3, 3]
     Variable, weights [B, 2F, 3, 3] array: row k of piece q is its vertex
-    k's barycentric weights on input face q % F), or None when no face
-    crosses the plane."""
+    k's barycentric weights on input face q % F), or None when every face
+    lies wholly inside."""
     array = faces.array
     xp = backend.get_array_module(array)
     dtype = array.dtype
     z_array = array[..., 2]
     inside = z_array <= plane if keep_below else z_array >= plane
     count = inside.sum(axis=-1)
-    if not bool(((count == 1) | (count == 2)).any()):
+    # Nothing to do only when every face is wholly inside: a face wholly
+    # outside must become a dummy too (it may lie at or behind the camera,
+    # where the projection divides by zero), also when no face crosses.
+    if not bool((count < 3).any()):
         return None
     kind, ref = _pieces(inside)
     kind = kind.transpose(1, 0, 2, 3).reshape(
@@ -129,9 +132,10 @@ def clip_faces(faces, near, far):
         near, far (float): the planes (near < far).
 
     Returns:
-        tuple: ``(faces, source_weights)``. When no face crosses a plane,
-        the input faces and None. Otherwise the pieces [B, kF, 3, 3]
-        (Variable; k = 2 per plane crossed), piece q coming from face
+        tuple: ``(faces, source_weights)``. When every face lies wholly
+        between the planes, the input faces and None. Otherwise the pieces
+        [B, kF, 3, 3] (Variable; k = 2 per plane crossed or with a face
+        wholly beyond it), piece q coming from face
         q % F (faces wholly inside are their own piece; slots a face does
         not need, and faces wholly outside, hold a dummy face at z = far
         that is never drawn), and ``source_weights`` [B, kF, 3, 3] (array,

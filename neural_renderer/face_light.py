@@ -1,5 +1,7 @@
 """The flat ambient + directional light factor of each face, as one
 FunctionNode (paper sec. 3.5)."""
+import numpy
+
 from chainer import backend
 import chainer
 from chainer import function_node
@@ -70,22 +72,53 @@ class FaceLight(function_node.FunctionNode):
     @staticmethod
     def _normals(faces):
         """Edges a = v0 - v1, b = v2 - v1, w = a x b and s = sqrt(|w|^2 +
-        eps), each vector as its three [B, F] components: arithmetic on
+        eps), each vector as its three [B, F] components (arithmetic on
         [B, F, 3] arrays would run NumPy's inner loops three elements at a
-        time (several times slower at the sizes of a mesh)."""
-        v0, v1, v2 = faces[:, :, 0], faces[:, :, 1], faces[:, :, 2]
-        a = [v0[:, :, c] - v1[:, :, c] for c in range(3)]
-        b = [v2[:, :, c] - v1[:, :, c] for c in range(3)]
-        w = _cross_components(a, b)
+        time, several times slower at the sizes of a mesh), and [B, F] the
+        factor the edges' gradients take.
+
+        The normal does not depend on the edges' scale: on faces whose
+        edges are so long that |w|^2 could overflow (a component beyond
+        2^24 in float32, 2^240 in float64) a and b are divided by a power of
+        two k, exactly, and the factor is 1 / k; elsewhere the arithmetic
+        is the plain one, bit for bit, and the factor 1."""
         xp = backend.get_array_module(faces)
+        v0, v1, v2 = faces[:, :, 0], faces[:, :, 1], faces[:, :, 2]
+
+        def largest(a, b):
+            return xp.maximum(
+                xp.maximum(xp.maximum(abs(a[0]), abs(a[1])), abs(a[2])),
+                xp.maximum(xp.maximum(abs(b[0]), abs(b[1])), abs(b[2])))
+
+        with numpy.errstate(over='ignore', invalid='ignore'):
+            a = [v0[:, :, c] - v1[:, :, c] for c in range(3)]
+            b = [v2[:, :, c] - v1[:, :, c] for c in range(3)]
+            limit = 2. ** (24 if faces.dtype == numpy.float32 else 240)
+            big = ~(largest(a, b) <= limit)
+        factor = None
+        if bool(big.any()):
+            # Halves first: v0 / 2 - v1 / 2 cannot overflow. Then a power
+            # of two brings the largest component to at most 1.
+            half = faces.dtype.type(0.5)
+            a_half = [v0[:, :, c] * half - v1[:, :, c] * half
+                      for c in range(3)]
+            b_half = [v2[:, :, c] * half - v1[:, :, c] * half
+                      for c in range(3)]
+            exponent = xp.ceil(xp.log2(xp.maximum(largest(a_half, b_half),
+                                                  1)))
+            shrink = xp.exp2(-exponent).astype(faces.dtype)
+            a = [xp.where(big, a_half[c] * shrink, a[c]) for c in range(3)]
+            b = [xp.where(big, b_half[c] * shrink, b[c]) for c in range(3)]
+            factor = xp.where(big, shrink * half, 1).astype(faces.dtype)
+        w = _cross_components(a, b)
         s = xp.sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2] +
                     faces.dtype.type(NORM_EPS))
-        return a, b, w, s
+        return a, b, w, s, factor
 
     def forward(self, inputs):
         self.retain_inputs((0, 1, 2, 3))
         faces, ambient, directional, direction = inputs
-        _, _, w, s = self._normals(faces)
+        _, _, w, s, _ = self._normals(faces)
         cosine = self._cosine(w, s, direction)
         cosine *= cosine > 0
         # Channel by channel: broadcasting [B, F, 1] against [B, 1, 3] runs
@@ -99,7 +132,7 @@ class FaceLight(function_node.FunctionNode):
             v.array for v in self.get_retained_inputs()]
         g = grad_outputs[0].array  # [B, F, 3]
         xp = backend.get_array_module(faces)
-        a, b, w, s = self._normals(faces)
+        a, b, w, s, factor = self._normals(faces)
         cosine = self._cosine(w, s, direction)[:, :, None]
         lit = cosine > 0
         cosine *= lit
@@ -122,6 +155,10 @@ class FaceLight(function_node.FunctionNode):
                 gw = _normalize_backward(w, s, g_cosine * direction[:, None])
                 ga = _cross(b, gw)
                 gb = _cross(gw, a)
+                if factor is not None:
+                    # Edges divided by k: their gradients too (exactly).
+                    ga = ga * factor[:, :, None]
+                    gb = gb * factor[:, :, None]
                 gf = xp.empty_like(faces)
                 gf[:, :, 0] = ga
                 gf[:, :, 1] = -ga - gb

@@ -365,6 +365,7 @@ class Renderer(chainer.Link):
                                                       t_array.dtype))
             light = cls._light(settings, vertices, faces, textures)
         camera = cls._to_camera(settings, vertices)
+        cls._check_camera_range(settings, camera)
         clipped = cls._clip(settings, camera, faces, light)
         if clipped is not None:
             return (clipped[0], textures) + clipped[1:]
@@ -374,21 +375,8 @@ class Renderer(chainer.Link):
         screen_array = _checks.unwrap(screen)
         xp = chainer.backend.get_array_module(screen_array)
         if not bool(xp.isfinite(screen_array).all()):
-            # Only vertices of faces that can be drawn matter: no face
-            # crosses a plane here, so the others lie wholly at or behind
-            # the near plane (or beyond the far one), where their
-            # projection may divide by zero. They become a face that is
-            # never drawn (z = far), with no gradient. (A camera that maps
-            # everything to depth 0 is the camera's error, not theirs.)
-            cls._check_camera_values(settings, camera)
-            depth = vertices_to_faces(camera, faces).array[..., 2]
-            outside = (depth <= settings['near']).all(axis=2) | \
-                (depth >= settings['far']).all(axis=2)
-            never_drawn = xp.zeros(screen_faces.shape, screen_array.dtype)
-            never_drawn[..., 2] = settings['far']
-            screen_faces = chainer.functions.where(
-                xp.broadcast_to(outside[..., None, None], never_drawn.shape),
-                never_drawn, screen_faces)
+            # Only vertices of drawn faces matter. (Faces at or behind the
+            # near plane never come here: clip_faces makes them dummies.)
             faces_array = screen_faces.array
             if not bool(xp.isfinite(faces_array).all()):
                 cls._diagnose(settings, camera, faces_array, faces)
@@ -405,6 +393,9 @@ class Renderer(chainer.Link):
         # NaN (a broken camera) fails both: diagnosed after projection.
         if not (float(z.min()) < near or float(z.max()) > far):
             return None
+        # A degenerate camera given as Variables (an eye at the point
+        # looked at) puts everything at depth 0: its error, not the mesh's.
+        cls._check_camera_values(settings, camera)
         pieces, weights = clip_faces(vertices_to_faces(camera, faces), near,
                                      far)
         if weights is None:
@@ -427,6 +418,30 @@ class Renderer(chainer.Link):
                 [chainer.functions.tile(half, (1, copies, 1))
                  for half in halves], axis=1)
         return screen_faces, light, weights
+
+    @staticmethod
+    def _check_camera_range(settings, camera):
+        """Camera coordinates at most sqrt(max) * near / 16 of their dtype
+        in magnitude (1.15e17 in float32 at near = 0.1): projecting and
+        clipping divide by depths down to near and multiply coordinates
+        together in the backward pass; beyond that bound the gradients
+        overflow to inf or NaN even when the image is finite."""
+        array = _checks.unwrap(camera)
+        if array.size == 0:
+            return
+        xp = chainer.backend.get_array_module(array)
+        largest = float(xp.abs(array).max())
+        bound = float(numpy.sqrt(numpy.finfo(array.dtype).max)) * \
+            min(float(settings['near']), 1.) / 16
+        if not largest <= bound:
+            raise ValueError(
+                'vertices: camera coordinates reach {:.3g}; in {} with '
+                'near = {} the renderer handles at most {:.3g} (sqrt of the '
+                'largest {} * near / 16), beyond which its gradients '
+                'overflow. Scale the mesh (and the camera) down, or render '
+                'in float64'.format(largest, array.dtype.name,
+                                    settings['near'], bound,
+                                    array.dtype.name))
 
     @staticmethod
     def _check_camera_values(settings, camera):

@@ -550,3 +550,24 @@ def test_near_and_far_are_checked(near, far, message):
     for method in (renderer.render_silhouettes, renderer.render_depth):
         with pytest.raises(ValueError, match=message):
             method(vertices[None], faces[None])
+
+
+@pytest.mark.parametrize('scale', [1e30, 3e38 / 2])
+def test_huge_vertices_name_vertices(xp, scale):
+    # Audit issue 25, items 4 and 9: vertices scaled by 1e30 blamed the
+    # light attributes; 3e38 on a face crossing the far plane gave a finite
+    # image and a non-finite gradient. Beyond sqrt(max) * near / 16 in
+    # their dtype, camera coordinates are refused, naming vertices.
+    vertices, faces = teapot(xp)
+    renderer = small_renderer()
+    textures = xp.ones((1, faces.shape[1], 2, 2, 2, 3), numpy.float32)
+    with pytest.raises(ValueError) as info:
+        renderer.render(vertices * numpy.float32(scale), faces, textures)
+    message = str(info.value)
+    assert message.startswith('vertices: camera coordinates reach')
+    assert 'light' not in message
+    # In float64 the same mesh at 1e30 is within range and renders.
+    if scale == 1e30:
+        rgb = renderer.render(vertices.astype(numpy.float64) * scale, faces,
+                              textures.astype(numpy.float64))
+        assert numpy.isfinite(to_cpu(rgb.array)).all()
