@@ -3,6 +3,7 @@
 The arithmetic is ``vector_math.cross``, which the package's other nodes
 use too.
 """
+import chainer
 from chainer import function_node
 from chainer.utils import type_check
 
@@ -74,5 +75,11 @@ def cross(x0, x1):
         >>> neural_renderer.cross(x0, x1).array
         array([[0., 0., 1.]], dtype=float32)
     """
+    for name, x in (('x0', x0), ('x1', x1)):
+        array = x.array if isinstance(x, chainer.Variable) else x
+        if not isinstance(array, chainer.get_array_types()):
+            raise TypeError('{}: expected a float array or '
+                            'chainer.Variable of shape [..., 3], got {}'
+                            .format(name, type(x).__name__))
     y, = Cross().apply((x0, x1))
     return y

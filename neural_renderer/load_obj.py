@@ -694,7 +694,14 @@ def load_obj(filename_obj, normalization=True, texture_size=4,
     parsed = _parse_obj(filename_obj)
     vertices = parsed['vertices']
     if normalization:
-        vertices = normalize_vertices(vertices)
+        try:
+            vertices = normalize_vertices(vertices)
+        except ValueError as error:
+            raise ValueError('{}: {} (all {} vertices at {}); load it with '
+                             'normalization=False'.format(
+                                 filename_obj, error, len(vertices),
+                                 vertices[0].tolist() if len(vertices)
+                                 else None)) from None
     vertices = vertices.astype(numpy.float32)
     faces = parsed['faces'].astype(numpy.int32)
     if not load_texture:

@@ -144,6 +144,10 @@ class Mesh(chainer.Link):
                                  .format(faces.shape[0], shape))
             texture_size = shape[1]
 
+        for name, array in (('vertices', vertices), ('textures', textures)):
+            if not bool(xp.isfinite(array).all()):
+                raise ValueError('{}: expected finite values, got NaN or '
+                                 'inf'.format(name))
         with self.init_scope():
             self.vertices = chainer.Parameter(
                 xp.array(vertices, numpy.float32))
@@ -185,5 +189,12 @@ class Mesh(chainer.Link):
             lr_vertices (float): multiplier of the vertices' steps.
             lr_textures (float): multiplier of the texture logits' steps.
         """
+        for name, value in (('lr_vertices', lr_vertices),
+                            ('lr_textures', lr_textures)):
+            if isinstance(value, bool) or \
+                    not isinstance(value, numbers.Real) or \
+                    not 0 <= value < float('inf'):
+                raise ValueError('{}: expected a finite number >= 0, got '
+                                 '{!r}'.format(name, value))
         self.vertices.lr = float(lr_vertices)
         self.textures.lr = float(lr_textures)

@@ -9,6 +9,7 @@ Coordinates: ``faces`` are [B, F, 3, 3] screen-space triangles, x and y in
 NDC [-1, 1] (y up, each axis spanning the image whatever its aspect) and z
 the camera depth. Front faces are counter-clockwise. Images are row 0 = top.
 """
+import numbers
 import os
 
 import numpy
@@ -482,8 +483,13 @@ def _check_inputs(faces, textures, light=None, fill_back=False,
 
 
 def _background(background_color, batch_size, dtype):
-    background = numpy.asarray(
-        chainer.backend.CpuDevice().send(background_color), dtype=dtype)
+    try:
+        background = numpy.asarray(
+            chainer.backend.CpuDevice().send(background_color), dtype=dtype)
+    except (TypeError, ValueError):
+        raise ValueError('background_color: expected 3 numbers (RGB in [0, '
+                         '1]) or [B, 3], got {!r}'.format(
+                             background_color)) from None
     if background.shape == (3,):
         background = numpy.broadcast_to(background, (batch_size, 3))
     if background.shape != (batch_size, 3):
@@ -568,6 +574,10 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
         source_weights = backend.get_array_module(
             faces_array).ascontiguousarray(source_weights)
     height, width = image_shape(image_size)
+    for name, value in (('near', near), ('far', far), ('eps', eps)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError('{}: expected a number, got {!r}'.format(
+                name, value))
     if not (numpy.isfinite(near) and numpy.isfinite(far) and near < far):
         raise ValueError('near and far must be finite with near < far, got '
                          'near={}, far={}'.format(near, far))

@@ -576,6 +576,9 @@ class Renderer(chainer.Link):
         faces (after checking the arguments' shapes and types)."""
         v_array = _checks.check_array('vertices', vertices, ndim=3,
                                       shape_suffix=(3,))
+        if v_array.dtype not in (numpy.float32, numpy.float64):
+            raise TypeError('vertices: expected float32 or float64, got {}'
+                            .format(v_array.dtype))
         f_array = _checks.check_array('faces', faces, ndim=3,
                                       shape_suffix=(3,), dtype_kind='iu')
         if f_array.shape[0] != v_array.shape[0]:
