@@ -17,6 +17,7 @@ from neural_renderer.look_at import look_at  # NOQA
 from neural_renderer.mesh import Mesh  # NOQA
 from neural_renderer.optimizers import Adam  # NOQA
 from neural_renderer.perspective import perspective  # NOQA
+from neural_renderer.rasterize import memory_estimate  # NOQA
 from neural_renderer.rasterize import Rasterize  # NOQA
 from neural_renderer.rasterize import rasterize  # NOQA
 from neural_renderer.rasterize import rasterize_depth  # NOQA
@@ -26,5 +27,11 @@ from neural_renderer.rasterize import use_unsafe_rasterizer  # NOQA
 from neural_renderer.renderer import Renderer  # NOQA
 from neural_renderer.save_obj import save_obj  # NOQA
 from neural_renderer.vertices_to_faces import vertices_to_faces  # NOQA
+
+# The original's public name ``neural_renderer.rasterize`` is the function,
+# which hides the module of the same name from attribute access: the
+# documented ``neural_renderer.rasterize.memory_estimate`` resolves through
+# the function.
+rasterize.memory_estimate = memory_estimate
 
 __version__ = '2.0.0'

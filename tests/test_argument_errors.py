@@ -82,3 +82,18 @@ def test_coincident_vertices_name_the_file(tmp_path):
     assert '[1.0, 2.0, 3.0]' in message and 'normalization=False' in message
     vertices, faces = nr.load_obj(str(path), normalization=False)
     assert vertices.shape == (3, 3)
+
+
+def test_the_documented_memory_estimate_paths_resolve():
+    # Audit issue 25, item 10: the README's
+    # neural_renderer.rasterize.memory_estimate did not resolve
+    # (nr.rasterize is the original's function, not the module).
+    import importlib
+    module = importlib.import_module('neural_renderer.rasterize')
+    for estimate in (nr.rasterize.memory_estimate, nr.memory_estimate):
+        assert estimate is module.memory_estimate
+    # 86 bytes a float32 silhouette sample (README), 4 samples a pixel.
+    assert nr.rasterize.memory_estimate(
+        1, 64, anti_aliasing=True, dtype=numpy.float32, return_rgb=False,
+        return_alpha=True, return_depth=False, differentiable=True) == \
+        pytest.approx(86 * 4 * 64 * 64, rel=0.05)
