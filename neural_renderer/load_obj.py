@@ -193,27 +193,48 @@ def _regular_size(path, what):
     return info.st_size
 
 
-def _open_regular(path, what):
+def _open_regular(path, what, files=None):
     """Binary file object of the regular file ``path``, opened without
-    blocking (a FIFO swapped in after the check cannot hang us)."""
+    blocking (a FIFO swapped in after the check cannot hang us).
+
+    With ``files`` (a :class:`_Files` that confines reads to the OBJ's
+    folder), what was opened is checked, not only the name before: the
+    opened file must be the file the path resolves to now, inside the
+    folder (same device and inode). A symlink swapped in between the
+    earlier check and the open is caught either way."""
     flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(
         os, 'O_CLOEXEC', 0) | getattr(os, 'O_BINARY', 0)
     fd = os.open(path, flags)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
             raise ValueError('{} {} is not a regular file; refusing to read '
                              'it'.format(what, path))
+        if files is not None and not files.allow_outside:
+            real = os.path.realpath(path)
+            try:
+                named = os.stat(real)
+            except OSError:
+                named = None
+            if not _inside(real, files.root) or named is None or \
+                    (named.st_dev, named.st_ino) != (opened.st_dev,
+                                                     opened.st_ino):
+                raise ValueError(
+                    '{} {}: the file opened is not the one inside the '
+                    'folder of the OBJ ({}) that was checked (it changed '
+                    'while being opened); refusing to read it'.format(
+                        what, path, files.root))
         return os.fdopen(fd, 'rb')
     except BaseException:
         os.close(fd)
         raise
 
 
-def _read_lines(filename, what='file'):
+def _read_lines(filename, what='file', files=None):
     size = _regular_size(filename, what)
     data = b''
     if size:  # size 0: empty, or a /proc-like file we must not open
-        with _open_regular(filename, what) as f:
+        with _open_regular(filename, what, files) as f:
             data = f.read()
     # surrogateescape: odd bytes in comments or names do not stop the load,
     # and file names keep their bytes. utf-8-sig: skip a byte order mark.
@@ -369,7 +390,7 @@ def _parse_mtl(filename, files):
     directory = os.path.dirname(filename)
     materials = {}
     current = None
-    for number, line in _read_lines(filename, 'material library'):
+    for number, line in _read_lines(filename, 'material library', files):
         tokens = line.split()
         key = tokens[0]
         if key == 'newmtl':
@@ -473,7 +494,7 @@ def _read_image(filename, where, files, max_pixels):
     if size == 0:
         raise ValueError('{} {} is empty (or reports size 0)'
                          .format(what, filename))
-    with _open_regular(filename, what) as f:
+    with _open_regular(filename, what, files) as f:
         try:
             image = Image.open(f)  # lazy: reads the header only
         except Image.DecompressionBombError as e:

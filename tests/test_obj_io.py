@@ -780,3 +780,41 @@ def test_save_obj_float64_round_trips_exactly(tmp_path):
     numpy.testing.assert_array_equal(numpy.array(written), vertices)
     loaded, _ = load_obj(path, normalization=False)
     numpy.testing.assert_array_equal(loaded, vertices.astype(numpy.float32))
+
+
+@pytest.mark.parametrize('when', ['before the open', 'during the open'])
+def test_a_symlink_swapped_after_the_check_is_caught(tmp_path, monkeypatch,
+                                                     when):
+    # Audit issue 25, item 8: load_obj checked the path, then opened it
+    # again by name: a symlink swapped in between read a file outside the
+    # folder. Now what was opened is checked.
+    outside, mesh = outside_scene(tmp_path)
+    iio.imwrite(str(mesh / 'inside.png'), numpy.zeros((1, 1, 3),
+                                                      numpy.uint8))
+    link = mesh / 't.png'
+    os.symlink(str(mesh / 'inside.png'), str(link))
+    obj = textured_triangle(mesh)
+    _, _, textures = load_obj(obj, load_texture=True)
+    assert (textures == 0).all()  # the inside image, through the link
+
+    def point_link_at(target):
+        link.unlink()
+        os.symlink(str(target), str(link))
+
+    real_open = os.open
+
+    def racing_open(path, *args, **kwargs):
+        if str(path) == str(link):
+            if when == 'before the open':
+                point_link_at(outside / 'x.png')
+                return real_open(path, *args, **kwargs)
+            # Opened through the swapped link, swapped back at once.
+            point_link_at(outside / 'x.png')
+            fd = real_open(path, *args, **kwargs)
+            point_link_at(mesh / 'inside.png')
+            return fd
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, 'open', racing_open)
+    with pytest.raises(ValueError, match='not the one inside the folder'):
+        load_obj(obj, load_texture=True)
