@@ -1,7 +1,8 @@
 """What the examples share: arguments, device, images, GIFs, plots, IoU.
 
 Kept out of the package: these are conveniences for the example scripts,
-not part of the renderer's API.
+not part of the renderer's API. Every file goes through
+``neural_renderer.files.atomic_output`` (a temporary name, then a rename).
 """
 import os
 
@@ -11,6 +12,8 @@ import numpy
 import neural_renderer as nr
 import chainer
 import chainer.functions as F
+
+from neural_renderer.files import atomic_output
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, '..', 'data'))
@@ -89,14 +92,16 @@ def save_gif(path, frames, frame_ms=40, comment=None):
     import imageio.v3 as iio
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     extra = {} if comment is None else {'comment': comment.encode('utf-8')}
-    iio.imwrite(path, numpy.stack(frames), extension='.gif',
-                duration=frame_ms, loop=0, **extra)
+    with atomic_output(path) as temporary:
+        iio.imwrite(temporary, numpy.stack(frames), extension='.gif',
+                    duration=frame_ms, loop=0, **extra)
     return path
 
 
 def save_image(path, image):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    imageio.imwrite(path, image)
+    with atomic_output(path) as temporary:
+        imageio.imwrite(temporary, image)
     return path
 
 
@@ -123,7 +128,8 @@ def plot_loss(path, losses, title='loss', log_scale=False):
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path)
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary)
     plt.close(figure)
     return path
 

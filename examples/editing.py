@@ -21,6 +21,7 @@ import chainer
 import numpy
 
 import neural_renderer as nr
+from neural_renderer.files import atomic_output
 
 import common
 import features
@@ -377,8 +378,9 @@ def write_outputs(name, out, mesh, renderer, losses, plot_title, summary,
     if warning is not None:
         plot_title = 'RANDOM FEATURES (not the paper\'s result)\n' + \
             plot_title
-        with open(warning_path, 'w') as f:
-            f.write(warning + '\n')
+        with atomic_output(warning_path) as temporary:
+            with open(temporary, 'w') as f:
+                f.write(warning + '\n')
         paths['warning'] = warning_path
     elif os.path.exists(warning_path):
         os.remove(warning_path)
@@ -386,8 +388,9 @@ def write_outputs(name, out, mesh, renderer, losses, plot_title, summary,
     summary = dict(summary, random_features=warning is not None,
                    warning=warning, outputs=paths,
                    machine=platform.processor() or platform.machine())
-    with open(paths['summary'], 'w') as f:
-        json.dump(summary, f, indent=1, sort_keys=True)
+    with atomic_output(paths['summary']) as temporary:
+        with open(temporary, 'w') as f:
+            json.dump(summary, f, indent=1, sort_keys=True)
     return paths
 
 

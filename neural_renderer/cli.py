@@ -22,7 +22,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import warnings
 
@@ -30,6 +29,8 @@ import numpy
 
 import neural_renderer as nr
 import chainer
+
+from neural_renderer.files import atomic_output
 
 PROG = 'neural-renderer'
 MAX_FRAMES = 3600  # a guard against a mistyped --azimuth-range STEP
@@ -368,22 +369,6 @@ def render_frames(args, azimuths):
                              (1 - alpha) * background)
 
 
-def _temporary_file(path):
-    """(open binary file, its name): a new hidden file next to ``path``
-    with its extension (.NAME.tmpXXXXXXXX.EXT), so that renaming it over
-    ``path`` is atomic."""
-    directory, name = os.path.split(os.path.abspath(path))
-    extension = os.path.splitext(name)[1]
-    descriptor, temporary = tempfile.mkstemp(
-        prefix='.{}.tmp'.format(os.path.splitext(name)[0]),
-        suffix=extension, dir=directory)
-    # mkstemp makes the file private (0600): give it the usual mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(descriptor, 0o666 & ~umask)
-    return os.fdopen(descriptor, 'wb'), temporary
-
-
 class _GifStream(object):
     """Writes a looping GIF frame by frame with Pillow's GIF encoder: only
     the frame being written (and one pending frame) is held in memory.
@@ -438,36 +423,28 @@ def write_frames(path, frames, frame_duration):
     per frame. Returns (number of frames, (height, width)).
 
     The file is written under a temporary name in the same directory and
-    renamed over ``path`` when complete: an error or an interrupt (the
-    temporary file is then removed) leaves an earlier ``path`` as it was.
+    renamed over ``path`` when complete
+    (:func:`neural_renderer.files.atomic_output`): an error or an
+    interrupt (the temporary file is then removed) leaves an earlier
+    ``path`` as it was; an existing file keeps its permissions and a
+    symbolic link is written through.
     """
     import imageio.v3 as iio
     is_png = os.path.splitext(path)[1].lower() == '.png'
-    file, temporary = _temporary_file(path)
     count, shape = 0, None
-    try:
-        with file:
-            if is_png:
-                frame = next(iter(frames))
-                if hasattr(frames, 'close'):
-                    frames.close()
-                iio.imwrite(file, frame, extension='.png')
-                count, shape = 1, frame.shape[:2]
-            else:
-                gif = _GifStream(file, frame_duration)
-                for frame in frames:
-                    gif.append(frame)
-                    count, shape = count + 1, frame.shape[:2]
-                gif.close()
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.remove(temporary)
-        except OSError:
-            pass
-        raise
+    with atomic_output(path) as temporary, open(temporary, 'wb') as file:
+        if is_png:
+            frame = next(iter(frames))
+            if hasattr(frames, 'close'):
+                frames.close()
+            iio.imwrite(file, frame, extension='.png')
+            count, shape = 1, frame.shape[:2]
+        else:
+            gif = _GifStream(file, frame_duration)
+            for frame in frames:
+                gif.append(frame)
+                count, shape = count + 1, frame.shape[:2]
+            gif.close()
     return count, shape
 
 
@@ -478,11 +455,22 @@ def render_images(args, azimuths):
 
 
 class Terminated(Exception):
-    """SIGTERM, raised in the main thread so that cleanups run."""
+    """SIGTERM or SIGHUP, raised in the main thread so that cleanups
+    run."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        Exception.__init__(self, signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+def _on_termination(signum, frame):
+    raise Terminated(signum)
+
+
+# The signals that end a run like Ctrl-C does (the temporary output is
+# removed): SIGTERM, and SIGHUP (the terminal closed) where it exists.
+_TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in
+                             ('SIGTERM', 'SIGHUP') if hasattr(signal, name))
 
 
 def _one_line(error):
@@ -493,10 +481,14 @@ def main(argv=None):
     """Runs the command line ``argv`` (default: sys.argv[1:]); returns the
     exit status."""
     parser = build_parser()
-    # SIGTERM as an exception, so that the temporary output is removed.
+    # SIGTERM and SIGHUP as an exception, so that the temporary output is
+    # removed.
     on_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handlers = {}
     if on_main_thread:
-        previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+        for signum in _TERMINATION_SIGNALS:
+            previous_handlers[signum] = signal.signal(signum,
+                                                      _on_termination)
     try:
         args = parser.parse_args(argv)
         azimuths = _check_arguments(args)
@@ -515,13 +507,14 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('{}: interrupted'.format(PROG), file=sys.stderr)
         return 130
-    except Terminated:
-        print('{}: terminated'.format(PROG), file=sys.stderr)
-        return 128 + signal.SIGTERM
+    except Terminated as e:
+        print('{}: terminated ({})'.format(
+            PROG, signal.Signals(e.signum).name), file=sys.stderr)
+        return 128 + e.signum
     finally:
-        if on_main_thread:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL
-                          if previous_handler is None else previous_handler)
+        for signum, previous in previous_handlers.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None
+                          else previous)
     print('wrote {} ({}x{}, {} {})'.format(
         args.output, width, height, count,
         'frame' if count == 1 else 'frames'))

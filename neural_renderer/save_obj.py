@@ -44,6 +44,12 @@ import neural_renderer_compat  # NOQA  (before chainer)
 import chainer
 from chainer import backend
 
+from neural_renderer.files import atomic_output
+
+# Values at or beyond this round to infinity in float32, as load_obj
+# reads them.
+_FLOAT32_LIMIT = 2.0 ** 128 - 2.0 ** 103
+
 
 def _to_numpy(name, x):
     if isinstance(x, chainer.Variable):
@@ -129,9 +135,15 @@ def save_obj(filename, vertices, faces, textures=None):
         textures: None, or [F, T, T, T, 3] colours in [0, 1] (others are
             clipped).
 
+    Each file is written to a temporary name next to it and renamed when
+    complete (:func:`neural_renderer.files.atomic_output`): an interrupt or
+    a full disk leaves an earlier file as it was; an existing file keeps
+    its permissions; a symbolic link is written through.
+
     Raises:
-        ValueError: bad shapes, indices out of range, or non-finite
-            vertices or textures.
+        ValueError: bad shapes, indices out of range, no faces, non-finite
+            vertices or textures, or vertices beyond float32 (which
+            load_obj reads them as).
         TypeError: non-numeric arrays.
     """
     filename = os.fspath(filename)
@@ -149,6 +161,15 @@ def save_obj(filename, vertices, faces, textures=None):
     if faces.dtype.kind not in 'iu':
         raise TypeError('faces must be integers, got {}'.format(faces.dtype))
     _check_finite('vertices', vertices)
+    if len(faces) == 0:
+        raise ValueError('faces: the mesh has no faces (shape {}); load_obj '
+                         'would refuse the file'.format(faces.shape))
+    if vertices.size and float(numpy.abs(vertices).max()) >= _FLOAT32_LIMIT:
+        raise ValueError(
+            'vertices: values up to {:.4g} are beyond float32 ({:.4g} at '
+            'most), which load_obj reads them as'.format(
+                float(numpy.abs(vertices).max()),
+                float(numpy.finfo(numpy.float32).max)))
     faces = faces.astype(numpy.int64)
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise ValueError('faces index vertices 0..{}, got indices {}..{}'
@@ -174,11 +195,12 @@ def save_obj(filename, vertices, faces, textures=None):
         mtl_name, png_name = stem + '.mtl', stem + '.png'
         image, texcoords = _atlas(textures)
         import imageio.v3 as iio
-        iio.imwrite(os.path.join(directory, png_name), image)
-        with open(os.path.join(directory, mtl_name), 'w', encoding='utf-8',
-                  newline='\n') as f:
-            f.write('newmtl material_1\nKd 1 1 1\nmap_Kd {}\n'
-                    .format(png_name))
+        with atomic_output(os.path.join(directory, png_name)) as temporary:
+            iio.imwrite(temporary, image, extension='.png')
+        with atomic_output(os.path.join(directory, mtl_name)) as temporary:
+            with open(temporary, 'w', encoding='utf-8', newline='\n') as f:
+                f.write('newmtl material_1\nKd 1 1 1\nmap_Kd {}\n'
+                        .format(png_name))
         lines.append('mtllib {}'.format(mtl_name))
     # repr: the shortest string float() reads back as the same float64.
     number = '{!r}' if vertices.dtype == numpy.float64 else '{:.9g}'
@@ -195,5 +217,6 @@ def save_obj(filename, vertices, faces, textures=None):
         lines += ['f {}/{} {}/{} {}/{}'.format(a, ta, b, tb, c, tc)
                   for (a, b, c), (ta, tb, tc)
                   in zip((faces + 1).tolist(), vt.tolist())]
-    with open(filename, 'w', encoding='utf-8', newline='\n') as f:
-        f.write('\n'.join(lines) + '\n')
+    with atomic_output(filename) as temporary:
+        with open(temporary, 'w', encoding='utf-8', newline='\n') as f:
+            f.write('\n'.join(lines) + '\n')

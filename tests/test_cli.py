@@ -337,7 +337,11 @@ def test_output_mode_follows_the_umask(tmp_path, capsys):
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
 
 
-def test_sigterm_keeps_the_earlier_file(tmp_path):
+@pytest.mark.parametrize('signal_name, status', [('SIGTERM', 143),
+                                                 ('SIGHUP', 129)])
+def test_termination_keeps_the_earlier_file(tmp_path, signal_name, status):
+    # SIGHUP (audit issue 25, item 7) as SIGTERM: the temporary output is
+    # removed and the earlier file kept.
     import signal
     import time
     path = tmp_path / 'turn.gif'
@@ -350,10 +354,11 @@ def test_sigterm_keeps_the_earlier_file(tmp_path):
     while not leftovers(tmp_path, ['turn.gif']) and time.time() < deadline \
             and process.poll() is None:
         time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, signal_name))
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 143, err
-    assert 'terminated' in err and 'Traceback' not in err
+    assert process.returncode == status, err
+    assert 'terminated ({})'.format(signal_name) in err
+    assert 'Traceback' not in err
     assert path.read_bytes() == b'earlier result'
     assert leftovers(tmp_path, ['turn.gif']) == []
 

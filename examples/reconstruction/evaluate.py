@@ -51,6 +51,7 @@ import numpy
 import chainer
 
 import neural_renderer as nr  # NOQA: installs the NumPy 2 compatibility
+from neural_renderer.files import atomic_output
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -397,10 +398,11 @@ def main(argv=None):
     text = evaluate_table.write_table(
         os.path.join(args.output_dir, 'table.md'), rows, args.paper_rows)
     sys.stdout.write(text)
-    numpy.savez(os.path.join(args.output_dir, 'ious.npz'), **{
-        '{}/{}'.format(name, class_id): values
-        for name, by_class in ious.items()
-        for class_id, values in by_class.items()})
+    with atomic_output(os.path.join(args.output_dir, 'ious.npz')) as path:
+        numpy.savez(path, **{
+            '{}/{}'.format(name, class_id): values
+            for name, by_class in ious.items()
+            for class_id, values in by_class.items()})
     results = {'split': args.split, 'data_dir': args.data_dir,
                'split_dir': split_dir, 'model': args.model,
                'ptn_model': args.ptn_model, 'rows': rows,
@@ -415,13 +417,16 @@ def main(argv=None):
         sys.stdout.write(evaluate_table.format_differences(differences))
     if 'model - retrieval' in differences:
         results['model_minus_retrieval'] = differences['model - retrieval']
-    with open(os.path.join(args.output_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+    with atomic_output(os.path.join(args.output_dir,
+                                    'results.json')) as path:
+        with open(path, 'w') as f:
+            json.dump(results, f, indent=1)
     if model is not None:
         import imageio
-        imageio.imwrite(os.path.join(args.output_dir,
-                                     'reconstructions.png'),
-                        picture_rows(model, images_by_class, device))
+        with atomic_output(os.path.join(args.output_dir,
+                                        'reconstructions.png')) as path:
+            imageio.imwrite(path, picture_rows(model, images_by_class,
+                                               device))
     return rows
 
 

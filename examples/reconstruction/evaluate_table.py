@@ -27,6 +27,7 @@ import sys
 
 import numpy
 
+from neural_renderer.files import atomic_output
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # The 13 classes in the paper's column order: (synset id, name).
@@ -175,8 +176,9 @@ def write_table(path, rows, include_paper=True):
     """Writes ``format_table(rows, include_paper)`` to ``path`` (UTF-8) and
     returns the text."""
     text = format_table(rows, include_paper)
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(text)
+    with atomic_output(path) as temporary:
+        with open(temporary, 'w', encoding='utf-8') as f:
+            f.write(text)
     return text
 
 

@@ -344,6 +344,37 @@ def read_snapshot(path):
                                                  error))
 
 
+class AtomicPlotReport(extensions.PlotReport):
+    """Chainer's PlotReport, its PNG renamed over the plot once written.
+
+    PlotReport writes its file in place, so a kill while it saved left a
+    broken image. This one has it write ``.<name>.partial.png`` (its
+    trigger decides when, as before) and renames that over ``<name>``
+    right after, so the plot is always a complete image."""
+
+    def __init__(self, *args, **kwargs):
+        final = kwargs.pop('file_name', 'plot.png')
+        stem, extension = os.path.splitext(final)
+        kwargs['file_name'] = '.{}.partial{}'.format(stem, extension)
+        extensions.PlotReport.__init__(self, *args, **kwargs)
+        self._final_name = final
+
+    def __call__(self, trainer):
+        extensions.PlotReport.__call__(self, trainer)
+        partial = os.path.join(trainer.out, self._file_name)
+        if os.path.exists(partial):
+            os.replace(partial, os.path.join(trainer.out, self._final_name))
+
+    def serialize(self, serializer):
+        # Under the plot's own name, as PlotReport stores it: snapshots
+        # stay readable both ways.
+        partial, self._file_name = self._file_name, self._final_name
+        try:
+            extensions.PlotReport.serialize(self, serializer)
+        finally:
+            self._file_name = partial
+
+
 def resume_from(trainer, resume, output_dir, ignore_names=None,
                 warn=True):
     """Loads a snapshot into ``trainer``: ``resume`` is a path (which must
@@ -662,10 +693,10 @@ def main(argv=None):
             ['iteration', 'main/loss', 'main/loss_silhouettes',
              'main/loss_smoothness', 'main/iou', 'validation/main/iou',
              'elapsed_time']))
-        trainer.extend(extensions.PlotReport(
+        trainer.extend(AtomicPlotReport(
             ['main/loss'], x_key='iteration', file_name='loss.png',
             trigger=log_trigger))
-        trainer.extend(extensions.PlotReport(
+        trainer.extend(AtomicPlotReport(
             ['main/iou', 'validation/main/iou'], x_key='iteration',
             file_name='iou.png', trigger=log_trigger))
         # Uncompressed: zlib on the ~300 MB of weights and Adam moments
