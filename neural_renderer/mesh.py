@@ -10,6 +10,7 @@ import chainer.functions as F
 
 from neural_renderer._checks import unwrap
 from neural_renderer.load_obj import load_obj
+from neural_renderer.load_obj import MAX_TEXTURE_BYTES
 
 # Loaded colours are clipped to [COLOUR_CLIP, 1 - COLOUR_CLIP] before their
 # logits are taken: 0 and 1 would give infinite logits.
@@ -38,6 +39,23 @@ def _logit(colours):
     c = xp.clip(xp.asarray(colours, numpy.float64), COLOUR_CLIP,
                 1 - COLOUR_CLIP)
     return (xp.log(c) - xp.log1p(-c)).astype(numpy.float32)
+
+
+def _check_texture_bytes(num_faces, texture_size, max_texture_bytes,
+                         filename=None):
+    """Refuses texel logits of more than ``max_texture_bytes`` before they
+    are allocated (Python integers: no overflow for any texture_size)."""
+    needed = int(num_faces) * int(texture_size) ** 3 * 3 * 4
+    if needed > max_texture_bytes:
+        raise ValueError(
+            'texture_size: {} faces with texture_size {} need {:.3g} GiB of '
+            'float32 texel logits{} (and as much again for their gradient '
+            'and each of Adam\'s moments), more than max_texture_bytes = '
+            '{:.3g} GiB; use a smaller texture_size or raise '
+            'max_texture_bytes'.format(
+                num_faces, texture_size, needed / 2 ** 30,
+                '' if filename is None else ' for {}'.format(filename),
+                max_texture_bytes / 2 ** 30))
 
 
 class Mesh(chainer.Link):
@@ -70,25 +88,33 @@ class Mesh(chainer.Link):
             colours (those outside [1e-3, 1 - 1e-3] clipped to it).
         allow_outside (bool): let the OBJ name .mtl files and images
             outside its folder (see :func:`load_obj`).
+        max_texture_bytes (int): the most bytes the float32 texel logits
+            F T^3 3 4 may take (default 1 GiB, ``load_obj``'s limit); more
+            is refused, naming ``texture_size``, before allocating.
 
     Use :meth:`from_arrays` for meshes built in code and :meth:`set_lr` for
     per-parameter step sizes with :class:`neural_renderer.Adam`.
     """
 
     def __init__(self, filename_obj, texture_size=4, normalization=True,
-                 load_texture=False, allow_outside=False):
+                 load_texture=False, allow_outside=False,
+                 max_texture_bytes=MAX_TEXTURE_BYTES):
         super(Mesh, self).__init__()
         texture_size = _check_positive_int('texture_size', texture_size)
         loaded = load_obj(filename_obj, normalization=normalization,
                           texture_size=texture_size,
                           load_texture=load_texture,
-                          allow_outside=allow_outside)
+                          allow_outside=allow_outside,
+                          max_texture_bytes=max_texture_bytes)
         vertices, faces = loaded[:2]
+        _check_texture_bytes(len(faces), texture_size, max_texture_bytes,
+                             filename_obj)
         logits = _logit(loaded[2]) if load_texture else None
         self._setup(vertices, faces, logits, texture_size=texture_size)
 
     @classmethod
-    def from_arrays(cls, vertices, faces, textures=None, texture_size=4):
+    def from_arrays(cls, vertices, faces, textures=None, texture_size=4,
+                    max_texture_bytes=MAX_TEXTURE_BYTES):
         """A Mesh from arrays (NumPy, CuPy or chainer.Variable).
 
         Args:
@@ -100,10 +126,13 @@ class Mesh(chainer.Link):
                 [F, T, T, T, 3] floats, stored as the parameter's values
                 (colours = their sigmoid); T is then taken from them.
             texture_size (int >= 1): T when ``textures`` is None.
+            max_texture_bytes (int): as for the constructor.
         """
         mesh = cls.__new__(cls)
         chainer.Link.__init__(mesh)
         texture_size = _check_positive_int('texture_size', texture_size)
+        if textures is None:
+            _check_texture_bytes(len(faces), texture_size, max_texture_bytes)
         mesh._setup(vertices, faces, textures, texture_size=texture_size)
         return mesh
 

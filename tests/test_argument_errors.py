@@ -97,3 +97,68 @@ def test_the_documented_memory_estimate_paths_resolve():
         1, 64, anti_aliasing=True, dtype=numpy.float32, return_rgb=False,
         return_alpha=True, return_depth=False, differentiable=True) == \
         pytest.approx(86 * 4 * 64 * 64, rel=0.05)
+
+
+# -- memory (audit issue 25, item 6) ----------------------------------------
+
+def test_mesh_texture_size_is_refused_before_allocating():
+    # texture_size 64 allocated 6.6 GiB; 2**20 gave NumPy's "array is too
+    # big". Both are refused, naming texture_size.
+    path = os.path.join(DATA, 'teapot.obj')
+    for size in (64, 2 ** 20):
+        with pytest.raises(ValueError, match='^texture_size: 2256 faces '
+                                             'with texture_size {}'.format(
+                                                 size)):
+            nr.Mesh(path, texture_size=size)
+        with pytest.raises(ValueError, match='^texture_size'):
+            nr.Mesh.from_arrays(VERTICES, FACES, texture_size=size)
+    assert nr.Mesh(path, texture_size=8).textures.shape == \
+        (2256, 8, 8, 8, 3)
+    with pytest.raises(ValueError, match='max_texture_bytes = 0.000977 GiB'):
+        nr.Mesh(path, texture_size=8, max_texture_bytes=1 << 20)
+
+
+@pytest.mark.parametrize('near', [0.1, 2.5])
+def test_call_memory_estimate_covers_the_peak(near):
+    # Forward and backward of a batch of teapots (near 2.5 cuts through
+    # them: the clipping path); tracemalloc sees NumPy's buffers.
+    import tracemalloc
+    import chainer
+    import chainer.functions as F
+    batch = 40
+    vertices = chainer.Variable(numpy.repeat(VERTICES[None], batch, 0))
+    faces = numpy.repeat(FACES[None], batch, 0)
+    textures = chainer.Variable(numpy.ones((batch, len(FACES), 4, 4, 4, 3),
+                                           numpy.float32))
+    r = renderer()
+    r.near = near
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rgb = r.render(vertices, faces, textures)
+        F.sum(rgb * numpy.random.RandomState(0).randn(
+            *rgb.shape).astype(numpy.float32)).backward()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    estimate = nr.Renderer.call_memory_estimate(
+        {'image_size': 8, 'anti_aliasing': True}, batch, len(FACES),
+        numpy.float32, 4, clipping=near > 1)
+    assert peak <= estimate <= 2 * peak
+
+
+def test_a_call_that_cannot_fit_is_refused_naming_the_batch(monkeypatch):
+    import sys
+    rasterize_module = sys.modules['neural_renderer.rasterize']
+    renderer_module = sys.modules['neural_renderer.renderer']
+    monkeypatch.setattr(renderer_module, '_available_memory',
+                        lambda xp: 64 << 20)
+    monkeypatch.setattr(rasterize_module, '_available_host_memory',
+                        lambda: 64 << 20)
+    batch = 200  # about 240 MiB of per-face buffers
+    with pytest.raises(ValueError, match='^vertices, faces: a batch of 200 '
+                                         'meshes of 2256 faces'):
+        renderer().render(numpy.repeat(VERTICES[None], batch, 0),
+                          numpy.repeat(FACES[None], batch, 0),
+                          numpy.ones((batch, len(FACES), 2, 2, 2, 3),
+                                     numpy.float32))
