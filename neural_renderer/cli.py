@@ -417,7 +417,7 @@ class _GifStream(object):
         self.file.write(b';')  # GIF trailer
 
 
-def write_frames(path, frames, frame_duration):
+def write_frames(path, frames, frame_duration, done=None):
     """Writes ``frames`` (an iterable of uint8 [H, W, 3]) to ``path``: a
     .png (the first frame) or a looping .gif with ``frame_duration`` ms
     per frame. Returns (number of frames, (height, width)).
@@ -427,12 +427,14 @@ def write_frames(path, frames, frame_duration):
     (:func:`neural_renderer.files.atomic_output`): an error or an
     interrupt (the temporary file is then removed) leaves an earlier
     ``path`` as it was; an existing file keeps its permissions and a
-    symbolic link is written through.
+    symbolic link is written through. ``done`` (a list) receives the path
+    once the file is complete (see ``atomic_output``).
     """
     import imageio.v3 as iio
     is_png = os.path.splitext(path)[1].lower() == '.png'
     count, shape = 0, None
-    with atomic_output(path) as temporary, open(temporary, 'wb') as file:
+    with atomic_output(path, done) as temporary, \
+            open(temporary, 'wb') as file:
         if is_png:
             frame = next(iter(frames))
             if hasattr(frames, 'close'):
@@ -481,6 +483,7 @@ def main(argv=None):
     """Runs the command line ``argv`` (default: sys.argv[1:]); returns the
     exit status."""
     parser = build_parser()
+    written = []  # the output's path, once renamed into place
     # SIGTERM and SIGHUP as an exception, so that the temporary output is
     # removed.
     on_main_thread = threading.current_thread() is threading.main_thread()
@@ -493,7 +496,8 @@ def main(argv=None):
         args = parser.parse_args(argv)
         azimuths = _check_arguments(args)
         count, (height, width) = write_frames(
-            args.output, render_frames(args, azimuths), args.frame_duration)
+            args.output, render_frames(args, azimuths), args.frame_duration,
+            written)
     except SystemExit as e:  # --help, --version
         return e.code or 0
     except UsageError as e:
@@ -504,10 +508,14 @@ def main(argv=None):
         # load_obj's errors name the file and line; OSError's its path.
         print('{}: error: {}'.format(PROG, _one_line(e)), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print('{}: interrupted'.format(PROG), file=sys.stderr)
-        return 130
-    except Terminated as e:
+    except (KeyboardInterrupt, Terminated) as e:
+        if written:
+            # Interrupted after the output was complete: not a failure.
+            print('wrote {}'.format(args.output))
+            return 0
+        if isinstance(e, KeyboardInterrupt):
+            print('{}: interrupted'.format(PROG), file=sys.stderr)
+            return 130
         print('{}: terminated ({})'.format(
             PROG, signal.Signals(e.signum).name), file=sys.stderr)
         return 128 + e.signum

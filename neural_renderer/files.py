@@ -19,7 +19,7 @@ def _default_mode():
 
 
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path, done=None):
     """Context manager: yields a temporary file name to write ``path``'s
     new content to; renames it over ``path`` when the block ends without
     an exception, removes it otherwise.
@@ -32,6 +32,9 @@ def atomic_output(path):
     - A destination that is a symbolic link is written through: the link
       stays and the file it points to is replaced.
     - The content is flushed to disk (``fsync``) before the rename.
+    - ``done``: a list, or None. The destination's path is appended to it
+      as soon as the rename has happened, so that a caller interrupted
+      after it (Ctrl-C, a signal) can tell that the file is complete.
 
     Raises:
         OSError: the folder cannot be written to, or the destination is a
@@ -57,7 +60,12 @@ def atomic_output(path):
         yield temporary
         with open(temporary, 'rb+') as written:
             os.fsync(written.fileno())
-        os.replace(temporary, target)
+        try:
+            os.replace(temporary, target)
+        finally:
+            # Also when a signal's exception arrives just after the rename.
+            if done is not None and not os.path.lexists(temporary):
+                done.append(target)
     except BaseException:
         if descriptor is not None:
             os.close(descriptor)

@@ -460,3 +460,21 @@ def test_gif_memory_does_not_grow_with_the_frames(tmp_path, capsys,
     assert status_few == status_many == 0
     # 36 more frames held as float64 RGB would be 36 * 98 kB = 3.5 MB.
     assert many < few + 300000, (few, many)
+
+
+def test_an_interrupt_after_the_rename_is_not_a_failure(tmp_path, capsys,
+                                                        monkeypatch):
+    # Audit issue 25, item 7: Ctrl-C arriving once the output is renamed
+    # into place reported "interrupted" (exit 130) for a complete file.
+    path = tmp_path / 'teapot.png'
+    real_replace = os.replace
+
+    def replace_then_interrupt(source, destination):
+        real_replace(source, destination)
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(os, 'replace', replace_then_interrupt)
+    status, out, err = run(capsys, TEAPOT, '-o', path, '--image-size', 8)
+    assert status == 0 and 'wrote {}'.format(path) in out, err
+    assert path.stat().st_size > 0 and leftovers(tmp_path,
+                                                 ['teapot.png']) == []
