@@ -323,3 +323,19 @@ def test_orthographic_clipping():
     drawn = inside & (z > 0.5) & (z < 100)
     assert 0.1 < drawn.mean() < 0.9
     assert (alpha != drawn).sum() == 0
+
+
+@pytest.mark.parametrize('near', [1e-3, 1e-6, 1e-9])
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+def test_tiny_near_planes_clip_correctly(near, dtype):
+    # Audit issue 25, item 5: how small near may be. The floor under the
+    # camera (it reaches behind the camera and through the near plane)
+    # against the ray caster, down to near = 1e-9 in float32: the cut
+    # points project to |x| up to 1e9 and still every pixel agrees.
+    eye, direction, size = (0.3, 1., -0.5), (0.1, -0.4, 1.), 64
+    vertices, faces = floor()
+    renderer = look_renderer(eye, direction, size, near=near)
+    alpha = renderer.render_silhouettes(vertices.astype(dtype),
+                                        faces).array[0]
+    drawn, _ = floor_ray_cast(eye, direction, size, near, renderer.far)
+    assert (alpha != drawn).sum() == 0
