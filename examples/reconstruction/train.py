@@ -38,6 +38,7 @@ import argparse
 import os
 import re
 import shutil
+import stat
 import sys
 import zipfile
 import zlib
@@ -363,7 +364,12 @@ class AtomicPlotReport(extensions.PlotReport):
         extensions.PlotReport.__call__(self, trainer)
         partial = os.path.join(trainer.out, self._file_name)
         if os.path.exists(partial):
-            os.replace(partial, os.path.join(trainer.out, self._final_name))
+            # As atomic_output: through a symlink, keeping the permissions.
+            final = os.path.realpath(os.path.join(trainer.out,
+                                                  self._final_name))
+            if os.path.exists(final):
+                os.chmod(partial, stat.S_IMODE(os.stat(final).st_mode))
+            os.replace(partial, final)
 
     def serialize(self, serializer):
         # Under the plot's own name, as PlotReport stores it: snapshots
