@@ -226,24 +226,17 @@ def test_parameters_in_init_scope_still_register():
         numpy.abs(renderer.eye.grad).sum() > 0
 
 
-def test_a_thread_that_changed_nothing_since_its_render_renders_again():
-    # Audit issue 25, item 1: T1 sets image_size at start-up and renders;
-    # T2 then sets the eye. T1's next calls (it changed nothing since its
-    # render) render with T2's eye, again and again; none raises.
-    renderer = nr.Renderer()
-    renderer.anti_aliasing = False
-    renderer.eye = nr.get_points_from_angles(2.732, 30, 0)
+def first_then_second_sets_the_eye(renderer, first_before, first_after):
+    """Runs ``first_before()`` in thread T1, then T2 sets the eye to
+    azimuth 90, then ``first_after()`` in T1; returns what it returned."""
     steps = [threading.Event() for _ in range(2)]
     outcome = {}
 
     def first():
-        renderer.image_size = SIZE
-        renderer.render_silhouettes(VERTICES, FACES)
+        first_before()
         steps[0].set()
         steps[1].wait()
-        outcome['first'] = [renderer.render_silhouettes(VERTICES,
-                                                        FACES).array
-                            for _ in range(3)]
+        outcome['after'] = first_after()
 
     def second():
         steps[0].wait()
@@ -255,8 +248,27 @@ def test_a_thread_that_changed_nothing_since_its_render_renders_again():
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(outcome['first']) == 3
-    for image in outcome['first']:
+    return outcome['after']
+
+
+def test_a_thread_that_changed_nothing_since_its_render_renders_again():
+    # Audit issue 25, item 1: T1 sets image_size at start-up and renders;
+    # T2 then sets the eye. T1's next calls (it changed nothing since its
+    # render) render with T2's eye, again and again; none raises.
+    renderer = nr.Renderer()
+    renderer.anti_aliasing = False
+    renderer.eye = nr.get_points_from_angles(2.732, 30, 0)
+
+    def configure_and_render():
+        renderer.image_size = SIZE
+        renderer.render_silhouettes(VERTICES, FACES)
+
+    images = first_then_second_sets_the_eye(
+        renderer, configure_and_render,
+        lambda: [renderer.render_silhouettes(VERTICES, FACES).array
+                 for _ in range(3)])
+    assert len(images) == 3
+    for image in images:
         numpy.testing.assert_array_equal(image, REFERENCES[90])
 
 
@@ -265,25 +277,15 @@ def test_after_the_error_the_next_call_works():
     # call (nothing of its own pending) renders, with T2's eye.
     renderer = make_renderer()
     renderer.render_silhouettes(VERTICES, FACES)
-    steps = [threading.Event() for _ in range(2)]
-    outcome = {}
 
-    def first():
+    def set_the_eye():
         renderer.eye = nr.get_points_from_angles(2.732, 30, 0)
-        steps[0].set()
-        steps[1].wait()
+
+    def render_twice():
         with pytest.raises(RuntimeError, match='eye'):
             renderer.render_silhouettes(VERTICES, FACES)
-        outcome['again'] = renderer.render_silhouettes(VERTICES, FACES).array
+        return renderer.render_silhouettes(VERTICES, FACES).array
 
-    def second():
-        steps[0].wait()
-        renderer.eye = nr.get_points_from_angles(2.732, 30, 90)
-        steps[1].set()
-
-    threads = [threading.Thread(target=f) for f in (first, second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    numpy.testing.assert_array_equal(outcome['again'], REFERENCES[90])
+    image = first_then_second_sets_the_eye(renderer, set_the_eye,
+                                           render_twice)
+    numpy.testing.assert_array_equal(image, REFERENCES[90])
