@@ -263,9 +263,8 @@ class State(object):
         """Writes to a temporary file, then renames: a run killed while
         saving leaves the previous state intact."""
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        temporary = path + '.saving.npz'
-        chainer.serializers.save_npz(temporary, self, compression=False)
-        os.replace(temporary, path)
+        with atomic_output(path) as temporary:
+            chainer.serializers.save_npz(temporary, self, compression=False)
 
     def load(self, path):
         """Loads ``path`` into this state; the mesh must have the shape of

@@ -368,9 +368,24 @@ class Renderer(chainer.Link):
                                                       t_array.dtype))
             light = cls._light(settings, vertices, faces, textures)
         camera = cls._to_camera(settings, vertices)
-        cls._check_camera_range(settings, camera)
-        cls._check_call_memory(settings, camera, faces, textures)
-        clipped = cls._clip(settings, camera, faces, light)
+        # One read-back (a sync on the GPU) for the checks and the clipping
+        # test: the nearest and farthest depths and the largest coordinate.
+        # (NaN, a broken camera, fails the clipping test: it is diagnosed
+        # after the projection.)
+        camera_array = _checks.unwrap(camera)
+        xp = chainer.backend.get_array_module(camera_array)
+        nearest = farthest = largest = 0.
+        if camera_array.size:
+            nearest, farthest, largest = (
+                float(v) for v in chainer.backend.CpuDevice().send(xp.stack([
+                    camera_array[..., 2].min(), camera_array[..., 2].max(),
+                    xp.abs(camera_array).max()])))
+        clipping = nearest < settings['near'] or farthest > settings['far']
+        cls._check_camera_range(settings, camera_array.dtype, largest)
+        cls._check_call_memory(settings, camera_array.dtype, faces, textures,
+                               clipping)
+        clipped = cls._clip(settings, camera, faces, light) if clipping \
+            else None
         if clipped is not None:
             return (clipped[0], textures) + clipped[1:]
         faces = cls._fill_back_faces(settings, faces)
@@ -388,15 +403,12 @@ class Renderer(chainer.Link):
 
     @classmethod
     def _clip(cls, settings, camera, faces, light):
-        """Where faces cross the near or far plane, the screen faces of
-        their clipped pieces: (screen faces [B, n, 3, 3], light [B, n, 3]
-        or None, source weights [B, front pieces, 3, 3]); else None (the
-        faces are projected as they are)."""
+        """For a camera whose depths leave (near, far): where faces cross
+        or lie beyond a plane, the screen faces of their clipped pieces:
+        (screen faces [B, n, 3, 3], light [B, n, 3] or None, source weights
+        [B, front pieces, 3, 3]); else None (the faces are projected as
+        they are)."""
         near, far = settings['near'], settings['far']
-        z = _checks.unwrap(camera)[..., 2]
-        # NaN (a broken camera) fails both: diagnosed after projection.
-        if not (float(z.min()) < near or float(z.max()) > far):
-            return None
         # A degenerate camera given as Variables (an eye at the point
         # looked at) puts everything at depth 0: its error, not the mesh's.
         cls._check_camera_values(settings, camera)
@@ -448,25 +460,20 @@ class Renderer(chainer.Link):
         return batch_size * num_faces * per_face + images
 
     @classmethod
-    def _check_call_memory(cls, settings, camera, faces, textures):
+    def _check_call_memory(cls, settings, dtype, faces, textures, clipping):
         """Refuses, naming what to reduce, a call that cannot fit in the
         memory this process can still allocate, before the per-face
         buffers are allocated (the rasterizer checks its own again)."""
-        array = _checks.unwrap(camera)
-        batch, num_faces = _checks.unwrap(faces).shape[:2]
-        z = array[..., 2]
-        clipping = bool(z.size) and (
-            float(z.min()) < settings['near'] or
-            float(z.max()) > settings['far'])
+        faces_array = _checks.unwrap(faces)
+        batch, num_faces = faces_array.shape[:2]
         texture_size = None if textures is None else \
             _checks.unwrap(textures).shape[2]
-        needed = cls.call_memory_estimate(settings, batch, num_faces,
-                                          array.dtype, texture_size,
-                                          clipping)
+        needed = cls.call_memory_estimate(settings, batch, num_faces, dtype,
+                                          texture_size, clipping)
         if needed < _MEMORY_CHECK_THRESHOLD:
             return
-        xp = chainer.backend.get_array_module(array)
-        limit = _available_memory(xp)
+        limit = _available_memory(chainer.backend.get_array_module(
+            faces_array))
         if limit is not None and needed > limit:
             height, width = image_shape(settings['image_size'])
             raise ValueError(
@@ -481,18 +488,14 @@ class Renderer(chainer.Link):
                     max(limit, 0) / 2 ** 30))
 
     @staticmethod
-    def _check_camera_range(settings, camera):
-        """Camera coordinates at most sqrt(max) * near / 16 of their dtype
-        in magnitude (1.15e17 in float32 at near = 0.1): projecting and
-        clipping divide by depths down to near and multiply coordinates
-        together in the backward pass; beyond that bound the gradients
-        overflow to inf or NaN even when the image is finite."""
-        array = _checks.unwrap(camera)
-        if array.size == 0:
-            return
-        xp = chainer.backend.get_array_module(array)
-        largest = float(xp.abs(array).max())
-        bound = float(numpy.sqrt(numpy.finfo(array.dtype).max)) * \
+    def _check_camera_range(settings, dtype, largest):
+        """Camera coordinates (``largest``: the largest in magnitude) at
+        most sqrt(max) * near / 16 of their dtype (1.15e17 in float32 at
+        near = 0.1): projecting and clipping divide by depths down to near
+        and multiply coordinates together in the backward pass; beyond that
+        bound the gradients overflow to inf or NaN even when the image is
+        finite."""
+        bound = float(numpy.sqrt(numpy.finfo(dtype).max)) * \
             min(float(settings['near']), 1.) / 16
         if not largest <= bound:
             raise ValueError(
@@ -500,9 +503,9 @@ class Renderer(chainer.Link):
                 'near = {} the renderer handles at most {:.3g} (sqrt of the '
                 'largest {} * near / 16), beyond which its gradients '
                 'overflow. Scale the mesh (and the camera) down, or render '
-                'in float64'.format(largest, array.dtype.name,
+                'in float64'.format(largest, numpy.dtype(dtype).name,
                                     settings['near'], bound,
-                                    array.dtype.name))
+                                    numpy.dtype(dtype).name))
 
     @staticmethod
     def _check_camera_values(settings, camera):

@@ -45,10 +45,7 @@ import chainer
 from chainer import backend
 
 from neural_renderer.files import atomic_output
-
-# Values at or beyond this round to infinity in float32, as load_obj
-# reads them.
-_FLOAT32_LIMIT = 2.0 ** 128 - 2.0 ** 103
+from neural_renderer.load_obj import _FLOAT32_LIMIT
 
 
 def _to_numpy(name, x):

@@ -83,6 +83,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import dataset  # NOQA: E402
+from neural_renderer.files import atomic_output  # NOQA: E402
 
 # A centre this close to a part's surface (in the part's unit frame) counts
 # as inside: faces that land exactly on +-0.5 after normalisation must fill
@@ -881,10 +882,8 @@ def generate_object(class_id, split, index, seed=0, renderer=None,
 def _save(path, array):
     # Written under a temporary name and renamed, so that an interrupted
     # run leaves no truncated file that looks complete.
-    tmp = path + '.part'
-    with open(tmp, 'wb') as f:
+    with atomic_output(path) as temporary, open(temporary, 'wb') as f:
         numpy.savez_compressed(f, array)
-    os.replace(tmp, path)
 
 
 def generate(output_dir, counts, class_ids=None, seed=0,
