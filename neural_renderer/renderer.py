@@ -462,8 +462,9 @@ class Renderer(chainer.Link):
     @classmethod
     def _check_call_memory(cls, settings, dtype, faces, textures, clipping):
         """Refuses, naming what to reduce, a call that cannot fit in the
-        memory this process can still allocate, before the per-face
-        buffers are allocated (the rasterizer checks its own again)."""
+        memory this process can still allocate, before the projection, the
+        clipping and the rasterizer allocate their buffers (the rasterizer
+        checks its own again)."""
         faces_array = _checks.unwrap(faces)
         batch, num_faces = faces_array.shape[:2]
         texture_size = None if textures is None else \
