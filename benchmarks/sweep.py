@@ -402,7 +402,8 @@ def estimated_bytes(config):
     backward = config.pass_ == BACKWARD
     if config.implementation == DEODR:
         return pixels * 8 * 12 + faces * 8 * 30
-    # z-buffer, face index, alpha, depth, rgb (+ records and gradients).
+    # z-buffer, face index, alpha, depth, rgb (+ edge planes and gradients;
+    # an upper bound).
     per_pixel_bytes = 8 + 4 + 4 * 5 + (4 * 2 * 8 + 4 * 5 if backward else 0)
     t = texture_size(meshes.num_faces(config.mesh))
     textured = config.mode in ('rgbad', 'rgb', 'raster')

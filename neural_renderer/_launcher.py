@@ -283,12 +283,37 @@ def _package_cpu_library():
 _PACKAGE = KernelSource(_HEADER, _UNIT, _package_cpu_library)
 SIGNATURES = _PACKAGE.signatures
 _HEADER_TEXT = _PACKAGE._inline(_HEADER)
-# Values per pixel record of the pack_edge_records kernel (NR_RECORD).
-EDGE_RECORD_SIZE = int(re.search(r'#define NR_RECORD (\d+)',
-                                 _HEADER_TEXT).group(1))
-# Side of the square pixel tiles pack_edge_records' indices run over.
-EDGE_RECORD_TILE = int(re.search(r'#define NR_TILE (\d+)',
-                                 _HEADER_TEXT).group(1))
+
+
+def _header_constant(name):
+    return int(re.search(r'#define {} (\d+)'.format(name),
+                         _HEADER_TEXT).group(1))
+
+
+# Planes per pixel line that pack_edge_planes writes for the edge scans,
+# rows and columns, with an rgb and with an alpha gradient (NR_*_PLANES).
+EDGE_ROW_PLANES_RGB = _header_constant('NR_ROW_PLANES_RGB')
+EDGE_ROW_PLANES_ALPHA = _header_constant('NR_ROW_PLANES_ALPHA')
+EDGE_COLUMN_PLANES_RGB = _header_constant('NR_COLUMN_PLANES_RGB')
+EDGE_COLUMN_PLANES_ALPHA = _header_constant('NR_COLUMN_PLANES_ALPHA')
+# Pixels down a column that one index of pack_edge_planes packs.
+EDGE_PLANES_TILE = _header_constant('NR_TILE')
+
+
+def edge_column_stride(height):
+    """Values per column plane of pack_edge_planes for columns of ``height``
+    pixels: an odd multiple of NR_TILE, so that neighbouring columns do not
+    share cache sets."""
+    tiles = -(-height // EDGE_PLANES_TILE)
+    return (tiles | 1) * EDGE_PLANES_TILE
+
+
+def edge_plane_counts(with_rgb, with_alpha):
+    """(rows, columns): the planes pack_edge_planes writes per pixel line."""
+    return (EDGE_ROW_PLANES_RGB * bool(with_rgb) +
+            EDGE_ROW_PLANES_ALPHA * bool(with_alpha),
+            EDGE_COLUMN_PLANES_RGB * bool(with_rgb) +
+            EDGE_COLUMN_PLANES_ALPHA * bool(with_alpha))
 
 
 def _check_args(name, dtype, args):

@@ -188,24 +188,32 @@ class RasterizeFunction(function_node.FunctionNode):
             grad_textures=grad_textures if with_rgb else None,
             grad_light=grad_light if with_rgb else None)
         if grad_rgb is not None or grad_alpha is not None:
-            # Per-pixel records in row and column order: the edge scans of
-            # backward_edges then read memory contiguously along both axes.
-            record = _launcher.EDGE_RECORD_SIZE
-            rows = xp.empty((batch_size, height, width, record), dtype)
-            columns = xp.empty((batch_size, width, height, record), dtype)
-            tile = _launcher.EDGE_RECORD_TILE
-            num_tiled = batch_size * (-(-height // tile)) * (
-                -(-width // tile)) * tile * tile
+            # Per pixel line, what the edge scans read, each value in its own
+            # contiguous plane: backward_edges then streams along rows and
+            # columns alike.
+            row_count, column_count = _launcher.edge_plane_counts(
+                with_rgb, grad_alpha is not None)
+            tile = _launcher.EDGE_PLANES_TILE
+            column_stride = _launcher.edge_column_stride(height)
+            # One allocation for both.
+            split = batch_size * height * row_count * width
+            planes = xp.empty(split + batch_size * width * column_count *
+                              column_stride, dtype)
+            row_planes, column_planes = planes[:split], planes[split:]
             _launcher.launch(
-                'pack_edge_records', num_tiled, dtype, rgb=rgb, alpha=alpha,
-                grad_rgb=grad_rgb, grad_alpha=grad_alpha, height=height,
-                width=width, rows=rows, columns=columns)
+                'pack_edge_planes', batch_size * (-(-width // tile)) * height,
+                dtype, rgb=rgb, alpha=alpha, grad_rgb=grad_rgb,
+                grad_alpha=grad_alpha, height=height, width=width,
+                column_stride=column_stride, row_planes=row_planes,
+                column_planes=column_planes)
             _launcher.launch(
                 'backward_edges', batch_size * num_faces, dtype, faces=faces,
                 textures=textures if with_rgb else None,
                 source_weights=source_weights if with_rgb else None,
-                light=light, face_index=self.face_index, rgb=rgb, rows=rows,
-                columns=columns, num_faces=num_faces, front_faces=front_faces,
+                light=light, face_index=self.face_index, rgb=rgb,
+                alpha=alpha, grad_rgb=grad_rgb, grad_alpha=grad_alpha,
+                row_planes=row_planes, column_planes=column_planes,
+                column_stride=column_stride, num_faces=num_faces, front_faces=front_faces,
                 texture_faces=texture_faces, height=height, width=width,
                 texture_size=texture_size, near=self.near, far=self.far,
                 eps=self.eps, grad_faces=grad_faces)
@@ -350,8 +358,8 @@ def memory_estimate(batch_size, image_size, anti_aliasing=True,
     Per sample of the (2x with anti-aliasing) grid, forward: the z-buffer
     key (8 bytes), the face index (4) and the 2x maps (alpha, depth and, for
     rgb, 3 colours); backward: the face index, the 2x maps and their
-    gradients, and two copies of the edge scan's per-pixel records
-    (``NR_RECORD`` values each); with anti-aliasing, plus the averaged maps
+    gradients, and the edge scans' planes (``NR_*_PLANES`` of
+    ``kernels/common.cuh``); with anti-aliasing, plus the averaged maps
     asked for and their gradients.
 
     Returns:
@@ -367,12 +375,14 @@ def memory_estimate(batch_size, image_size, anti_aliasing=True,
         return samples * 8 + pixels * asked * itemsize
     maps = 2 + (3 if return_rgb else 0)
     forward = samples * (8 + 4 + maps * itemsize)
-    records = 2 * _launcher.EDGE_RECORD_SIZE * itemsize \
-        if return_rgb or return_alpha else 0
-    backward = samples * (4 + 2 * maps * itemsize + records)
+    row_count, column_count = _launcher.edge_plane_counts(return_rgb,
+                                                          return_alpha)
+    planes = (row_count + column_count * _launcher.edge_column_stride(
+        height * scale) / (height * scale)) * itemsize
+    backward = samples * (4 + 2 * maps * itemsize + planes)
     # With anti-aliasing, the averaged maps and their gradients on top.
     averaged = 2 * pixels * asked * itemsize if anti_aliasing else 0
-    return max(forward, backward) + averaged
+    return int(max(forward, backward) + averaged)
 
 
 # Below this many bytes the check is skipped: asking the system costs more

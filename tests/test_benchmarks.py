@@ -235,7 +235,7 @@ def test_profile_stages_runs_and_times_every_kernel():
         [sys.executable, script, '--image-size', '16', '--repeat', '1'],
         universal_newlines=True)
     for name in ('lighting', 'rasterize_faces', 'resolve_pixels',
-                 'backward_face_pixels', 'pack_edge_records',
+                 'backward_face_pixels', 'pack_edge_planes',
                  'backward_edges'):
         assert name in output
 

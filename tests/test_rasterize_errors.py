@@ -113,8 +113,8 @@ def test_fill_back_needs_an_even_number_of_faces_and_half_the_cubes(xp):
                                    (False, False, True), (True, True, True)])
 def test_memory_estimate_covers_the_measured_peak(dtype, anti_aliasing,
                                                   asked):
-    # The pre-flight check must cover the backward pass (the edge scan's
-    # records dominate): the estimate is at least the peak that tracemalloc
+    # The pre-flight check must cover the backward pass (the edge scans'
+    # planes are its largest part): the estimate is at least the peak that tracemalloc
     # (which sees NumPy's buffers) measures over forward + backward, and
     # not far above it.
     import tracemalloc
@@ -152,7 +152,7 @@ def test_memory_estimate_covers_the_measured_peak(dtype, anti_aliasing,
 def test_memory_check_counts_the_backward_pass(monkeypatch):
     # With 64 MiB left, a silhouette of 1024 x 1024 (2048^2 samples) fits
     # for a forward pass alone (12 bytes a sample, 48 MiB) but not with
-    # its backward pass (about 86 bytes a sample): refused before anything
+    # its backward pass (about 38 bytes a sample): refused before anything
     # is allocated, naming image_size.
     rasterize_module = sys.modules['neural_renderer.rasterize']
     monkeypatch.setattr(rasterize_module, '_available_host_memory',
@@ -160,7 +160,7 @@ def test_memory_check_counts_the_backward_pass(monkeypatch):
     alpha = nr.rasterize_silhouettes(GOOD, 1024)  # no graph: fits
     assert alpha.shape == (1, 1024, 1024)
     with pytest.raises(ValueError, match='image_size 1024x1024 .* needs '
-                                         'about 0.3 GiB'):
+                                         'about 0.1 GiB'):
         nr.rasterize_silhouettes(chainer.Variable(GOOD), 1024)
 
 

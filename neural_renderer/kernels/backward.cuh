@@ -1,5 +1,5 @@
-// Backward kernels: the exact parts (backward_face_pixels), the per-pixel
-// records of the edge scans (pack_edge_records) and the approximate edge
+// Backward kernels: the exact parts (backward_face_pixels), the per-line
+// planes of the edge scans (pack_edge_planes) and the approximate edge
 // gradient of paper sec. 3 (backward_edges, built from the helpers below).
 // The helpers are included once; the kernels once per scalar_t, from
 // rasterize.cuh.
@@ -111,42 +111,168 @@ NR_DEVICE void crossing_colour(const Face<T>& face, const Texels<T>& texels,
         for (int ch = 0; ch < 3; ++ch) colour[ch] *= face_light[ch];
 }
 
+// What the edge scans read along one pixel line (pack_edge_planes), each
+// pointer at the line's pixel 0 with the pixels contiguous: the rgb
+// gradient g, h = <g, rgb>, m = min(0, g_alpha (1 - alpha)), the alpha
+// gradient ga and alpha a. The rgb ones are null without an rgb gradient,
+// the alpha ones without an alpha gradient.
+template <typename T>
+struct LinePlanes {
+    const T* g[3];
+    const T* h;
+    const T* m;
+    const T* ga;
+    const T* a;
+};
+
+// Where LinePlanes come from: rows from the images themselves ([B, 3, H, W]
+// gradients, [B, H, W] alpha and its gradient) and row_planes
+// [B, H, Pr, W]; columns from column_planes [B, W, Pc, Hp] (Pr, Pc: the
+// NR_*_PLANES counts of the gradients present, rgb planes first; Hp =
+// column_stride). See pack_edge_planes.
+template <typename T>
+struct EdgePlanes {
+    const T* grad_rgb;
+    const T* grad_alpha;
+    const T* alpha;
+    const T* row_planes;
+    const T* column_planes;
+    long long height, width, column_stride;
+
+    NR_DEVICE bool with_rgb() const { return grad_rgb != 0; }
+    NR_DEVICE bool with_alpha() const { return grad_alpha != 0; }
+
+    NR_DEVICE LinePlanes<T> line(long long b, int axis, long long l) const {
+        LinePlanes<T> p = {{0, 0, 0}, 0, 0, 0, 0};
+        const long long rgb_row = with_rgb() ? NR_ROW_PLANES_RGB : 0;
+        const long long rgb_column = with_rgb() ? NR_COLUMN_PLANES_RGB : 0;
+        if (axis == 0) {
+            const long long planes =
+                rgb_row + (with_alpha() ? NR_ROW_PLANES_ALPHA : 0);
+            const T* base = row_planes + (b * height + l) * planes * width;
+            if (with_rgb()) {
+                for (int ch = 0; ch < 3; ++ch)
+                    p.g[ch] = grad_rgb + ((b * 3 + ch) * height + l) * width;
+                p.h = base;
+            }
+            if (with_alpha()) {
+                p.m = base + rgb_row * width;
+                p.ga = grad_alpha + (b * height + l) * width;
+                p.a = alpha + (b * height + l) * width;
+            }
+        } else {
+            const long long planes =
+                rgb_column + (with_alpha() ? NR_COLUMN_PLANES_ALPHA : 0);
+            const long long stride = column_stride;
+            const T* base = column_planes + (b * width + l) * planes * stride;
+            if (with_rgb()) {
+                for (int ch = 0; ch < 3; ++ch) p.g[ch] = base + ch * stride;
+                p.h = base + 3 * stride;
+            }
+            if (with_alpha()) {
+                p.m = base + rgb_column * stride;
+                p.ga = p.m + stride;
+                p.a = p.m + 2 * stride;
+            }
+        }
+        return p;
+    }
+};
+
+// The terms of the out scan, dL / (u - c + eps_out) at pixel k of a line,
+// with dL = min(0, <g, I_c> - <g, I>) + min(0, g_a (1 - a)), I_c the face's
+// colour at the crossing (colour) and u = u0 + k du; kf is k as a T.
+template <typename T, bool RGB, bool ALPHA>
+struct OutsideTerms {
+    const T *g0, *g1, *g2, *h, *m;
+    T colour[3];
+    T u0, du, c, eps_out;
+
+    NR_DEVICE T at(long long k, T kf) const {
+        T dl = 0;
+        if (RGB) {
+            const T d = g0[k] * colour[0] + g1[k] * colour[1] +
+                        g2[k] * colour[2] - h[k];
+            dl = d < 0 ? d : 0;
+        }
+        if (ALPHA) dl += m[k];
+        return dl / (u0 + kf * du - c + eps_out);
+    }
+
+    // The sum over pixels k0..k1, in NR_LANES interleaved partial sums
+    // summed pairwise at the end: no branch in the loop, which the compiler
+    // vectorises. (T)(k + j) is kf + j exactly: lines are far shorter than
+    // 2^24 pixels.
+    NR_DEVICE T sum(long long k0, long long k1) const {
+        T acc[NR_LANES];
+        for (int j = 0; j < NR_LANES; ++j) acc[j] = 0;
+        long long k = k0;
+        for (; k + (NR_LANES - 1) <= k1; k += NR_LANES) {
+            const T kf = (T)k;
+            NR_SIMD
+            for (int j = 0; j < NR_LANES; ++j) acc[j] += at(k + j, kf + (T)j);
+        }
+        for (int j = 0; k + j <= k1; ++j) acc[j] += at(k + j, (T)(k + j));
+        for (int width = NR_LANES / 2; width > 0; width /= 2)
+            for (int j = 0; j < width; ++j) acc[j] += acc[j + width];
+        return acc[0];
+    }
+};
+
+template <typename T, bool RGB, bool ALPHA>
+NR_DEVICE T outside_sum(const LinePlanes<T>& p, const T* colour_c,
+                        long long k0, long long k1, T u0, T du, T c,
+                        T eps_out) {
+    const OutsideTerms<T, RGB, ALPHA> terms = {
+        p.g[0], p.g[1], p.g[2], p.h, p.m,
+        {colour_c[0], colour_c[1], colour_c[2]}, u0, du, c, eps_out};
+    return terms.sum(k0, k1);
+}
+
 // The out scan: for the pixels outside the face, from just outside the
 // crossing to the image border, the sum of dL / (u - c -+ eps) with
 // dL_rgb = <g, I_c> - <g, I> (colour_c the face's colour at the crossing)
 // and dL_alpha = g_a (1 - a), each counted when negative. A crossing
 // off-screen on the outer side leaves all the line's pixels outside: the
-// scan starts at the border.
+// scan starts at the border. Rounding may put the first pixels on the edge
+// or inside: they are skipped (u - c only grows away from the face, so
+// they come first).
 template <typename T>
-NR_DEVICE T outside_scan(const T* line_records, const T* colour_c,
-                         const Crossing<T>& cr, long long step_in, T inward_u,
-                         const ScanAxis<T>& ax, T eps) {
-    T line_grad = 0;
-    long long k = cr.k_out;
-    if (step_in > 0 && k >= ax.num_pixels) k = ax.num_pixels - 1;
-    if (step_in < 0 && k < 0) k = 0;
-    for (; k >= 0 && k < ax.num_pixels; k -= step_in) {
-        const T dist = ax.u0 + (T)k * ax.du - cr.c;
-        // Rounding may put k_out on the edge: skip it.
-        if (dist == 0 || (dist > 0) == (inward_u > 0)) continue;
-        const T* r = line_records + k * NR_RECORD;
-        const T d_rgb = r[0] * colour_c[0] + r[1] * colour_c[1] +
-                        r[2] * colour_c[2] - r[3];
-        const T dl = (d_rgb < 0 ? d_rgb : 0) + (r[4] < 0 ? r[4] : 0);
-        if (dl != 0) line_grad += dl / (dist > 0 ? dist + eps : dist - eps);
+NR_DEVICE T outside_scan(const LinePlanes<T>& p, const T* colour_c,
+                         const Crossing<T>& cr, long long step_in,
+                         T inward_u, const ScanAxis<T>& ax, T eps) {
+    long long k0 = 0, k1 = ax.num_pixels - 1;
+    if (step_in > 0) {
+        k1 = cr.k_out < k1 ? cr.k_out : k1;
+    } else {
+        k0 = cr.k_out > 0 ? cr.k_out : 0;
     }
-    return line_grad;
+    for (;;) {
+        if (k0 > k1) return 0;
+        const long long k = step_in > 0 ? k1 : k0;
+        const T dist = ax.u0 + (T)k * ax.du - cr.c;
+        if (!(dist == 0 || (dist > 0) == (inward_u > 0))) break;
+        if (step_in > 0) --k1; else ++k0;
+    }
+    const T eps_out = inward_u > 0 ? -eps : eps;
+    if (p.h && p.m)
+        return outside_sum<T, true, true>(p, colour_c, k0, k1,
+                                          ax.u0, ax.du, cr.c, eps_out);
+    if (p.h)
+        return outside_sum<T, true, false>(p, colour_c, k0, k1,
+                                           ax.u0, ax.du, cr.c, eps_out);
+    return outside_sum<T, false, true>(p, colour_c, k0, k1, ax.u0,
+                                       ax.du, cr.c, eps_out);
 }
 
 // The in scan: for the pixels inside the face that it draws, from just
 // inside the crossing to where the line leaves the face, adds to line_grad
-// (the out scan's sum: one running sum, as the original) dL / (u - c +- eps)
-// with dL_rgb = <g, I_o> - <g, I> and dL_alpha = g_a (a_o - a), I_o and a_o
-// the pixel just outside (which must be on screen), each counted when
-// negative.
+// (the out scan's sum) dL / (u - c +- eps) with dL_rgb = <g, I_o> - <g, I>
+// and dL_alpha = g_a (a_o - a), I_o and a_o the pixel just outside (which
+// must be on screen), each counted when negative.
 template <typename T>
 NR_DEVICE T inside_scan(T line_grad, const Face<T>& face, long long f,
-                        int axis, T sl, const T* line_records,
+                        int axis, T sl, const LinePlanes<T>& p,
                         const T* rgb_b, long long hw, const Crossing<T>& cr,
                         long long step_in, T inward_u,
                         long long line_offset, const ScanAxis<T>& ax,
@@ -154,9 +280,9 @@ NR_DEVICE T inside_scan(T line_grad, const Face<T>& face, long long f,
     if (!(cr.k_out >= 0 && cr.k_out < ax.num_pixels)) return line_grad;
     const long long po = line_offset + cr.k_out * ax.pixel_stride;
     T colour_o[3] = {0, 0, 0};
-    if (rgb_b)
+    if (p.h)
         for (int ch = 0; ch < 3; ++ch) colour_o[ch] = rgb_b[ch * hw + po];
-    const T alpha_o = line_records[cr.k_out * NR_RECORD + 6];
+    const T alpha_o = p.a ? p.a[cr.k_out] : (T)0;
     const T sign = inward_u > 0 ? 1 : -1;
     for (long long k = cr.k_in; k >= 0 && k < ax.num_pixels; k += step_in) {
         const T uk = ax.u0 + (T)k * ax.du;
@@ -164,11 +290,16 @@ NR_DEVICE T inside_scan(T line_grad, const Face<T>& face, long long f,
         const T py = axis == 0 ? sl : uk;
         if (!face.contains(px, py)) break;
         if (fi_map[line_offset + k * ax.pixel_stride] != f) continue;
-        const T* r = line_records + k * NR_RECORD;
-        const T d_rgb = r[0] * colour_o[0] + r[1] * colour_o[1] +
-                        r[2] * colour_o[2] - r[3];
-        const T d_alpha = r[5] * (alpha_o - r[6]);
-        const T dl = (d_rgb < 0 ? d_rgb : 0) + (d_alpha < 0 ? d_alpha : 0);
+        T dl = 0;
+        if (p.h) {
+            const T d_rgb = p.g[0][k] * colour_o[0] + p.g[1][k] * colour_o[1] +
+                            p.g[2][k] * colour_o[2] - p.h[k];
+            dl = d_rgb < 0 ? d_rgb : 0;
+        }
+        if (p.ga) {
+            const T d_alpha = p.ga[k] * (alpha_o - p.a[k]);
+            dl += d_alpha < 0 ? d_alpha : 0;
+        }
         if (dl != 0) line_grad += dl / (uk - cr.c + sign * eps);
     }
     return line_grad;
@@ -290,54 +421,65 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
     }();
 }
 
-// Backward, one index per pixel: packs what the edge scan of backward_edges
-// reads at a pixel into one record of NR_RECORD values,
-//   [g_r, g_g, g_b, <g_rgb, rgb>, g_alpha (1 - alpha), g_alpha, alpha, 0],
-// in row-major order (scans along rows) and column-major order (scans along
-// columns), so that both scans read memory contiguously. grad_rgb (with
-// rgb) and grad_alpha may each be null: their fields are then 0.
-// Indices run over NR_TILE x NR_TILE tiles of the image (n = B * tiles_y *
-// tiles_x * NR_TILE^2), down the columns of a tile, so that the
-// column-major writes of neighbouring indices share cache lines (faster
-// than indices in row order: benchmarks/README.md, "Measurements behind the
-// code").
+// Backward: the planes the edge scans of backward_edges read that the
+// images do not hold as they are (see EdgePlanes and the NR_*_PLANES
+// counts), row_planes [B, H, Pr, W] and column_planes [B, W, Pc, Hp]: per
+// pixel line, each plane's values contiguous, so that both scans stream
+// through memory. Hp = column_stride >= H: padded so that consecutive
+// columns do not fall on the same cache sets (an odd multiple of NR_TILE
+// values). grad_rgb (with rgb) and grad_alpha may each be null: their
+// planes are then absent. One index per NR_TILE pixels along a row (n = B *
+// ceil(W / NR_TILE) * H), indices running down the image: an index reads
+// and writes rows contiguously, and the column writes of NR_TILE
+// consecutive indices fill whole cache lines.
 #define NR_TILE 16
-NR_KERNEL void NR_NAME(pack_edge_records)(
+NR_KERNEL void NR_NAME(pack_edge_planes)(
         const scalar_t* rgb, const scalar_t* alpha, const scalar_t* grad_rgb,
         const scalar_t* grad_alpha, long long height, long long width,
-        scalar_t* rows, scalar_t* columns, long long n) {
-    NR_FOR_EACH(tiled, n) [&] {
-        const long long tiles_y = (height + NR_TILE - 1) / NR_TILE;
-        const long long tiles_x = (width + NR_TILE - 1) / NR_TILE;
-        const long long per_image = tiles_y * tiles_x * NR_TILE * NR_TILE;
-        const long long b = tiled / per_image, rest = tiled % per_image;
-        const long long tile = rest / (NR_TILE * NR_TILE);
-        const long long within = rest % (NR_TILE * NR_TILE);
-        const long long i = tile / tiles_x * NR_TILE + within % NR_TILE;
-        const long long j = tile % tiles_x * NR_TILE + within / NR_TILE;
-        if (i >= height || j >= width) return;
+        long long column_stride, scalar_t* row_planes,
+        scalar_t* column_planes, long long n) {
+    NR_FOR_EACH(index, n) [&] {
+        const long long tiles = (width + NR_TILE - 1) / NR_TILE;
+        const long long b = index / (tiles * height);
+        const long long rest = index - b * tiles * height;
+        const long long j0 = rest / height * NR_TILE;
+        const long long i = rest % height;
+        const long long j1 = j0 + NR_TILE < width ? j0 + NR_TILE : width;
         const long long hw = height * width;
-        const long long pixel = i * width + j;
-        const long long index = b * hw + pixel;
-        scalar_t record[NR_RECORD] = {0, 0, 0, 0, 0, 0, 0, 0};
-        if (grad_rgb && rgb) {
-            for (int ch = 0; ch < 3; ++ch) {
-                const long long at = (b * 3 + ch) * hw + pixel;
-                record[ch] = grad_rgb[at];
-                record[3] += grad_rgb[at] * rgb[at];
+        const bool with_rgb = grad_rgb != 0, with_alpha = grad_alpha != 0;
+        const long long rgb_row = with_rgb ? NR_ROW_PLANES_RGB : 0;
+        const long long rgb_column = with_rgb ? NR_COLUMN_PLANES_RGB : 0;
+        const long long row_count =
+            rgb_row + (with_alpha ? NR_ROW_PLANES_ALPHA : 0);
+        const long long column_count =
+            rgb_column + (with_alpha ? NR_COLUMN_PLANES_ALPHA : 0);
+        scalar_t* rows = row_planes + (b * height + i) * row_count * width;
+        const long long pixels = b * hw + i * width;  // of alpha
+        for (long long j = j0; j < j1; ++j) {
+            scalar_t* columns = column_planes +
+                                (b * width + j) * column_count *
+                                    column_stride + i;
+            if (with_rgb) {
+                scalar_t h = 0;
+                for (int ch = 0; ch < 3; ++ch) {
+                    const long long at =
+                        (b * 3 + ch) * hw + i * width + j;
+                    h += grad_rgb[at] * rgb[at];
+                    columns[ch * column_stride] = grad_rgb[at];
+                }
+                rows[j] = h;
+                columns[3 * column_stride] = h;
             }
-        }
-        record[6] = alpha[index];
-        if (grad_alpha) {
-            record[4] = grad_alpha[index] * (1 - alpha[index]);
-            record[5] = grad_alpha[index];
-        }
-        scalar_t* row_record = rows + index * NR_RECORD;
-        scalar_t* column_record =
-            columns + ((b * width + j) * height + i) * NR_RECORD;
-        for (int r = 0; r < NR_RECORD; ++r) {
-            row_record[r] = record[r];
-            column_record[r] = record[r];
+            if (with_alpha) {
+                const scalar_t g = grad_alpha[pixels + j];
+                const scalar_t a = alpha[pixels + j];
+                scalar_t m = g * (1 - a);
+                m = m < 0 ? m : 0;
+                rows[rgb_row * width + j] = m;
+                columns[rgb_column * column_stride] = m;
+                columns[(rgb_column + 1) * column_stride] = g;
+                columns[(rgb_column + 2) * column_stride] = a;
+            }
         }
     }();
 }
@@ -362,19 +504,26 @@ NR_KERNEL void NR_NAME(pack_edge_records)(
 // u - c -> u - c +- eps, so that centres on an edge give finite gradients
 // (in the inner scan a centre on the edge counts as inside).
 //
-// rows / columns are pack_edge_records' output; textures may be null (no rgb
-// term), source_weights too (see Texels), light too (no lighting factor).
+// grad_rgb and grad_alpha are the incoming gradients (either may be null),
+// row_planes / column_planes pack_edge_planes' output; textures may be
+// null (no rgb term), source_weights too (see Texels), light too (no
+// lighting factor).
 NR_KERNEL void NR_NAME(backward_edges)(
         const scalar_t* faces, const scalar_t* textures,
         const scalar_t* source_weights, const scalar_t* light,
-        const int* face_index, const scalar_t* rgb, const scalar_t* rows,
-        const scalar_t* columns, long long num_faces, long long front_faces,
+        const int* face_index, const scalar_t* rgb, const scalar_t* alpha,
+        const scalar_t* grad_rgb, const scalar_t* grad_alpha,
+        const scalar_t* row_planes, const scalar_t* column_planes,
+        long long column_stride, long long num_faces, long long front_faces,
         long long texture_faces, long long height, long long width,
         long long texture_size, scalar_t near, scalar_t far, scalar_t eps,
         scalar_t* grad_faces, long long n) {
     const nr::Texels<scalar_t> texels = {textures, source_weights,
                                          texture_faces, front_faces,
                                          texture_size};
+    const nr::EdgePlanes<scalar_t> planes = {grad_rgb, grad_alpha, alpha,
+                                             row_planes, column_planes,
+                                             height, width, column_stride};
     NR_FOR_EACH(index, n) [&] {
         const long long b = index / num_faces, f = index % num_faces;
         const long long hw = height * width;
@@ -389,8 +538,6 @@ NR_KERNEL void NR_NAME(backward_edges)(
 
         for (int axis = 0; axis < 2; ++axis) {
             const nr::ScanAxis<scalar_t> ax(axis, height, width);
-            const scalar_t* records =
-                (axis == 0 ? rows : columns) + b * hw * NR_RECORD;
             const scalar_t* u = axis == 0 ? face.x : face.y;
             const scalar_t* s = axis == 0 ? face.y : face.x;
 
@@ -427,13 +574,13 @@ NR_KERNEL void NR_NAME(backward_edges)(
                         nr::crossing_colour(face, texels, face_light, b, f,
                                             ka, kb, (edge + 2) % 3, cr,
                                             colour_c);
-                    const scalar_t* line_records =
-                        records + line * ax.num_pixels * NR_RECORD;
+                    const nr::LinePlanes<scalar_t> line_planes =
+                        planes.line(b, axis, line);
                     scalar_t line_grad =
-                        nr::outside_scan(line_records, colour_c, cr, step_in,
+                        nr::outside_scan(line_planes, colour_c, cr, step_in,
                                          inward_u, ax, eps);
                     line_grad = nr::inside_scan(
-                        line_grad, face, f, axis, sl, line_records, rgb_b,
+                        line_grad, face, f, axis, sl, line_planes, rgb_b,
                         hw, cr, step_in, inward_u, line_offset, ax, fi_map,
                         eps);
                     grad[ka][axis] += line_grad * share[0];

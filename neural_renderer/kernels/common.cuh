@@ -8,6 +8,7 @@
 #ifdef __CUDACC__
 #define NR_DEVICE __device__ __forceinline__
 #define NR_KERNEL extern "C" __global__
+#define NR_SIMD
 // One thread per index; the body is a lambda so that it may `return`.
 #define NR_FOR_EACH(i, n)                                              \
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; \
@@ -25,6 +26,9 @@
 #include <cstring>
 #define NR_DEVICE inline
 #define NR_KERNEL extern "C"
+// Before a loop whose iterations are independent (no reduction across
+// them): asks the compiler to vectorise it.
+#define NR_SIMD _Pragma("omp simd")
 // Set (nr_set_serial) in a process forked from one that ran these loops:
 // GNU OpenMP's thread pool does not survive fork(), and a parallel region
 // in the child waits forever for the parent's threads. A region with the
@@ -51,8 +55,20 @@ extern "C" void nr_set_serial(int serial) { nr_serial = serial; }
 #define NR_CAT(a, b) NR_CAT2(a, b)
 
 typedef unsigned long long nr_key_t;
-// Values per pixel record of pack_edge_records (see there).
-#define NR_RECORD 8
+// Planes per pixel line that pack_edge_planes writes for the edge scans
+// (see there): with an rgb gradient, <g_rgb, rgb> in rows and g_r, g_g,
+// g_b, <g_rgb, rgb> in columns; with an alpha gradient,
+// min(0, g_alpha (1 - alpha)) in rows and that, g_alpha and alpha in
+// columns. rasterize.py allocates by these counts.
+#define NR_ROW_PLANES_RGB 1
+#define NR_ROW_PLANES_ALPHA 1
+#define NR_COLUMN_PLANES_RGB 4
+#define NR_COLUMN_PLANES_ALPHA 3
+// Partial sums of the out scan (outside_sum): its terms are added in this
+// many interleaved running sums, which the compiler keeps in vector
+// registers, then summed pairwise. The order is fixed by the source, so
+// CPU and GPU, any vector width and any thread count add alike.
+#define NR_LANES 16
 #define NR_EMPTY_KEY 0xFFFFFFFFFFFFFFFFull
 // rasterize_faces scans a face's rows over per-row spans (RowSpans) when
 // its column range (bounding box and line_range's margins) has at least
