@@ -213,8 +213,9 @@ class RasterizeFunction(function_node.FunctionNode):
                 light=light, face_index=self.face_index, rgb=rgb,
                 alpha=alpha, grad_rgb=grad_rgb, grad_alpha=grad_alpha,
                 row_planes=row_planes, column_planes=column_planes,
-                column_stride=column_stride, num_faces=num_faces, front_faces=front_faces,
-                texture_faces=texture_faces, height=height, width=width,
+                column_stride=column_stride, num_faces=num_faces,
+                front_faces=front_faces, texture_faces=texture_faces,
+                height=height, width=width,
                 texture_size=texture_size, near=self.near, far=self.far,
                 eps=self.eps, grad_faces=grad_faces)
         result = [chainer.Variable(grad_faces)]

@@ -114,9 +114,9 @@ def test_fill_back_needs_an_even_number_of_faces_and_half_the_cubes(xp):
 def test_memory_estimate_covers_the_measured_peak(dtype, anti_aliasing,
                                                   asked):
     # The pre-flight check must cover the backward pass (the edge scans'
-    # planes are its largest part): the estimate is at least the peak that tracemalloc
-    # (which sees NumPy's buffers) measures over forward + backward, and
-    # not far above it.
+    # planes are its largest part): the estimate is at least the peak that
+    # tracemalloc (which sees NumPy's buffers) measures over forward +
+    # backward, and not far above it.
     import tracemalloc
     import chainer.functions as F
     from neural_renderer.rasterize import memory_estimate
