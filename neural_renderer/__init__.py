@@ -10,6 +10,7 @@ neural_renderer_compat.install()
 from neural_renderer.clip_faces import clip_faces  # NOQA
 from neural_renderer.cross import cross  # NOQA
 from neural_renderer.get_points_from_angles import get_points_from_angles  # NOQA
+from neural_renderer._host_pool import get_host_memory_pool  # NOQA
 from neural_renderer.lighting import lighting  # NOQA
 from neural_renderer.load_obj import load_obj  # NOQA
 from neural_renderer.look import look  # NOQA

@@ -20,6 +20,7 @@ import chainer.functions as F
 from chainer import function_node
 from chainer.utils import type_check
 
+from neural_renderer import _host_pool
 from neural_renderer import _launcher
 from neural_renderer._checks import unwrap
 from neural_renderer.average_2x2 import average_2x2
@@ -170,12 +171,12 @@ class RasterizeFunction(function_node.FunctionNode):
         front_faces = num_faces // 2 if self.fill_back else num_faces
         source_weights = None if textures is None else self.source_weights
 
-        grad_faces = xp.zeros_like(faces)
+        grad_faces = _host_pool.zeros(xp, faces.shape, dtype)
         grad_textures = grad_light = None
         if textures is not None:
-            grad_textures = xp.zeros_like(textures)
+            grad_textures = _host_pool.zeros(xp, textures.shape, dtype)
         if light is not None:
-            grad_light = xp.zeros_like(light)
+            grad_light = _host_pool.zeros(xp, light.shape, dtype)
         with_rgb = grad_rgb is not None
         _launcher.launch(
             'backward_face_pixels', batch_size * texture_faces, dtype,
@@ -197,8 +198,9 @@ class RasterizeFunction(function_node.FunctionNode):
             column_stride = _launcher.edge_column_stride(height)
             # One allocation for both.
             split = batch_size * height * row_count * width
-            planes = xp.empty(split + batch_size * width * column_count *
-                              column_stride, dtype)
+            planes = _host_pool.empty(
+                xp, split + batch_size * width * column_count *
+                column_stride, dtype)
             row_planes, column_planes = planes[:split], planes[split:]
             _launcher.launch(
                 'pack_edge_planes', batch_size * (-(-width // tile)) * height,
@@ -243,21 +245,23 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     batch_size, num_faces = faces.shape[:2]
     texture_size = 0 if textures is None else textures.shape[2]
     texture_faces = num_faces if textures is None else textures.shape[1]
-    zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
-                      dtype=numpy.uint64)
+    zbuffer = _host_pool.empty(xp, (batch_size, height, width),
+                               numpy.uint64)
+    zbuffer.fill(_EMPTY_KEY)
     _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,
                      faces=faces, num_faces=num_faces, height=height,
                      width=width, near=near, far=far, zbuffer=zbuffer)
     out_shape = (batch_size, height // scale, width // scale)
-    face_index = xp.empty((batch_size, height, width), numpy.int32) \
+    face_index = _host_pool.empty(xp, (batch_size, height, width),
+                                  numpy.int32) \
         if scale == 1 else None
-    alpha = xp.empty(out_shape, dtype) if return_alpha else None
-    depth = xp.empty(out_shape, dtype) if return_depth else None
+    alpha = _host_pool.empty(xp, out_shape, dtype) if return_alpha else None
+    depth = _host_pool.empty(xp, out_shape, dtype) if return_depth else None
     rgb = background = None
     if textures is not None and return_rgb:
         textures = xp.ascontiguousarray(textures)
         light = None if light is None else xp.ascontiguousarray(light)
-        rgb = xp.empty((batch_size, 3) + out_shape[1:], dtype)
+        rgb = _host_pool.empty(xp, (batch_size, 3) + out_shape[1:], dtype)
         background = xp.ascontiguousarray(
             xp.asarray(background_color, dtype=dtype))
     else:
@@ -358,8 +362,9 @@ def memory_estimate(batch_size, image_size, anti_aliasing=True,
 
     Per sample of the (2x with anti-aliasing) grid, forward: the z-buffer
     key (8 bytes), the face index (4) and the 2x maps (alpha, depth and, for
-    rgb, 3 colours); backward: the face index, the 2x maps and their
-    gradients, and the edge scans' planes (``NR_*_PLANES`` of
+    rgb, 3 colours); backward: the z-buffer's block (kept in the memory
+    pool), the face index, the 2x maps and their gradients, and the edge
+    scans' planes (``NR_*_PLANES`` of
     ``kernels/common.cuh``); with anti-aliasing, plus the averaged maps
     asked for and their gradients.
 
@@ -380,7 +385,11 @@ def memory_estimate(batch_size, image_size, anti_aliasing=True,
                                                           return_alpha)
     planes = (row_count + column_count * _launcher.edge_column_stride(
         height * scale) / (height * scale)) * itemsize
-    backward = samples * (4 + 2 * maps * itemsize + planes)
+    # The z-buffer's block (8 bytes a sample) stays in the memory pool while
+    # the backward pass runs; in float64 a gradient map of its size reuses
+    # it.
+    kept = 8 if itemsize != 8 else 0
+    backward = samples * (kept + 4 + 2 * maps * itemsize + planes)
     # With anti-aliasing, the averaged maps and their gradients on top.
     averaged = 2 * pixels * asked * itemsize if anti_aliasing else 0
     return int(max(forward, backward) + averaged)

@@ -1,0 +1,146 @@
+"""A memory pool for the CPU (NumPy) buffers of the rasterizer.
+
+Why: every forward + backward allocates some 20 MB of image-sized buffers
+at 256 x 256 with anti-aliasing (z-buffer, face index, maps, gradients, the
+edge planes). glibc serves buffers that size with fresh pages, mmap'ed or
+from heap memory it returned to the system when the previous call freed
+its buffers, and the kernel that first writes one then takes a page fault
+and the system zeroes a page every 4 KiB: a fifth of the time of a CPU
+forward + backward at 256 px (benchmarks/README.md, "Measurements behind
+the code"). CuPy avoids the same cost on the GPU with its memory pool; this
+is the host counterpart, for the package's own buffers only.
+
+How: ``empty`` hands out an array over a block of the pool. The array's
+memory is exported through a ctypes object that every view of the array
+keeps alive; when the last view dies, the block returns to the pool (a
+``weakref.finalize`` on the exporter). Blocks are reused for requests of
+exactly their size, which is what a training loop asks for call after
+call. Free blocks beyond ``limit`` bytes are released, largest first;
+``free_all_blocks()`` releases them all and ``set_limit(0)`` turns pooling
+off. Buffers below ``MIN_POOLED_BYTES`` come from NumPy directly.
+
+CuPy arrays are never pooled here (``empty(xp, ...)`` with ``xp`` CuPy
+allocates from CuPy's own pool).
+"""
+import ctypes
+import os
+import threading
+import weakref
+
+import numpy
+
+MIN_POOLED_BYTES = 64 << 10
+DEFAULT_LIMIT = 256 << 20
+
+
+class HostMemoryPool(object):
+    """Free host blocks by size, shared by all threads (one lock)."""
+
+    def __init__(self, limit=DEFAULT_LIMIT):
+        self._free = {}
+        self._free_bytes = 0
+        self._used_bytes = 0
+        self._limit = int(limit)
+        self._lock = threading.Lock()
+
+    def empty(self, shape, dtype):
+        """An uninitialised C-contiguous NumPy array of ``shape`` and
+        ``dtype``, over a pooled block when it is at least
+        ``MIN_POOLED_BYTES``."""
+        dtype = numpy.dtype(dtype)
+        if isinstance(shape, (int, numpy.integer)):
+            shape = (shape,)
+        shape = tuple(int(size) for size in shape)
+        nbytes = dtype.itemsize
+        for size in shape:
+            nbytes *= size
+        if nbytes < MIN_POOLED_BYTES or self._limit <= 0:
+            return numpy.empty(shape, dtype)
+        block = None
+        with self._lock:
+            blocks = self._free.get(nbytes)
+            if blocks:
+                block = blocks.pop()
+                self._free_bytes -= nbytes
+            self._used_bytes += nbytes
+        if block is None:
+            block = numpy.empty(nbytes, numpy.uint8)
+        # The exporter owns nothing; `block` stays alive in the finalizer's
+        # arguments until the exporter, and so every view, is gone.
+        exporter = (ctypes.c_ubyte * nbytes).from_address(block.ctypes.data)
+        finalizer = weakref.finalize(exporter, self._release, block)
+        finalizer.atexit = False
+        return numpy.frombuffer(exporter, dtype).reshape(shape)
+
+    def _release(self, block):
+        with self._lock:
+            self._used_bytes -= block.nbytes
+            self._free.setdefault(block.nbytes, []).append(block)
+            self._free_bytes += block.nbytes
+            self._trim(self._limit)
+
+    def _trim(self, limit):
+        # Largest blocks first: the fewest blocks freed for the bytes.
+        for nbytes in sorted(self._free, reverse=True):
+            blocks = self._free[nbytes]
+            while blocks and self._free_bytes > limit:
+                blocks.pop()
+                self._free_bytes -= nbytes
+            if not blocks:
+                del self._free[nbytes]
+
+    def free_all_blocks(self):
+        """Releases every free block (blocks in use stay in use)."""
+        with self._lock:
+            self._trim(0)
+
+    def set_limit(self, size):
+        """Keeps at most ``size`` bytes of free blocks; 0 turns pooling off
+        (what is in use returns to NumPy when it dies)."""
+        size = int(size)
+        if size < 0:
+            raise ValueError('size: expected bytes >= 0, got {}'.format(size))
+        with self._lock:
+            self._limit = size
+            self._trim(size)
+
+    def get_limit(self):
+        return self._limit
+
+    def free_bytes(self):
+        """Bytes held in free blocks."""
+        return self._free_bytes
+
+    def used_bytes(self):
+        """Bytes of pooled blocks in use."""
+        return self._used_bytes
+
+    def _after_fork_in_child(self):
+        # A thread of the parent may have held the lock at fork().
+        self._lock = threading.Lock()
+
+
+_POOL = HostMemoryPool()
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_POOL._after_fork_in_child)
+
+
+def get_host_memory_pool():
+    """The pool the rasterizer's CPU buffers come from."""
+    return _POOL
+
+
+def empty(xp, shape, dtype):
+    """``xp.empty(shape, dtype)``; for NumPy, from the host pool."""
+    if xp is not numpy:
+        return xp.empty(shape, dtype)
+    return _POOL.empty(shape, dtype)
+
+
+def zeros(xp, shape, dtype):
+    """``xp.zeros(shape, dtype)``; for NumPy, from the host pool."""
+    if xp is not numpy:
+        return xp.zeros(shape, dtype)
+    array = _POOL.empty(shape, dtype)
+    array.fill(0)
+    return array
