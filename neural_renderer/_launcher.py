@@ -271,13 +271,51 @@ class KernelSource(object):
 # ----------------------------------------------------------------------------
 # The package's own kernels.
 
-def _package_cpu_library():
-    spec = importlib.util.find_spec('neural_renderer._kernels_cpu')
-    if spec is None or spec.origin is None:
+def _module_path(name):
+    spec = importlib.util.find_spec(name)
+    return None if spec is None or spec.origin is None else spec.origin
+
+
+# Which build of the CPU kernels to load: 'auto' (the AVX2 build where the
+# CPU has AVX2, else the baseline one), 'baseline' or 'avx2'.
+CPU_KERNELS_VARIABLE = 'NR_CPU_KERNELS'
+
+
+def cpu_kernel_builds():
+    """{'baseline': path, 'avx2': path or None}: the CPU builds installed;
+    'avx2' is None where it is not built or this CPU lacks AVX2."""
+    baseline = _module_path('neural_renderer._kernels_cpu')
+    if baseline is None:
         raise ImportError(
             'the CPU kernels of neural_renderer are not built: install '
             'the package with `pip install -e .` (needs a C++ compiler)')
-    return spec.origin
+    avx2 = _module_path('neural_renderer._kernels_cpu_avx2')
+    if avx2 is not None:
+        probe = ctypes.CDLL(baseline)
+        probe.nr_cpu_has_avx2.restype = ctypes.c_int
+        if not probe.nr_cpu_has_avx2():
+            avx2 = None
+    return {'baseline': baseline, 'avx2': avx2}
+
+
+def cpu_kernel_build():
+    """The name of the CPU build that launches use ('baseline' or 'avx2'),
+    chosen by $NR_CPU_KERNELS (default 'auto')."""
+    choice = os.environ.get(CPU_KERNELS_VARIABLE, 'auto')
+    if choice not in ('auto', 'baseline', 'avx2'):
+        raise ValueError('{}: expected auto, baseline or avx2, got '
+                         '{!r}'.format(CPU_KERNELS_VARIABLE, choice))
+    builds = cpu_kernel_builds()
+    if choice == 'avx2' and builds['avx2'] is None:
+        raise RuntimeError('{}=avx2, but the AVX2 build is not installed or '
+                           'this CPU lacks AVX2'.format(CPU_KERNELS_VARIABLE))
+    if choice == 'baseline' or builds['avx2'] is None:
+        return 'baseline'
+    return 'avx2'
+
+
+def _package_cpu_library():
+    return cpu_kernel_builds()[cpu_kernel_build()]
 
 
 _PACKAGE = KernelSource(_HEADER, _UNIT, _package_cpu_library)

@@ -35,6 +35,15 @@
 // if() clause false runs on the calling thread alone, without the pool.
 static int nr_serial = 0;
 extern "C" void nr_set_serial(int serial) { nr_serial = serial; }
+// Whether this CPU (and its OS) runs AVX2 code: the launcher loads the
+// AVX2 build of these kernels (setup.py) when it does.
+extern "C" int nr_cpu_has_avx2() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
 // Chunks of 256 indices: small chunks let two threads write neighbouring
 // pixels of one cache line (and cost a dispatch each), one static chunk per
 // thread leaves threads idle when faces differ in size.
