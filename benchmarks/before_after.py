@@ -22,24 +22,37 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name: (mode, pass, mesh, image size, anti-aliasing); each timed with the
-# sweep's own workload (sweep.renderer_workload): its textures, camera and
-# incoming gradient.
+# name: (mode, pass, mesh, image size, batch, anti-aliasing); each timed
+# with the sweep's own workload (sweep.renderer_workload): its textures,
+# camera and incoming gradient, or for the losses group the loss of
+# benchmarks/losses.py.
 CASES = [
     ('teapot 256, AA off, render forward',
-     'rgb', 'forward', 'teapot', 256, False),
+     'rgb', 'forward', 'teapot', 256, 1, False),
     ('teapot 256, AA off, render_silhouettes forward',
-     'silhouettes', 'forward', 'teapot', 256, False),
+     'silhouettes', 'forward', 'teapot', 256, 1, False),
     ('teapot 256, AA on, render_rgbad forward',
-     'rgbad', 'forward', 'teapot', 256, True),
+     'rgbad', 'forward', 'teapot', 256, 1, True),
     ('teapot 256, AA on, render forward + backward',
-     'rgb', 'forward+backward', 'teapot', 256, True),
+     'rgb', 'forward+backward', 'teapot', 256, 1, True),
+    ('teapot 256, AA on, render_silhouettes forward + backward',
+     'silhouettes', 'forward+backward', 'teapot', 256, 1, True),
     ('teapot 256, AA off, render forward + backward',
-     'rgb', 'forward+backward', 'teapot', 256, False),
+     'rgb', 'forward+backward', 'teapot', 256, 1, False),
+    ('teapot 1024, AA on, render forward + backward',
+     'rgb', 'forward+backward', 'teapot', 1024, 1, True),
     ('sphere8 256, AA on, render_rgbad forward',
-     'rgbad', 'forward', 'sphere8', 256, True),
+     'rgbad', 'forward', 'sphere8', 256, 1, True),
     ('sphere80 256, AA on, render_rgbad forward',
-     'rgbad', 'forward', 'sphere80', 256, True),
+     'rgbad', 'forward', 'sphere80', 256, 1, True),
+    ('example 2 (squared silhouette error), 256, forward + backward',
+     'example2-sqerr', 'forward+backward', 'teapot', 256, 1, True),
+    ('example 2 scene, IoU loss, 256, forward + backward',
+     'example2-iou', 'forward+backward', 'teapot', 256, 1, True),
+    ('reconstruction training step (batch 16, 64 px, two views)',
+     'recon-step', 'forward+backward', 'template', 64, 16, True),
+    ('reconstruction step, its renderer part alone',
+     'recon-renderer', 'forward+backward', 'template', 64, 16, True),
 ]
 
 
@@ -51,14 +64,14 @@ def run_cases(smoke=False):
 
     device = sweep.Device('cpu', numpy)
     results = {}
-    for name, mode, pass_, mesh, size, anti_aliasing in CASES:
+    for name, mode, pass_, mesh, size, batch, anti_aliasing in CASES:
         if smoke:
-            if mesh != 'teapot':
+            if mesh != 'teapot' or size > 256:
                 continue
             size = 32
         run = sweep.renderer_workload(sweep.Config(
-            'cpu', sweep.OURS, mode, pass_, mesh, size, 1, anti_aliasing),
-            device)
+            'cpu', sweep.OURS, mode, pass_, mesh, size, batch,
+            anti_aliasing), device)
         calls = 1 if smoke else 3 if pass_ != sweep.FORWARD else 10
         for _ in range(1 if smoke else 2):
             run()

@@ -79,10 +79,21 @@ def teapot():
     return nr.load_obj(TEAPOT)
 
 
+def template():
+    """The reconstruction's template, data/sphere_642.obj (642 vertices,
+    1,280 faces), as load_obj reads it without normalisation."""
+    import neural_renderer as nr
+    return nr.load_obj(os.path.join(DATA, 'sphere_642.obj'),
+                       normalization=False)
+
+
 def mesh(name):
-    """'teapot' or 'sphere<n>' (geodesic sphere of frequency n)."""
+    """'teapot', 'template' (the reconstruction's) or 'sphere<n>'
+    (geodesic sphere of frequency n)."""
     if name == 'teapot':
         return teapot()
+    if name == 'template':
+        return template()
     if name.startswith('sphere'):
         return geodesic_sphere(int(name[len('sphere'):]))
     raise ValueError('unknown mesh {!r}'.format(name))
@@ -91,4 +102,6 @@ def mesh(name):
 def num_faces(name):
     if name == 'teapot':
         return len(teapot()[1])
+    if name == 'template':
+        return len(template()[1])
     return 20 * int(name[len('sphere'):]) ** 2

@@ -79,6 +79,7 @@ import chainer.functions as F  # noqa: E402
 import neural_renderer as nr  # noqa: E402
 
 import deodr_bench  # noqa: E402
+import losses  # noqa: E402
 import meshes  # noqa: E402
 import per_pixel  # noqa: E402
 
@@ -87,7 +88,7 @@ PER_PIXEL = 'per-pixel (original)'
 DEODR = 'deodr'
 IMPLEMENTATIONS = (OURS, PER_PIXEL, DEODR)
 IMPLEMENTATION_KEYS = {'ours': OURS, 'per-pixel': PER_PIXEL, 'deodr': DEODR}
-MODES = ('rgbad', 'rgb', 'silhouettes', 'depth', 'raster')
+MODES = ('rgbad', 'rgb', 'silhouettes', 'depth', 'raster') + losses.MODES
 FORWARD = 'forward'
 BACKWARD = 'forward+backward'
 EYE = (2.732, 30, 45)  # distance, elevation, azimuth (degrees)
@@ -162,6 +163,12 @@ def plan(args, device):
             [32], [1], (True,))
         add('large', OURS, [('rgbad', FORWARD)], ['sphere20'], [64], [1],
             (True,))
+        add('losses', OURS, [('example2-sqerr', BACKWARD),
+                             ('example2-iou', BACKWARD)], ['teapot'], [32],
+            [1], (True,))
+        add('losses', OURS, [('recon-step', BACKWARD),
+                             ('recon-renderer', BACKWARD)], ['template'],
+            [32], [2], (True,))
         return entries
 
     quick = args.quick
@@ -172,6 +179,16 @@ def plan(args, device):
     if device == 'cpu':
         add('baseline', DEODR, deodr_modes, ['teapot'], [256], [1],
             (True, False))
+
+    # The losses the examples train with (benchmarks/losses.py): example 2
+    # at its 256 px, the reconstruction's training step at train.py's
+    # defaults (batch 16, 64 px, two views) and its renderer part alone.
+    add('losses', OURS, [('example2-sqerr', BACKWARD),
+                         ('example2-iou', BACKWARD)], ['teapot'], [256], [1],
+        (True,))
+    add('losses', OURS, [('recon-step', BACKWARD),
+                         ('recon-renderer', BACKWARD)], ['template'], [64],
+        [16], (True,))
 
     # Image size.
     sizes = [64, 256, 1024] if quick else [64, 128, 256, 512, 1024]
@@ -334,6 +351,9 @@ def _render(renderer, mode, vertices, faces, textures):
 def renderer_workload(config, device):
     """The callable timed for ours / per-pixel (original)."""
     xp = device.xp
+    if config.mode in losses.MODES:
+        return losses.workload(config.mode, config.size, config.batch,
+                               config.aa, xp, device.sync)
     renderer = _renderer(config)
     vertices, faces, textures = _inputs(config, xp)
     original = config.implementation == PER_PIXEL
@@ -689,6 +709,7 @@ GROUP_TITLES = collections.OrderedDict([
     ('batch', 'Batch: teapot, anti-aliasing on'),
     ('scaling', 'Scaling: 100x more faces over the same screen area'),
     ('large', 'Large combinations'),
+    ('losses', 'Losses people train with (benchmarks/losses.py)'),
 ])
 
 
@@ -730,8 +751,27 @@ def write_markdown(path, rows, info, command, agreement):
                           r['peak_device_mib'],
                           '; '.join(filter(None, [status, r['note']]))])
         lines += _md_table(header, table)
+        if group == 'losses':
+            lines += renderer_shares(group_rows)
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
+
+
+def renderer_shares(rows):
+    """Lines giving the renderer's share of the reconstruction's training
+    step, per device (recon-renderer's time over recon-step's)."""
+    lines = []
+    for device in ('cpu', 'gpu'):
+        step = _ms(_find(rows, device=device, mode='recon-step'))
+        part = _ms(_find(rows, device=device, mode='recon-renderer'))
+        if step and part is not None:
+            lines.append('')
+            lines.append('{}: the renderer (forward + backward of the 4B '
+                         'silhouettes and the IoU loss) takes {:.0f}% of the '
+                         'reconstruction training step ({:.3g} of {:.3g} '
+                         'ms).'.format(device.upper(), 100 * part / step,
+                                       part, step))
+    return lines
 
 
 def deodr_agreement(size=64):

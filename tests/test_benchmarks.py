@@ -188,6 +188,11 @@ def test_smoke_sweep_writes_tables(tmp_path):
     else:
         assert all(r['status'].startswith('skipped (deodr')
                    for r in deodr_rows)
+    # The losses people train with: example 2's two losses, the
+    # reconstruction's step and its renderer part, with the share line.
+    losses = {r['mode'] for r in ok if 'losses' in r['groups']}
+    assert losses == {'example2-sqerr', 'example2-iou', 'recon-step',
+                      'recon-renderer'}
     # Memory of ours was measured.
     assert all(float(r['peak_host_mib']) >= 0 for r in ok
                if r['implementation'] == 'ours')
@@ -206,6 +211,8 @@ def test_smoke_sweep_writes_tables(tmp_path):
     for title in sweep.GROUP_TITLES.values():
         assert '## ' + title in markdown
     assert '| device | implementation | mode | pass |' in markdown
+    assert 'CPU: the renderer (forward + backward of the 4B silhouettes' \
+        in markdown
 
 
 def test_sweep_plan_covers_the_issue_axes():
@@ -248,8 +255,8 @@ def test_before_after_compares_two_checkouts():
         [sys.executable, script, root, root, '--rounds', '1', '--smoke'],
         universal_newlines=True)
     rows = [line for line in output.splitlines()
-            if line.startswith('| teapot')]
-    assert len(rows) == 5
+            if line.startswith('| teapot') or line.startswith('| example 2')]
+    assert len(rows) == 8
     for row in rows:
         before, after, ratio = [cell.strip() for cell in
                                 row.strip('|').split('|')[1:]]
