@@ -17,7 +17,9 @@ keeps alive; when the last view dies, the block returns to the pool (a
 exactly their size, which is what a training loop asks for call after
 call. Free blocks beyond ``limit`` bytes are released, largest first;
 ``free_all_blocks()`` releases them all and ``set_limit(0)`` turns pooling
-off. Buffers below ``MIN_POOLED_BYTES`` come from NumPy directly.
+off (as does the environment variable NR_HOST_POOL_LIMIT=0 at import; it
+takes any limit in bytes). Buffers below ``MIN_POOLED_BYTES`` come from
+NumPy directly.
 
 CuPy arrays are never pooled here (``empty(xp, ...)`` with ``xp`` CuPy
 allocates from CuPy's own pool).
@@ -31,6 +33,22 @@ import numpy
 
 MIN_POOLED_BYTES = 64 << 10
 DEFAULT_LIMIT = 256 << 20
+# Overrides DEFAULT_LIMIT (bytes; 0 turns pooling off), read at import.
+LIMIT_VARIABLE = 'NR_HOST_POOL_LIMIT'
+
+
+def _limit_from_environment():
+    value = os.environ.get(LIMIT_VARIABLE)
+    if value is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise ValueError('{}: expected bytes >= 0, got {!r}'.format(
+            LIMIT_VARIABLE, value))
+    return limit
 
 
 class HostMemoryPool(object):
@@ -120,7 +138,7 @@ class HostMemoryPool(object):
         self._lock = threading.Lock()
 
 
-_POOL = HostMemoryPool()
+_POOL = HostMemoryPool(_limit_from_environment())
 if hasattr(os, 'register_at_fork'):
     os.register_at_fork(after_in_child=_POOL._after_fork_in_child)
 

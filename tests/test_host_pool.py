@@ -118,3 +118,23 @@ def _teapot():
     path = os.path.join(os.path.dirname(__file__), '..', 'data',
                         'teapot.obj')
     return nr.load_obj(path)
+
+
+def test_the_limit_variable_sets_the_pool_limit():
+    import os
+    import subprocess
+    import sys
+    script = ('import neural_renderer as nr; '
+              'print(nr.get_host_memory_pool().get_limit())')
+
+    def limit(value):
+        env = dict(os.environ, NR_HOST_POOL_LIMIT=value)
+        return subprocess.run([sys.executable, '-c', script], env=env,
+                              capture_output=True, text=True)
+
+    assert limit('0').stdout.strip() == '0'
+    assert limit('1048576').stdout.strip() == '1048576'
+    for bad in ('-1', 'lots'):
+        result = limit(bad)
+        assert result.returncode != 0
+        assert 'NR_HOST_POOL_LIMIT: expected bytes >= 0' in result.stderr
