@@ -40,3 +40,26 @@ def test_gradient_check(xp):
 def test_odd_sizes_are_rejected(xp):
     with pytest.raises(chainer.utils.type_check.InvalidType):
         average_2x2(xp.zeros((3, 5), numpy.float32))
+
+
+def test_only_the_kernels_dtypes_are_accepted(xp):
+    with pytest.raises(chainer.utils.type_check.InvalidType,
+                       match='float32, float64'):
+        average_2x2(xp.zeros((4, 4), numpy.float16))
+
+
+def test_equals_the_four_term_sum_bitwise(xp):
+    # (((x00 + x10) + x01) + x11) / 4, the order resolve_pixels averages
+    # in (the forward-only path): the two paths give the same bits.
+    rng = numpy.random.RandomState(2)
+    x = rng.randn(3, 2, 8, 6).astype(numpy.float32)
+    expected = (((x[..., 0::2, 0::2] + x[..., 1::2, 0::2]) +
+                 x[..., 0::2, 1::2]) + x[..., 1::2, 1::2]) * numpy.float32(
+                     0.25)
+    y = to_cpu(average_2x2(xp.asarray(x)).array)
+    assert y.tobytes() == expected.tobytes()
+    gy = rng.randn(3, 2, 4, 3).astype(numpy.float32)
+    v = chainer.Variable(xp.asarray(x))
+    F.sum(average_2x2(v) * xp.asarray(gy)).backward()
+    assert to_cpu(v.grad).tobytes() == numpy.repeat(numpy.repeat(
+        gy * numpy.float32(0.25), 2, -2), 2, -1).tobytes()
