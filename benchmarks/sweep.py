@@ -771,8 +771,9 @@ def renderer_shares(rows):
         part = _ms(_find(rows, device=device, mode='recon-renderer'))
         if step and part is not None:
             lines.append('')
-            lines.append('{}: the renderer (forward + backward of the 4B '
-                         'silhouettes and the IoU loss) takes {:.0f}% of the '
+            lines.append('{}: the renderer (forward + backward of the '
+                         'silhouettes, two meshes x two cameras per '
+                         'object, and the IoU loss) takes {:.0f}% of the '
                          'reconstruction training step ({:.3g} of {:.3g} '
                          'ms).'.format(device.upper(), 100 * part / step,
                                        part, step))
