@@ -1,25 +1,26 @@
 """A memory pool for the CPU (NumPy) buffers of the rasterizer.
 
 Why: every forward + backward allocates some 20 MB of image-sized buffers
-at 256 x 256 with anti-aliasing (z-buffer, face index, maps, gradients, the
-edge planes). glibc serves buffers that size with fresh pages, mmap'ed or
-from heap memory it returned to the system when the previous call freed
-its buffers, and the kernel that first writes one then takes a page fault
-and the system zeroes a page every 4 KiB: a fifth of the time of a CPU
-forward + backward at 256 px (benchmarks/README.md, "Measurements behind
-the code"). CuPy avoids the same cost on the GPU with its memory pool; this
-is the host counterpart, for the package's own buffers only.
+at 256 x 256 with anti-aliasing (face index, maps, gradients, the edge
+planes). glibc serves buffers that size with fresh pages, mmap'ed or from
+heap memory it returned to the system when the previous call freed its
+buffers, and the kernel that first writes one then takes a page fault and
+the system zeroes a page every 4 KiB: a fifth to a quarter of the time of
+a CPU forward + backward at 256 px (benchmarks/README.md, "Measurements
+behind the code"). CuPy avoids the same cost on the GPU with its memory
+pool; this is the host counterpart, for the package's own buffers only.
 
 How: ``empty`` hands out an array over a block of the pool. The array's
 memory is exported through a ctypes object that every view of the array
 keeps alive; when the last view dies, the block returns to the pool (a
-``weakref.finalize`` on the exporter). Blocks are reused for requests of
-exactly their size, which is what a training loop asks for call after
-call. Free blocks beyond ``limit`` bytes are released, largest first;
+``weakref.finalize`` on the exporter). A request takes a free block of
+exactly its size, which is what a training loop asks for call after call.
+Free blocks beyond ``limit`` bytes are released, largest first;
 ``free_all_blocks()`` releases them all and ``set_limit(0)`` turns pooling
 off (as does the environment variable NR_HOST_POOL_LIMIT=0 at import; it
 takes any limit in bytes). Buffers below ``MIN_POOLED_BYTES`` come from
-NumPy directly.
+NumPy directly. The z-buffer is not pooled: it dies before the backward
+pass, whose buffers then reuse its memory.
 
 CuPy arrays are never pooled here (``empty(xp, ...)`` with ``xp`` CuPy
 allocates from CuPy's own pool).
@@ -74,13 +75,13 @@ class HostMemoryPool(object):
             nbytes *= size
         if nbytes < MIN_POOLED_BYTES or self._limit <= 0:
             return numpy.empty(shape, dtype)
-        block = None
         with self._lock:
-            blocks = self._free.get(nbytes)
-            if blocks:
-                block = blocks.pop()
-                self._free_bytes -= nbytes
-            self._used_bytes += nbytes
+            block = self._take(nbytes)
+            if block is not None:
+                self._free_bytes -= block.nbytes
+                self._used_bytes += block.nbytes
+            else:
+                self._used_bytes += nbytes
         if block is None:
             block = numpy.empty(nbytes, numpy.uint8)
         # The exporter owns nothing; `block` stays alive in the finalizer's
@@ -89,6 +90,15 @@ class HostMemoryPool(object):
         finalizer = weakref.finalize(exporter, self._release, block)
         finalizer.atexit = False
         return numpy.frombuffer(exporter, dtype).reshape(shape)
+
+    def _take(self, nbytes):
+        blocks = self._free.get(nbytes)
+        if not blocks:
+            return None
+        block = blocks.pop()
+        if not blocks:
+            del self._free[nbytes]
+        return block
 
     def _release(self, block):
         with self._lock:

@@ -245,9 +245,8 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     batch_size, num_faces = faces.shape[:2]
     texture_size = 0 if textures is None else textures.shape[2]
     texture_faces = num_faces if textures is None else textures.shape[1]
-    zbuffer = _host_pool.empty(xp, (batch_size, height, width),
-                               numpy.uint64)
-    zbuffer.fill(_EMPTY_KEY)
+    zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
+                      dtype=numpy.uint64)
     _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,
                      faces=faces, num_faces=num_faces, height=height,
                      width=width, near=near, far=far, zbuffer=zbuffer)
@@ -362,9 +361,8 @@ def memory_estimate(batch_size, image_size, anti_aliasing=True,
 
     Per sample of the (2x with anti-aliasing) grid, forward: the z-buffer
     key (8 bytes), the face index (4) and the 2x maps (alpha, depth and, for
-    rgb, 3 colours); backward: the z-buffer's block (kept in the memory
-    pool), the face index, the 2x maps and their gradients, and the edge
-    scans' planes (``NR_*_PLANES`` of
+    rgb, 3 colours); backward: the face index, the 2x maps and their
+    gradients, and the edge scans' planes (``NR_*_PLANES`` of
     ``kernels/common.cuh``); with anti-aliasing, plus the averaged maps
     asked for and their gradients.
 
@@ -385,11 +383,7 @@ def memory_estimate(batch_size, image_size, anti_aliasing=True,
                                                           return_alpha)
     planes = (row_count + column_count * _launcher.edge_column_stride(
         height * scale) / (height * scale)) * itemsize
-    # The z-buffer's block (8 bytes a sample) stays in the memory pool while
-    # the backward pass runs; in float64 a gradient map of its size reuses
-    # it.
-    kept = 8 if itemsize != 8 else 0
-    backward = samples * (kept + 4 + 2 * maps * itemsize + planes)
+    backward = samples * (4 + 2 * maps * itemsize + planes)
     # With anti-aliasing, the averaged maps and their gradients on top.
     averaged = 2 * pixels * asked * itemsize if anti_aliasing else 0
     return int(max(forward, backward) + averaged)

@@ -92,11 +92,11 @@ def test_the_documented_memory_estimate_paths_resolve():
     module = importlib.import_module('neural_renderer.rasterize')
     for estimate in (nr.rasterize.memory_estimate, nr.memory_estimate):
         assert estimate is module.memory_estimate
-    # 47 bytes a float32 silhouette sample (README), 4 samples a pixel.
+    # 39 bytes a float32 silhouette sample (README), 4 samples a pixel.
     assert nr.rasterize.memory_estimate(
         1, 64, anti_aliasing=True, dtype=numpy.float32, return_rgb=False,
         return_alpha=True, return_depth=False, differentiable=True) == \
-        pytest.approx(47 * 4 * 64 * 64, rel=0.05)
+        pytest.approx(39 * 4 * 64 * 64, rel=0.05)
 
 
 # -- memory (audit issue 25, item 6) ----------------------------------------

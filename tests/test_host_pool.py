@@ -39,6 +39,19 @@ def test_a_block_returns_when_its_last_view_dies():
         (SIZE // 2,)
 
 
+def test_a_block_serves_only_requests_of_its_size():
+    pool = HostMemoryPool()
+    big = pool.empty(2 * SIZE, numpy.float32)
+    address = big.ctypes.data
+    del big
+    gc.collect()
+    smaller = pool.empty(SIZE, numpy.float32)
+    assert smaller.ctypes.data != address
+    assert pool.free_bytes() == 2 * MIN_POOLED_BYTES
+    same = pool.empty((2, SIZE), numpy.float32)
+    assert same.ctypes.data == address and pool.free_bytes() == 0
+
+
 def test_small_requests_and_a_zero_limit_are_not_pooled():
     pool = HostMemoryPool()
     small = pool.empty(SIZE // 2, numpy.float32)

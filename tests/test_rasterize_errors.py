@@ -156,7 +156,7 @@ def test_memory_estimate_covers_the_measured_peak(dtype, anti_aliasing,
 def test_memory_check_counts_the_backward_pass(monkeypatch):
     # With 64 MiB left, a silhouette of 1024 x 1024 (2048^2 samples) fits
     # for a forward pass alone (12 bytes a sample, 48 MiB) but not with
-    # its backward pass (about 47 bytes a sample): refused before anything
+    # its backward pass (about 39 bytes a sample): refused before anything
     # is allocated, naming image_size.
     rasterize_module = sys.modules['neural_renderer.rasterize']
     monkeypatch.setattr(rasterize_module, '_available_host_memory',
@@ -164,7 +164,7 @@ def test_memory_check_counts_the_backward_pass(monkeypatch):
     alpha = nr.rasterize_silhouettes(GOOD, 1024)  # no graph: fits
     assert alpha.shape == (1, 1024, 1024)
     with pytest.raises(ValueError, match='image_size 1024x1024 .* needs '
-                                         'about 0.2 GiB'):
+                                         'about 0.1 GiB'):
         nr.rasterize_silhouettes(chainer.Variable(GOOD), 1024)
 
 
