@@ -581,8 +581,10 @@ def machine():
                     break
     except OSError:
         pass
-    info['CPU'] = '{} ({} logical cores; OMP_NUM_THREADS={})'.format(
-        model, os.cpu_count(), os.environ.get('OMP_NUM_THREADS', 'unset'))
+    info['CPU'] = '{} ({} logical cores; OMP_NUM_THREADS={}; kernels: {} ' \
+        'build)'.format(model, os.cpu_count(),
+                        os.environ.get('OMP_NUM_THREADS', 'unset'),
+                        _cpu_kernel_build())
     cupy, reason = gpu_status()
     if cupy is None:
         info['GPU'] = 'none: GPU rows not measured ({})'.format(reason)
@@ -600,6 +602,20 @@ def machine():
     info['Software'] = ', '.join(versions)
     info['Date'] = datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     return info
+
+
+def _cpu_kernel_build():
+    from neural_renderer import _launcher
+    build = getattr(_launcher, 'cpu_kernel_build', None)
+    return build() if build is not None else 'baseline'
+
+
+def cpu_threads():
+    """The CPU kernels' thread count: $OMP_NUM_THREADS, else the cores."""
+    try:
+        return int(os.environ['OMP_NUM_THREADS'])
+    except (KeyError, ValueError):
+        return os.cpu_count()
 
 
 def load_average():
@@ -685,6 +701,34 @@ def targets(rows):
                                        'n/a' if ratio is None
                                        else '{:.2f}x'.format(ratio)),
                 verdict(None if ratio is None else ratio < 10)))
+    # Issue 26: forward + backward against DEODR's in the same run, and in
+    # milliseconds on two threads.
+    for mode in ('rgb', 'silhouettes'):
+        ours = _find(rows, device='cpu', implementation=OURS, mode=mode,
+                     anti_aliasing='on', **{'pass': BACKWARD}, **base)
+        dd = _find(rows, device='cpu', implementation=DEODR, mode=mode,
+                   anti_aliasing='on', **{'pass': BACKWARD}, **base)
+        a, b = _ms(ours), _ms(dd)
+        ratio = None if a is None or b is None else a / b
+        out.append(('CPU forward + backward ({}), AA on, at most 12x '
+                    'DEODR\'s ({} thread{})'.format(
+                        mode, cpu_threads(),
+                        '' if cpu_threads() == 1 else 's'),
+                    '{} vs DEODR {} = {}'.format(
+                        describe(ours, a), describe(dd, b),
+                        'n/a' if ratio is None else '{:.1f}x'.format(ratio)),
+                    verdict(None if ratio is None else ratio <= 12)))
+    two = cpu_threads() == 2
+    for size, limit in ((256, 10), (1024, 150)):
+        row = _find(rows, device='cpu', implementation=OURS, mode='rgb',
+                    anti_aliasing='on', mesh='teapot', image_size=size,
+                    batch=1, **{'pass': BACKWARD})
+        v = _ms(row)
+        out.append(('CPU forward + backward (rgb), AA on, {} px, <= {} ms on '
+                    'two threads'.format(size, limit),
+                    describe(row, v) + ('' if two else ' ({} threads)'.format(
+                        cpu_threads())),
+                    verdict(None if v is None or not two else v <= limit)))
     gfb = _find(rows, device='gpu', implementation=OURS, mode='rgb',
                 anti_aliasing='on', **{'pass': BACKWARD}, **base)
     v = _ms(gfb)
