@@ -726,8 +726,8 @@ def targets(rows):
         v = _ms(row)
         out.append(('CPU forward + backward (rgb), AA on, {} px, <= {} ms on '
                     'two threads'.format(size, limit),
-                    describe(row, v) + ('' if two else ' ({} threads)'.format(
-                        cpu_threads())),
+                    describe(row, v) + ('' if two else ' ({} thread{})'.format(
+                        cpu_threads(), '' if cpu_threads() == 1 else 's')),
                     verdict(None if v is None or not two else v <= limit)))
     gfb = _find(rows, device='gpu', implementation=OURS, mode='rgb',
                 anti_aliasing='on', **{'pass': BACKWARD}, **base)
@@ -770,7 +770,8 @@ def write_markdown(path, rows, info, command, agreement):
     lines += ['',
               'Times: median wall-clock ms of the timed runs after warm-up '
               '(`runs`). Peak memory (MiB): host = tracemalloc peak during '
-              'one untimed call; device = CuPy pool growth. `faces` = mesh '
+              'one untimed call, from an emptied host memory pool; device '
+              '= CuPy pool growth. `faces` = mesh '
               'faces (the renderer draws twice as many: fill_back). '
               'Modes: rgbad = rgb + alpha + depth from one pass; raster = '
               'the rasterization pass alone (z-buffer from screen-space '
