@@ -163,12 +163,3 @@ def empty(xp, shape, dtype):
     if xp is not numpy:
         return xp.empty(shape, dtype)
     return _POOL.empty(shape, dtype)
-
-
-def zeros(xp, shape, dtype):
-    """``xp.zeros(shape, dtype)``; for NumPy, from the host pool."""
-    if xp is not numpy:
-        return xp.zeros(shape, dtype)
-    array = _POOL.empty(shape, dtype)
-    array.fill(0)
-    return array

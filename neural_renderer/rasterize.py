@@ -171,12 +171,12 @@ class RasterizeFunction(function_node.FunctionNode):
         front_faces = num_faces // 2 if self.fill_back else num_faces
         source_weights = None if textures is None else self.source_weights
 
-        grad_faces = _host_pool.zeros(xp, faces.shape, dtype)
+        grad_faces = xp.zeros_like(faces)
         grad_textures = grad_light = None
         if textures is not None:
-            grad_textures = _host_pool.zeros(xp, textures.shape, dtype)
+            grad_textures = xp.zeros_like(textures)
         if light is not None:
-            grad_light = _host_pool.zeros(xp, light.shape, dtype)
+            grad_light = xp.zeros_like(light)
         with_rgb = grad_rgb is not None
         _launcher.launch(
             'backward_face_pixels', batch_size * texture_faces, dtype,
