@@ -18,6 +18,7 @@ from neural_renderer.look_at import look_at  # NOQA
 from neural_renderer.mesh import Mesh  # NOQA
 from neural_renderer.optimizers import Adam  # NOQA
 from neural_renderer.perspective import perspective  # NOQA
+from neural_renderer.projection import projection  # NOQA
 from neural_renderer.rasterize import memory_estimate  # NOQA
 from neural_renderer.rasterize import Rasterize  # NOQA
 from neural_renderer.rasterize import rasterize  # NOQA
