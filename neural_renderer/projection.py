@@ -143,9 +143,10 @@ def calibrated_screen(camera, K, dist_coeffs=None, orig_size=1024,
     K = _batch('K', K, batch_size, (3, 3))
     k_array = _checks.unwrap(K)
     # The 2 x 2 block maps (x'', y'') to (u, v): singular, the image of every
-    # point collapses onto a line.
-    det = k_array[:, 0, 0] * k_array[:, 1, 1] - \
-        k_array[:, 0, 1] * k_array[:, 1, 0]
+    # point collapses onto a line. (In float64: a float32 product of long
+    # focal lengths may overflow.)
+    k64 = k_array.astype(numpy.float64)
+    det = k64[:, 0, 0] * k64[:, 1, 1] - k64[:, 0, 1] * k64[:, 1, 0]
     if not bool((det != 0).all()):
         raise ValueError('K: expected intrinsics with K[0, 0] K[1, 1] - '
                          'K[0, 1] K[1, 0] != 0 (focal lengths), got a '
@@ -154,6 +155,15 @@ def calibrated_screen(camera, K, dist_coeffs=None, orig_size=1024,
     if k_array.dtype != dtype:
         raise TypeError('K: expected the dtype of vertices ({}), got '
                         '{}'.format(dtype, k_array.dtype))
+    # Overflow gives inf, which the renderer reports naming the camera;
+    # NumPy's warnings about it would only repeat that.
+    with numpy.errstate(over='ignore', invalid='ignore'):
+        return _distort_and_map(camera, K, dist_coeffs, batch_size, dtype,
+                                height, width, eps)
+
+
+def _distort_and_map(camera, K, dist_coeffs, batch_size, dtype, height,
+                     width, eps):
     x, y, z = (camera[:, :, i] for i in range(3))
     x_ = x / (z + dtype.type(eps))
     y_ = y / (z + dtype.type(eps))

@@ -16,6 +16,8 @@ from neural_renderer.look import look
 from neural_renderer.look_at import check_camera_vectors
 from neural_renderer.look_at import look_at
 from neural_renderer.perspective import perspective
+from neural_renderer.projection import calibrated_camera
+from neural_renderer.projection import calibrated_screen
 from neural_renderer.rasterize import _available_memory
 from neural_renderer.rasterize import _background
 from neural_renderer.rasterize import _MEMORY_CHECK_THRESHOLD
@@ -29,14 +31,18 @@ from neural_renderer.vertices_to_faces import vertices_to_faces
 # transform for any value other than 'look_at' and 'look', so that a typo
 # ('lookat') silently drew the mesh untransformed; here no view transform
 # is asked for explicitly with None or 'none', and anything else is an error.
-CAMERA_MODES = ('look_at', 'look', 'none', None)
+CAMERA_MODES = ('look_at', 'look', 'projection', 'none', None)
 
 # The settings the render methods read: the silhouette and depth methods
 # read GEOMETRY_SETTINGS, render, render_rgbad and __call__ all of them.
 GEOMETRY_SETTINGS = frozenset((
     'image_size', 'anti_aliasing', 'background_color', 'fill_back',
     'perspective', 'viewing_angle', 'eye', 'camera_mode',
-    'camera_direction', 'near', 'far'))
+    'camera_direction', 'near', 'far', 'K', 'R', 't', 'dist_coeffs',
+    'orig_size'))
+# The calibrated camera of camera_mode 'projection': attributes that render
+# calls may override with keyword arguments of the same names (the port's).
+PROJECTION_SETTINGS = ('K', 'R', 't', 'dist_coeffs', 'orig_size')
 LIGHT_SETTINGS = frozenset((
     'light_intensity_ambient', 'light_intensity_directional',
     'light_color_ambient', 'light_color_directional', 'light_direction'))
@@ -95,8 +101,14 @@ class Renderer(chainer.Link):
     """Renders meshes with the original package's pipeline and defaults.
 
     Pipeline: fill_back -> lighting (world space) -> camera (``look_at`` /
-    ``look`` / none) -> projection (perspective, or none when ``perspective``
-    is False) -> ``vertices_to_faces`` -> ``rasterize_rgbad``.
+    ``look`` / calibrated R, t / none) -> projection (perspective, or none
+    when ``perspective`` is False; K and distortion in 'projection' mode)
+    -> ``vertices_to_faces`` -> ``rasterize_rgbad``.
+
+    The constructor takes the PyTorch port's keywords and defaults (image_size
+    to light_direction below), except that ``camera_mode`` defaults to the
+    original's 'look_at'; ``eye`` starts where the original puts it for
+    ``viewing_angle``.
 
     Attributes (all may be changed between calls; ``eye`` may be a list, an
     array [3] or [B, 3], or a ``chainer.Parameter`` to optimise the camera):
@@ -107,10 +119,16 @@ class Renderer(chainer.Link):
         (bool), perspective (bool), viewing_angle (degrees in (0, 90), half
         field of view; a number or an array/Variable [B]), eye,
         camera_mode ('look_at': look at the origin from ``eye``; 'look':
-        look along ``camera_direction`` from ``eye``; None or 'none': no
-        view transform, the vertices are already in camera coordinates.
+        look along ``camera_direction`` from ``eye``; 'projection': the
+        PyTorch port's calibrated camera, K, R, t, dist_coeffs and
+        orig_size, see :func:`neural_renderer.projection`; None or 'none':
+        no view transform, the vertices are already in camera coordinates.
         Any other value is a ValueError: the original package treated
         every other value as 'none'), camera_direction ([3], for 'look'),
+        K ([B or 1, 3, 3]), R ([B or 1, 3, 3]), t ([B or 1, 1, 3] or
+        [B, 3]), dist_coeffs ([B or 1, 5] or None), orig_size (S or
+        (height, width) of the calibrated image; 1024 by default, as the
+        port's),
         near, far, light_intensity_ambient, light_intensity_directional,
         light_color_ambient, light_color_directional, light_direction,
         rasterizer_eps (positive: the gradient's eps for ``render``,
@@ -142,30 +160,49 @@ class Renderer(chainer.Link):
     not tracked.
     """
 
-    def __init__(self):
+    def __init__(self, image_size=256, anti_aliasing=True,
+                 background_color=(0, 0, 0), fill_back=True,
+                 camera_mode='look_at', K=None, R=None, t=None,
+                 dist_coeffs=None, orig_size=1024, perspective=True,
+                 viewing_angle=30, camera_direction=(0, 0, 1), near=0.1,
+                 far=100, light_intensity_ambient=0.5,
+                 light_intensity_directional=0.5,
+                 light_color_ambient=(1, 1, 1),
+                 light_color_directional=(1, 1, 1),
+                 light_direction=(0, 1, 0)):
         super(Renderer, self).__init__()
         # rendering
-        self.image_size = 256
-        self.anti_aliasing = True
-        self.background_color = [0, 0, 0]
-        self.fill_back = True
+        self.image_size = image_size
+        self.anti_aliasing = anti_aliasing
+        self.background_color = list(background_color)
+        self.fill_back = fill_back
 
         # camera
-        self.perspective = True
-        self.viewing_angle = 30
-        self.eye = [0, 0, -(1. / math.tan(math.radians(self.viewing_angle))
-                            + 1)]
-        self.camera_mode = 'look_at'
-        self.camera_direction = [0, 0, 1]
-        self.near = 0.1
-        self.far = 100
+        self.perspective = perspective
+        self.viewing_angle = viewing_angle
+        # As the original (and the port): the eye at the distance where the
+        # unit cube fills the view.
+        angle = viewing_angle if isinstance(viewing_angle, numbers.Real) \
+            and 0 < viewing_angle < 90 else 30
+        self.eye = [0, 0, -(1. / math.tan(math.radians(angle)) + 1)]
+        self.camera_mode = camera_mode
+        self.camera_direction = list(camera_direction)
+        self.near = near
+        self.far = far
+        # camera_mode 'projection' (the port's calibrated camera, see
+        # neural_renderer.projection).
+        self.K = K
+        self.R = R
+        self.t = t
+        self.dist_coeffs = dist_coeffs
+        self.orig_size = orig_size
 
         # light
-        self.light_intensity_ambient = 0.5
-        self.light_intensity_directional = 0.5
-        self.light_color_ambient = [1, 1, 1]  # white
-        self.light_color_directional = [1, 1, 1]  # white
-        self.light_direction = [0, 1, 0]  # up-to-down
+        self.light_intensity_ambient = light_intensity_ambient
+        self.light_intensity_directional = light_intensity_directional
+        self.light_color_ambient = list(light_color_ambient)  # white
+        self.light_color_directional = list(light_color_directional)
+        self.light_direction = list(light_direction)  # up-to-down
 
         # rasterization
         self.rasterizer_eps = 1e-3
@@ -296,6 +333,16 @@ class Renderer(chainer.Link):
     @staticmethod
     def _to_camera(settings, vertices):
         mode = settings['camera_mode']
+        if mode == 'projection':
+            missing = [name for name in ('K', 'R', 't')
+                       if settings[name] is None]
+            if missing:
+                raise ValueError(
+                    "Renderer.camera_mode 'projection' needs K, R and t "
+                    '(attributes, or arguments of the render call); {} '
+                    '{} None'.format(', '.join(missing),
+                                     'is' if len(missing) == 1 else 'are'))
+            return calibrated_camera(vertices, settings['R'], settings['t'])
         try:
             if mode == 'look_at':
                 return look_at(vertices, settings['eye'])
@@ -308,6 +355,10 @@ class Renderer(chainer.Link):
 
     @staticmethod
     def _project(settings, vertices):
+        if settings['camera_mode'] == 'projection':
+            return calibrated_screen(vertices, settings['K'],
+                                     settings['dist_coeffs'],
+                                     settings['orig_size'])
         if not settings['perspective']:
             return vertices
         height, width = image_shape(settings['image_size'])
@@ -551,6 +602,16 @@ class Renderer(chainer.Link):
         mode = settings['camera_mode']
         eye = numpy.asarray(cpu.send(_checks.unwrap(settings['eye'])))
         Renderer._check_camera_values(settings, camera)
+        if mode == 'projection':
+            raise ValueError(
+                'vertices: the calibrated camera (K, R, t, dist_coeffs) '
+                'gave NaN or inf screen coordinates for {} vertex(es) of the '
+                'drawn faces, e.g. vertex {} of batch item {} at camera '
+                'coordinates {}: check that they are small enough for {} '
+                'and the distortion coefficients moderate'.format(
+                    count, vertex, batch,
+                    numpy.array2string(point, precision=4),
+                    camera.dtype.name))
         if not numpy.isfinite(point).all():
             raise ValueError(
                 "Renderer.eye: the {!r} camera transform of the vertices "
@@ -616,15 +677,20 @@ class Renderer(chainer.Link):
             return_alpha, return_depth, eps, source_weights)
 
     def _render(self, vertices, faces, textures, return_rgb, return_alpha,
-                return_depth):
+                return_depth, camera=None):
         """The maps asked for (rasterize_rgbad's dict), with the settings
-        read once. The eps: rasterizer_eps with rgb, else DEFAULT_EPS."""
+        read once. The eps: rasterizer_eps with rgb, else DEFAULT_EPS.
+        ``camera``: the call's K, R, t, dist_coeffs, orig_size arguments;
+        those given (not None) replace the attributes."""
         if return_rgb:
             settings = self._settings(SETTINGS)
             eps = self._rasterizer_eps(settings)
         else:
             settings = self._settings(GEOMETRY_SETTINGS)
             eps = DEFAULT_EPS
+        for name, value in (camera or {}).items():
+            if value is not None:
+                settings[name] = value
         if self._is_empty(vertices, faces, textures if return_rgb else None):
             return self._background_maps(
                 settings, vertices, textures if return_rgb else None,
@@ -697,7 +763,8 @@ class Renderer(chainer.Link):
 
     # -- public API ---------------------------------------------------------
 
-    def render_rgbad(self, vertices, faces, textures):
+    def render_rgbad(self, vertices, faces, textures, K=None, R=None,
+                     t=None, dist_coeffs=None, orig_size=None):
         """rgb [B, 3, H, W], alpha [B, H, W] and depth [B, H, W] as a dict
         with keys 'rgb', 'alpha', 'depth', from one rasterization pass.
 
@@ -706,47 +773,66 @@ class Renderer(chainer.Link):
             faces: [B, F, 3] int32 vertex indices, counter-clockwise seen
                 from outside.
             textures: [B, F, T, T, T, 3] per-face texel cubes.
+            K, R, t, dist_coeffs, orig_size: for camera_mode 'projection',
+                the calibrated camera of this call (see
+                :func:`neural_renderer.projection`); those given replace
+                the attributes of the same names, as in the PyTorch port.
 
         Faces that cross the near or far plane are clipped to it in camera
         space (see :func:`neural_renderer.clip_faces`): their visible part
         is drawn, and gradients reach their vertices through the cut.
         """
-        return self._render(vertices, faces, textures, True, True, True)
+        return self._render(vertices, faces, textures, True, True, True,
+                            _camera(K, R, t, dist_coeffs, orig_size))
 
-    def __call__(self, vertices, faces, textures=None, mode=None):
+    def __call__(self, vertices, faces, textures=None, mode=None, K=None,
+                 R=None, t=None, dist_coeffs=None, orig_size=None):
         """Renders in one of the modes of the PyTorch port's ``forward``.
 
         mode None: (rgb, depth, alpha) from one pass; 'rgb': rgb;
-        'silhouettes': alpha; 'depth': depth.
+        'silhouettes': alpha; 'depth': depth. K, R, t, dist_coeffs,
+        orig_size: see :meth:`render_rgbad`.
         """
+        camera = dict(K=K, R=R, t=t, dist_coeffs=dist_coeffs,
+                      orig_size=orig_size)
         if mode is None:
-            out = self.render_rgbad(vertices, faces, textures)
+            out = self.render_rgbad(vertices, faces, textures, **camera)
             return out['rgb'], out['depth'], out['alpha']
         if mode == 'rgb':
-            return self.render(vertices, faces, textures)
+            return self.render(vertices, faces, textures, **camera)
         if mode == 'silhouettes':
-            return self.render_silhouettes(vertices, faces)
+            return self.render_silhouettes(vertices, faces, **camera)
         if mode == 'depth':
-            return self.render_depth(vertices, faces)
+            return self.render_depth(vertices, faces, **camera)
         raise ValueError("mode must be None, 'rgb', 'silhouettes' or "
                          "'depth', got {!r}".format(mode))
 
-    def render(self, vertices, faces, textures):
+    def render(self, vertices, faces, textures, K=None, R=None, t=None,
+               dist_coeffs=None, orig_size=None):
         """RGB images [B, 3, H, W] (see render_rgbad for the arguments).
         The gradient's eps is ``rasterizer_eps`` (1e-3 by default)."""
-        return self._render(vertices, faces, textures, True, False,
-                            False)['rgb']
+        return self._render(vertices, faces, textures, True, False, False,
+                            _camera(K, R, t, dist_coeffs, orig_size))['rgb']
 
-    def render_silhouettes(self, vertices, faces):
+    def render_silhouettes(self, vertices, faces, K=None, R=None, t=None,
+                           dist_coeffs=None, orig_size=None):
         """Silhouettes (alpha) [B, H, W] of meshes vertices [B, V, 3],
-        faces [B, F, 3]. The gradient's eps is ``DEFAULT_EPS`` (1e-4), not
-        ``rasterizer_eps``, as in the original package."""
-        return self._render(vertices, faces, None, False, True,
-                            False)['alpha']
+        faces [B, F, 3] (K ... orig_size: see render_rgbad). The gradient's
+        eps is ``DEFAULT_EPS`` (1e-4), not ``rasterizer_eps``, as in the
+        original package."""
+        return self._render(vertices, faces, None, False, True, False,
+                            _camera(K, R, t, dist_coeffs,
+                                    orig_size))['alpha']
 
-    def render_depth(self, vertices, faces):
-        """Depth images [B, H, W] (``far`` on the background). Depth has an
-        exact gradient; eps (``DEFAULT_EPS``, as in the original) plays no
-        part in it."""
-        return self._render(vertices, faces, None, False, False,
-                            True)['depth']
+    def render_depth(self, vertices, faces, K=None, R=None, t=None,
+                     dist_coeffs=None, orig_size=None):
+        """Depth images [B, H, W] (``far`` on the background; K ...
+        orig_size: see render_rgbad). Depth has an exact gradient; eps
+        (``DEFAULT_EPS``, as in the original) plays no part in it."""
+        return self._render(vertices, faces, None, False, False, True,
+                            _camera(K, R, t, dist_coeffs,
+                                    orig_size))['depth']
+
+
+def _camera(K, R, t, dist_coeffs, orig_size):
+    return dict(zip(PROJECTION_SETTINGS, (K, R, t, dist_coeffs, orig_size)))

@@ -327,7 +327,8 @@ def test_camera_mode_values(xp):
                                                                 faces)
     message = str(info.value)
     assert 'camera_mode' in message and "'lookat'" in message
-    for accepted in ("'look_at'", "'look'", "'none'", 'None'):
+    for accepted in ("'look_at'", "'look'", "'projection'", "'none'",
+                     'None'):
         assert accepted in message
     # None and 'none': no view transform (the mesh moved in front).
     moved = vertices + xp.asarray([0, 0, 3], 'f')
@@ -335,7 +336,8 @@ def test_camera_mode_values(xp):
         moved, faces).array) for mode in (None, 'none')]
     numpy.testing.assert_array_equal(images[0], images[1])
     assert images[0].sum() > 0
-    assert nr.renderer.CAMERA_MODES == ('look_at', 'look', 'none', None)
+    assert nr.renderer.CAMERA_MODES == (
+        'look_at', 'look', 'projection', 'none', None)
 
 
 def test_vertex_at_camera_depth_is_clipped(xp):
