@@ -192,19 +192,46 @@ def test_arguments_win_and_one_camera_serves_the_batch(xp):
     assert to_cpu(other.array).sum() < to_cpu(one.array).sum()
 
 
-def test_rgb_is_lit_in_world_space():
-    # The light does not move with the camera: a rotation of the world and
-    # the camera together changes nothing but the light.
-    height, width = 16, 16
+def test_a_calibrated_copy_of_the_look_at_camera_renders_the_same(xp):
+    # K, R, t written for the original's look_at + perspective camera give
+    # the same images, colours included: the light is computed in world
+    # space, before either camera.
+    size = 24
     vertices, faces = teapot()
-    textures = numpy.ones((1, faces.shape[0], 2, 2, 2, 3))
-    renderer = projection_renderer(height, width)
-    lit = renderer.render(vertices[None], faces[None], textures).array
-    renderer.light_intensity_directional = 0
-    flat = renderer.render(vertices[None], faces[None], textures).array
-    assert numpy.isfinite(lit).all() and (lit != flat).any()
-    alpha = renderer.render_silhouettes(vertices[None], faces[None]).array
-    numpy.testing.assert_allclose(flat[:, 0], 0.5 * alpha)
+    rng = numpy.random.RandomState(0)
+    textures = rng.uniform(0, 1, (1, faces.shape[0], 2, 2, 2, 3))
+    eye = numpy.asarray(nr.get_points_from_angles(2.732, 30, 45))
+    z = -eye / numpy.linalg.norm(eye)
+    x = numpy.cross([0, 1, 0], z)
+    x /= numpy.linalg.norm(x)
+    y = numpy.cross(z, x)
+    R = numpy.stack([x, -y, z])  # OpenCV's y runs down
+    t = -R @ eye
+    f = size / 2 / math.tan(math.radians(30))
+    K = numpy.array([[f, 0, size / 2], [0, f, size / 2], [0, 0, 1]])
+    args = [xp.asarray(a) for a in (vertices[None], faces[None], textures)]
+    look_at = nr.Renderer(image_size=size)
+    look_at.eye = eye
+    calibrated = nr.Renderer(image_size=size, camera_mode='projection',
+                             K=xp.asarray(K[None]), R=xp.asarray(R[None]),
+                             t=xp.asarray(t[None]), orig_size=size)
+    for a, b in zip(look_at(*args), calibrated(*args)):
+        numpy.testing.assert_allclose(to_cpu(a.array), to_cpu(b.array),
+                                      atol=1e-9)
+    assert to_cpu(look_at.render_silhouettes(*args[:2]).array).sum() > 50
+
+
+def test_far_clipping_in_projection_mode():
+    height, width = 20, 24
+    vertices, faces = teapot()
+    K, R, t = camera(height, width)
+    renderer = projection_renderer(height, width, far=3.1)
+    alpha = renderer.render_silhouettes(vertices[None], faces[None]).array[0]
+    hit, _ = ray_cast(vertices, faces, K, R, t, height, width, far=3.1)
+    full, _ = ray_cast(vertices, faces, K, R, t, height, width)
+    # (The ray caster keeps the nearest hit in range, as the z-buffer.)
+    assert (alpha.astype(bool) != hit).sum() <= 2 and hit.sum() < \
+        full.sum()
 
 
 def test_fitting_recovers_the_translation():
