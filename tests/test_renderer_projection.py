@@ -130,15 +130,17 @@ def test_silhouette_and_depth_match_a_ray_caster(height, width):
     numpy.testing.assert_allclose(depth[both], expected[both], rtol=1e-7)
 
 
-def test_near_clipping_in_projection_mode():
-    # The near plane cuts through the teapot: only what lies beyond it is
-    # drawn, as the ray caster sees it.
+@pytest.mark.parametrize('planes', [dict(near=2.95), dict(far=3.1)])
+def test_clipping_in_projection_mode(planes):
+    # A plane cuts through the teapot: only what lies between near and far
+    # is drawn, as the ray caster (nearest hit in range, as the z-buffer)
+    # sees it.
     height, width = 20, 24
     vertices, faces = teapot()
     K, R, t = camera(height, width)
-    renderer = projection_renderer(height, width, near=2.95)
+    renderer = projection_renderer(height, width, **planes)
     alpha = renderer.render_silhouettes(vertices[None], faces[None]).array[0]
-    hit, _ = ray_cast(vertices, faces, K, R, t, height, width, near=2.95)
+    hit, _ = ray_cast(vertices, faces, K, R, t, height, width, **planes)
     full, _ = ray_cast(vertices, faces, K, R, t, height, width)
     assert hit.sum() < full.sum()
     assert (alpha.astype(bool) != hit).sum() <= 2
@@ -219,19 +221,6 @@ def test_a_calibrated_copy_of_the_look_at_camera_renders_the_same(xp):
         numpy.testing.assert_allclose(to_cpu(a.array), to_cpu(b.array),
                                       atol=1e-9)
     assert to_cpu(look_at.render_silhouettes(*args[:2]).array).sum() > 50
-
-
-def test_far_clipping_in_projection_mode():
-    height, width = 20, 24
-    vertices, faces = teapot()
-    K, R, t = camera(height, width)
-    renderer = projection_renderer(height, width, far=3.1)
-    alpha = renderer.render_silhouettes(vertices[None], faces[None]).array[0]
-    hit, _ = ray_cast(vertices, faces, K, R, t, height, width, far=3.1)
-    full, _ = ray_cast(vertices, faces, K, R, t, height, width)
-    # (The ray caster keeps the nearest hit in range, as the z-buffer.)
-    assert (alpha.astype(bool) != hit).sum() <= 2 and hit.sum() < \
-        full.sum()
 
 
 def test_fitting_recovers_the_translation():
