@@ -174,7 +174,7 @@ class Renderer(chainer.Link):
         # rendering
         self.image_size = image_size
         self.anti_aliasing = anti_aliasing
-        self.background_color = list(background_color)
+        self.background_color = _own(background_color)
         self.fill_back = fill_back
 
         # camera
@@ -186,7 +186,7 @@ class Renderer(chainer.Link):
             and 0 < viewing_angle < 90 else 30
         self.eye = [0, 0, -(1. / math.tan(math.radians(angle)) + 1)]
         self.camera_mode = camera_mode
-        self.camera_direction = list(camera_direction)
+        self.camera_direction = _own(camera_direction)
         self.near = near
         self.far = far
         # camera_mode 'projection' (the port's calibrated camera, see
@@ -200,9 +200,9 @@ class Renderer(chainer.Link):
         # light
         self.light_intensity_ambient = light_intensity_ambient
         self.light_intensity_directional = light_intensity_directional
-        self.light_color_ambient = list(light_color_ambient)  # white
-        self.light_color_directional = list(light_color_directional)
-        self.light_direction = list(light_direction)  # up-to-down
+        self.light_color_ambient = _own(light_color_ambient)  # white
+        self.light_color_directional = _own(light_color_directional)
+        self.light_direction = _own(light_direction)  # up-to-down
 
         # rasterization
         self.rasterizer_eps = 1e-3
@@ -832,6 +832,13 @@ class Renderer(chainer.Link):
         return self._render(vertices, faces, None, False, False, True,
                             _camera(K, R, t, dist_coeffs,
                                     orig_size))['depth']
+
+
+def _own(value):
+    """A constructor argument to keep: lists and tuples as new lists (the
+    original's attributes are lists; a default is never shared), arrays and
+    Variables as they are."""
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def _camera(K, R, t, dist_coeffs, orig_size):

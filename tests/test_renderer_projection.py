@@ -110,6 +110,12 @@ def test_the_keyword_constructor_takes_the_ports_names():
         -(1 / math.tan(math.radians(15)) + 1))
     renderer.near = 0.2  # still settable
     assert renderer.near == 0.2
+    # Defaults are not shared; arrays and Variables are kept as given.
+    default.background_color[0] = 1
+    assert nr.Renderer().background_color == [0, 0, 0]
+    direction = chainer.Variable(numpy.ones((2, 3), 'f'))
+    assert nr.Renderer(light_direction=direction).light_direction is \
+        direction
     with pytest.raises(TypeError, match='focal_length'):
         nr.Renderer(focal_length=3)
 
