@@ -25,6 +25,7 @@ pass, whose buffers then reuse its memory.
 CuPy arrays are never pooled here (``empty(xp, ...)`` with ``xp`` CuPy
 allocates from CuPy's own pool).
 """
+import collections
 import ctypes
 import os
 import threading
@@ -61,6 +62,11 @@ class HostMemoryPool(object):
         self._used_bytes = 0
         self._limit = int(limit)
         self._lock = threading.Lock()
+        # Blocks whose arrays died, not yet filed. The finalizer only
+        # appends here (atomic, no lock): it may run inside the garbage
+        # collector while this thread holds the lock, and taking the lock
+        # there would deadlock.
+        self._returned = collections.deque()
 
     def empty(self, shape, dtype):
         """An uninitialised C-contiguous NumPy array of ``shape`` and
@@ -76,6 +82,7 @@ class HostMemoryPool(object):
         if nbytes < MIN_POOLED_BYTES or self._limit <= 0:
             return numpy.empty(shape, dtype)
         with self._lock:
+            self._file_returned()
             block = self._take(nbytes)
             if block is not None:
                 self._free_bytes -= block.nbytes
@@ -101,11 +108,19 @@ class HostMemoryPool(object):
         return block
 
     def _release(self, block):
-        with self._lock:
+        self._returned.append(block)
+
+    def _file_returned(self):
+        # With the lock held.
+        while True:
+            try:
+                block = self._returned.popleft()
+            except IndexError:
+                break
             self._used_bytes -= block.nbytes
             self._free.setdefault(block.nbytes, []).append(block)
             self._free_bytes += block.nbytes
-            self._trim(self._limit)
+        self._trim(self._limit)
 
     def _trim(self, limit):
         # Largest blocks first: the fewest blocks freed for the bytes.
@@ -120,6 +135,7 @@ class HostMemoryPool(object):
     def free_all_blocks(self):
         """Releases every free block (blocks in use stay in use)."""
         with self._lock:
+            self._file_returned()
             self._trim(0)
 
     def set_limit(self, size):
@@ -130,18 +146,22 @@ class HostMemoryPool(object):
             raise ValueError('size: expected bytes >= 0, got {}'.format(size))
         with self._lock:
             self._limit = size
-            self._trim(size)
+            self._file_returned()
 
     def get_limit(self):
         return self._limit
 
     def free_bytes(self):
         """Bytes held in free blocks."""
-        return self._free_bytes
+        with self._lock:
+            self._file_returned()
+            return self._free_bytes
 
     def used_bytes(self):
         """Bytes of pooled blocks in use."""
-        return self._used_bytes
+        with self._lock:
+            self._file_returned()
+            return self._used_bytes
 
     def _after_fork_in_child(self):
         # A thread of the parent may have held the lock at fork().

@@ -151,3 +151,25 @@ def test_the_limit_variable_sets_the_pool_limit():
         result = limit(bad)
         assert result.returncode != 0
         assert 'NR_HOST_POOL_LIMIT: expected bytes >= 0' in result.stderr
+
+
+def test_an_array_dying_while_the_pool_is_locked_does_not_deadlock():
+    # The garbage collector may finalize a pooled array in the middle of the
+    # pool's own work (an allocation there starts a collection): the
+    # release must not wait for the lock this thread holds.
+    pool = HostMemoryPool()
+    holder = [pool.empty(SIZE, numpy.float32)]
+    holder.append(holder)  # a cycle: only the collector frees it
+    del holder
+    finished = threading.Event()
+
+    def collect_while_locked():
+        with pool._lock:
+            gc.collect()
+        finished.set()
+
+    thread = threading.Thread(target=collect_while_locked, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert finished.is_set()
+    assert pool.used_bytes() == 0 and pool.free_bytes() == MIN_POOLED_BYTES
