@@ -36,13 +36,11 @@ MODES = ('example2-sqerr', 'example2-iou', 'recon-step', 'recon-renderer')
 EXAMPLE2_EYE = (2.732, 0, 90)  # distance, elevation, azimuth
 
 
-def iou_loss(silhouettes, target, eps=1e-6):
-    """The reconstruction's IoU loss (examples/reconstruction/model.py)."""
-    axes = tuple(range(1, silhouettes.ndim))
-    intersection = F.sum(silhouettes * target, axis=axes)
-    union = F.sum(silhouettes + target - silhouettes * target,
-                  axis=axes) + eps
-    return 1 - F.mean(intersection / union)
+def _reconstruction_module(name):
+    """A module of examples/reconstruction (``model``, ``dataset``)."""
+    if RECONSTRUCTION not in sys.path:
+        sys.path.insert(0, RECONSTRUCTION)
+    return __import__(name)
 
 
 def _example2(mode, size, anti_aliasing, xp, sync):
@@ -64,7 +62,8 @@ def _example2(mode, size, anti_aliasing, xp, sync):
         if mode == 'example2-sqerr':
             loss = F.sum(F.square(silhouettes - reference))
         else:
-            loss = iou_loss(silhouettes, reference)
+            loss = _reconstruction_module('model').iou_loss(silhouettes,
+                                                            reference)
         loss.backward()
         sync()
     return run
@@ -73,9 +72,7 @@ def _example2(mode, size, anti_aliasing, xp, sync):
 def _reconstruction_inputs(batch, rng):
     """Two views of ``batch`` synthetic objects: images [B, 4, 64, 64]
     (rgb noise, alpha a disc) and the views' eyes [B, 3]."""
-    if RECONSTRUCTION not in sys.path:
-        sys.path.insert(0, RECONSTRUCTION)
-    import dataset
+    dataset = _reconstruction_module('dataset')
     yy, xx = numpy.mgrid[:64, :64] - 31.5
     views = []
     for _ in range(2):
@@ -89,9 +86,7 @@ def _reconstruction_inputs(batch, rng):
 
 
 def _reconstruction(mode, size, batch, xp, sync):
-    if RECONSTRUCTION not in sys.path:
-        sys.path.insert(0, RECONSTRUCTION)
-    import model as reconstruction_model
+    reconstruction_model = _reconstruction_module('model')
     rng = numpy.random.RandomState(0)
     model = reconstruction_model.Reconstructor(image_size=size)
     if xp is not numpy:
@@ -122,7 +117,7 @@ def _reconstruction(mode, size, batch, xp, sync):
     def run():
         v = chainer.Variable(pair_vertices)
         silhouettes = model.render_silhouettes(v, pair_eyes)
-        iou_loss(silhouettes, pair_masks).backward()
+        reconstruction_model.iou_loss(silhouettes, pair_masks).backward()
         sync()
     return run
 

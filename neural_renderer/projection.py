@@ -36,9 +36,9 @@ import chainer.functions as F
 from neural_renderer import _checks
 
 
-def _batch(name, x, batch_size, shape):
-    """``x`` ([B or 1] + shape, or shape alone) as a Variable or array
-    broadcast to [batch_size] + shape; errors name ``name``."""
+def _batch(name, x, batch_size, shape, dtype):
+    """``x`` ([B or 1] + shape, or shape alone) of ``dtype`` as a Variable
+    or array broadcast to [batch_size] + shape; errors name ``name``."""
     array = _checks.unwrap(x)
     if not isinstance(array, chainer.get_array_types()):
         raise TypeError('{}: expected a numpy/cupy array or a '
@@ -59,16 +59,12 @@ def _batch(name, x, batch_size, shape):
                              list(array.shape)))
     if not bool(backend.get_array_module(array).isfinite(array).all()):
         raise ValueError('{}: expected finite values'.format(name))
+    if array.dtype != dtype:
+        raise TypeError('{}: expected the dtype of vertices ({}), got '
+                        '{}'.format(name, dtype, array.dtype))
     if array.shape[0] != batch_size:
         x = F.broadcast_to(x, (batch_size,) + shape)
     return x
-
-
-def _check_vertices(vertices):
-    array = _checks.check_array('vertices', vertices, ndim=3,
-                                shape_suffix=(3,))
-    _checks.check_finite('vertices', vertices)
-    return array
 
 
 def image_size_of(orig_size):
@@ -100,21 +96,17 @@ def calibrated_camera(vertices, R, t):
 
     Returns:
         chainer.Variable [B, N, 3]: x right, y down, z forward.
+
+    ``vertices`` are checked by the caller (:func:`projection`, or the
+    Renderer before its camera).
     """
-    array = _check_vertices(vertices)
+    array = _checks.unwrap(vertices)
     batch_size = array.shape[0]
-    R = _batch('R', R, batch_size, (3, 3))
+    R = _batch('R', R, batch_size, (3, 3), array.dtype)
     t_array = _checks.unwrap(t)
-    if getattr(t_array, 'ndim', None) in (2, 3) and \
-            t_array.shape[-2:] == (1, 3):
-        t = F.reshape(t, (t_array.shape[0], 3)) if t_array.ndim == 3 \
-            else t
-    t = _batch('t', t, batch_size, (3,))
-    for name, value in (('R', R), ('t', t)):
-        if _checks.unwrap(value).dtype != array.dtype:
-            raise TypeError('{}: expected the dtype of vertices ({}), got '
-                            '{}'.format(name, array.dtype,
-                                        _checks.unwrap(value).dtype))
+    if getattr(t_array, 'ndim', None) == 3 and t_array.shape[1:] == (1, 3):
+        t = F.reshape(t, (t_array.shape[0], 3))
+    t = _batch('t', t, batch_size, (3,), array.dtype)
     return F.matmul(vertices, R, transb=True) + F.broadcast_to(
         F.expand_dims(t, 1), array.shape)
 
@@ -140,7 +132,7 @@ def calibrated_screen(camera, K, dist_coeffs=None, orig_size=1024,
                                 shape_suffix=(3,))
     batch_size = array.shape[0]
     height, width = image_size_of(orig_size)
-    K = _batch('K', K, batch_size, (3, 3))
+    K = _batch('K', K, batch_size, (3, 3), array.dtype)
     k_array = _checks.unwrap(K)
     # The 2 x 2 block maps (x'', y'') to (u, v): singular, the image of every
     # point collapses onto a line. (In float64: a float32 product of long
@@ -152,27 +144,21 @@ def calibrated_screen(camera, K, dist_coeffs=None, orig_size=1024,
                          'K[0, 1] K[1, 0] != 0 (focal lengths), got a '
                          'singular one')
     dtype = array.dtype
-    if k_array.dtype != dtype:
-        raise TypeError('K: expected the dtype of vertices ({}), got '
-                        '{}'.format(dtype, k_array.dtype))
+    if dist_coeffs is not None:
+        dist_coeffs = _batch('dist_coeffs', dist_coeffs, batch_size, (5,),
+                             dtype)
     # Overflow gives inf, which the renderer reports naming the camera;
     # NumPy's warnings about it would only repeat that.
     with numpy.errstate(over='ignore', invalid='ignore'):
-        return _distort_and_map(camera, K, dist_coeffs, batch_size, dtype,
-                                height, width, eps)
+        return _distort_and_map(camera, K, dist_coeffs, dtype, height,
+                                width, eps)
 
 
-def _distort_and_map(camera, K, dist_coeffs, batch_size, dtype, height,
-                     width, eps):
+def _distort_and_map(camera, K, dist_coeffs, dtype, height, width, eps):
     x, y, z = (camera[:, :, i] for i in range(3))
     x_ = x / (z + dtype.type(eps))
     y_ = y / (z + dtype.type(eps))
     if dist_coeffs is not None:
-        dist_coeffs = _batch('dist_coeffs', dist_coeffs, batch_size, (5,))
-        if _checks.unwrap(dist_coeffs).dtype != dtype:
-            raise TypeError('dist_coeffs: expected the dtype of vertices '
-                            '({}), got {}'.format(
-                                dtype, _checks.unwrap(dist_coeffs).dtype))
         k1, k2, p1, p2, k3 = (
             F.broadcast_to(dist_coeffs[:, i:i + 1], x.shape)
             for i in range(5))
@@ -199,5 +185,7 @@ def projection(vertices, K, R, t, dist_coeffs, orig_size, eps=1e-9):
     depth). ``calibrated_camera`` then ``calibrated_screen``; see those and
     the module docstring for K, R, t, dist_coeffs (None: no distortion)
     and orig_size."""
+    _checks.check_array('vertices', vertices, ndim=3, shape_suffix=(3,))
+    _checks.check_finite('vertices', vertices)
     return calibrated_screen(calibrated_camera(vertices, R, t), K,
                              dist_coeffs, orig_size, eps)

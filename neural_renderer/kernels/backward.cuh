@@ -125,6 +125,19 @@ struct LinePlanes {
     const T* a;
 };
 
+// How many planes pack_edge_planes writes per pixel line, and where the
+// alpha ones start (the rgb ones come first), for the gradients present.
+struct PlaneLayout {
+    long long rows, columns, alpha_row, alpha_column;
+
+    NR_DEVICE PlaneLayout(bool with_rgb, bool with_alpha) {
+        alpha_row = with_rgb ? NR_ROW_PLANES_RGB : 0;
+        alpha_column = with_rgb ? NR_COLUMN_PLANES_RGB : 0;
+        rows = alpha_row + (with_alpha ? NR_ROW_PLANES_ALPHA : 0);
+        columns = alpha_column + (with_alpha ? NR_COLUMN_PLANES_ALPHA : 0);
+    }
+};
+
 // Where LinePlanes come from: rows from the images themselves ([B, 3, H, W]
 // gradients, [B, H, W] alpha and its gradient) and row_planes
 // [B, H, Pr, W]; columns from column_planes [B, W, Pc, Hp] (Pr, Pc: the
@@ -144,33 +157,30 @@ struct EdgePlanes {
 
     NR_DEVICE LinePlanes<T> line(long long b, int axis, long long l) const {
         LinePlanes<T> p = {{0, 0, 0}, 0, 0, 0, 0};
-        const long long rgb_row = with_rgb() ? NR_ROW_PLANES_RGB : 0;
-        const long long rgb_column = with_rgb() ? NR_COLUMN_PLANES_RGB : 0;
+        const PlaneLayout layout(with_rgb(), with_alpha());
         if (axis == 0) {
-            const long long planes =
-                rgb_row + (with_alpha() ? NR_ROW_PLANES_ALPHA : 0);
-            const T* base = row_planes + (b * height + l) * planes * width;
+            const T* base =
+                row_planes + (b * height + l) * layout.rows * width;
             if (with_rgb()) {
                 for (int ch = 0; ch < 3; ++ch)
                     p.g[ch] = grad_rgb + ((b * 3 + ch) * height + l) * width;
                 p.h = base;
             }
             if (with_alpha()) {
-                p.m = base + rgb_row * width;
+                p.m = base + layout.alpha_row * width;
                 p.ga = grad_alpha + (b * height + l) * width;
                 p.a = alpha + (b * height + l) * width;
             }
         } else {
-            const long long planes =
-                rgb_column + (with_alpha() ? NR_COLUMN_PLANES_ALPHA : 0);
             const long long stride = column_stride;
-            const T* base = column_planes + (b * width + l) * planes * stride;
+            const T* base =
+                column_planes + (b * width + l) * layout.columns * stride;
             if (with_rgb()) {
                 for (int ch = 0; ch < 3; ++ch) p.g[ch] = base + ch * stride;
                 p.h = base + 3 * stride;
             }
             if (with_alpha()) {
-                p.m = base + rgb_column * stride;
+                p.m = base + layout.alpha_column * stride;
                 p.ga = p.m + stride;
                 p.a = p.m + 2 * stride;
             }
@@ -447,17 +457,12 @@ NR_KERNEL void NR_NAME(pack_edge_planes)(
         const long long j1 = j0 + NR_TILE < width ? j0 + NR_TILE : width;
         const long long hw = height * width;
         const bool with_rgb = grad_rgb != 0, with_alpha = grad_alpha != 0;
-        const long long rgb_row = with_rgb ? NR_ROW_PLANES_RGB : 0;
-        const long long rgb_column = with_rgb ? NR_COLUMN_PLANES_RGB : 0;
-        const long long row_count =
-            rgb_row + (with_alpha ? NR_ROW_PLANES_ALPHA : 0);
-        const long long column_count =
-            rgb_column + (with_alpha ? NR_COLUMN_PLANES_ALPHA : 0);
-        scalar_t* rows = row_planes + (b * height + i) * row_count * width;
+        const nr::PlaneLayout layout(with_rgb, with_alpha);
+        scalar_t* rows = row_planes + (b * height + i) * layout.rows * width;
         const long long pixels = b * hw + i * width;  // of alpha
         for (long long j = j0; j < j1; ++j) {
             scalar_t* columns = column_planes +
-                                (b * width + j) * column_count *
+                                (b * width + j) * layout.columns *
                                     column_stride + i;
             if (with_rgb) {
                 scalar_t h = 0;
@@ -475,10 +480,10 @@ NR_KERNEL void NR_NAME(pack_edge_planes)(
                 const scalar_t a = alpha[pixels + j];
                 scalar_t m = g * (1 - a);
                 m = m < 0 ? m : 0;
-                rows[rgb_row * width + j] = m;
-                columns[rgb_column * column_stride] = m;
-                columns[(rgb_column + 1) * column_stride] = g;
-                columns[(rgb_column + 2) * column_stride] = a;
+                rows[layout.alpha_row * width + j] = m;
+                columns[layout.alpha_column * column_stride] = m;
+                columns[(layout.alpha_column + 1) * column_stride] = g;
+                columns[(layout.alpha_column + 2) * column_stride] = a;
             }
         }
     }();
