@@ -28,6 +28,7 @@ from neural_renderer.rasterize import rasterize_silhouettes  # NOQA
 from neural_renderer.rasterize import use_unsafe_rasterizer  # NOQA
 from neural_renderer.renderer import Renderer  # NOQA
 from neural_renderer.save_obj import save_obj  # NOQA
+from neural_renderer.uv_texture import UVTexture  # NOQA
 from neural_renderer.vertices_to_faces import vertices_to_faces  # NOQA
 
 # The original's public name ``neural_renderer.rasterize`` is the function,

@@ -40,6 +40,7 @@ _PARAM_TYPES = {
     'nr_key_t*': ('ptr', numpy.uint64),
     'const int*': ('ptr', numpy.int32),
     'int*': ('ptr', numpy.int32),
+    'const long long*': ('ptr', numpy.int64),
     'long long': ('value', numpy.int64),
     'scalar_t': ('value', 'S'),
 }

@@ -40,6 +40,43 @@ Texture conventions (``load_texture=True``), for a face with corners
   examples use for untextured meshes. An OBJ without ``mtllib`` loads as all
   white.
 
+UV textures (``load_texture='uv'``): per face corner the (u, v) of its
+``vt`` (same convention: (0, 0) the image's bottom-left corner, pixel (row
+y, column x) centred at u = (x + 0.5) / W, v = 1 - (y + 0.5) / H), and one
+image [H, W, 3] (row 0 at the top; decoded and scaled as below), for the
+renderer to sample at render time
+(:class:`neural_renderer.uv_texture.UVTexture`). ``texture_size`` and
+``use_bilinear`` do not apply.
+
+* The OBJ's image as it is: when every face has ``vt`` and a material whose
+  ``map_Kd`` names the same image file (several materials may share it).
+  The uvs are the file's ``vt`` values unchanged (as float32), also those
+  outside [0, 1]: the renderer wraps or clamps them (give ``UVTexture`` the
+  wrapping meant; ``texture_wrapping`` plays no part here).
+* Otherwise one atlas with the uvs remapped: faces with several images,
+  ``Kd``-only materials, or plain colours (faces without a material, with an
+  undefined one, or with a textured one but no ``vt``: white or their
+  ``Kd``, with the same warnings as texture cubes). Each image becomes a
+  tile: the image plus margins that continue it as ``texture_wrapping``
+  says (the image repeated for ``'REPEAT'``, its edge texels for
+  ``'CLAMP_TO_EDGE'``), at least one texel on each side and as many as the
+  faces' coordinates reach, so that bilinear sampling of the atlas at a
+  face's remapped uvs equals sampling the original image, with that
+  wrapping, at its uvs (for any point of the face; mipmap levels of an atlas
+  mix neighbouring tiles, those of the image itself do not). For
+  ``'REPEAT'`` each face is first shifted by whole periods so that its
+  smallest u (v) lies in [0, 1); a face spanning more than one period then
+  needs a tile with several copies of the image. Each plain colour gets a
+  cell of 4 x 4 texels, its faces' corners all at the cell's centre (their
+  colour sampled exactly). Tiles (sides rounded up to multiples of 4) are
+  shelf-packed, tallest first, into a roughly square atlas; remapped,
+  u' = (tile's left + left margin + u * W_image) / W_atlas and v' = (tile's
+  bottom + bottom margin + v * H_image) / H_atlas, both counted from the
+  atlas's bottom-left corner. An atlas over ``max_image_pixels`` is refused
+  with an error naming its largest tile's image and materials (and the face
+  whose coordinates reach furthest, if they grew it): load texture cubes
+  instead (``load_texture=True``), or use one textured material.
+
 Images are read with Pillow, first frame only, alpha ignored, scaled to
 [0, 1] as follows: 8-bit modes (grey, palette, RGB, CMYK, YCbCr, ...) are
 converted to RGB by Pillow and divided by 255; 16-bit grey (``I;16``) by
@@ -54,7 +91,8 @@ Limits (each a keyword of :func:`load_obj`): an image may have at most
 header before it is decoded (Pillow's own ``PIL.Image.MAX_IMAGE_PIXELS``
 check applies too: raise it as well for images over about 179 M pixels);
 the texture cubes, F * T**3 * 3 float32 values, may take at most
-``max_texture_bytes`` (1 GiB by default).
+``max_texture_bytes`` (1 GiB by default), as may the image that
+``load_texture='uv'`` returns (H * W * 3 float32 values).
 
 Paths: ``mtllib`` is relative to the .obj's directory and ``map_Kd`` to the
 .mtl's directory. By default both must lie inside the .obj's directory
@@ -92,6 +130,9 @@ _FLOAT32_LIMIT = 2.0 ** 128 - 2.0 ** 103
 _INT32_MAX = 2 ** 31 - 1
 # Samples per vectorised sampling step (about 200 bytes of temporaries each).
 _CHUNK = 2 ** 18
+# load_texture='uv' atlases: the side of a plain colour's cell; every tile's
+# sides are multiples of it (cells stay one colour in the first mip levels).
+_CELL = 4
 
 _FLOAT = re.compile(r'[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z')
 _INT = re.compile(r'[+-]?[0-9]+\Z')
@@ -257,6 +298,15 @@ def _check_texture_size(texture_size):
     return int(texture_size)
 
 
+def _check_load_texture(value):
+    if isinstance(value, str) and value == 'uv':
+        return 'uv'
+    if isinstance(value, (bool, numpy.bool_)):
+        return bool(value)
+    raise ValueError("load_texture must be False, True or 'uv', got {!r}"
+                     .format(value))
+
+
 def _check_limit(name, value):
     if value is None:
         return None
@@ -380,7 +430,7 @@ def _parse_obj(filename):
         'vertices': vertices, 'faces': faces,
         'texcoords': numpy.array(texcoords, numpy.float64).reshape(-1, 2),
         'face_texcoords': face_texcoords, 'face_materials': face_materials,
-        'mtllibs': mtllibs,
+        'face_lines': face_lines, 'mtllibs': mtllibs,
     }
 
 
@@ -586,8 +636,9 @@ def _sample(image, uv, wrapping, bilinear, clip=True):
     return top * (1 - fy) + bottom * fy
 
 
-def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
-                   use_bilinear, files, max_image_pixels):
+def _load_materials(filename_obj, parsed, files):
+    """{name: material} of every .mtl the OBJ names (first definition
+    wins)."""
     directory = os.path.dirname(filename_obj)
     materials = {}
     for number, rest in parsed['mtllibs']:
@@ -597,7 +648,23 @@ def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
             files.check(path, where, 'material library')
             for key, value in _parse_mtl(path, files).items():
                 materials.setdefault(key, value)  # first definition wins
+    return materials
 
+
+def _warn_undefined(filename_obj, name):
+    warnings.warn('{}: material {!r} is not defined in any .mtl; its faces '
+                  'are white'.format(filename_obj, name))
+
+
+def _warn_without_vt(filename_obj, count, name):
+    warnings.warn('{}: {} faces use the textured material {!r} but have no '
+                  'texture coordinates; they get its plain colour'
+                  .format(filename_obj, count, name))
+
+
+def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
+                   use_bilinear, files, max_image_pixels):
+    materials = _load_materials(filename_obj, parsed, files)
     num_faces = len(parsed['faces'])
     t = texture_size
     texels = t ** 3
@@ -615,8 +682,7 @@ def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
         material = materials.get(name)
         if name is not None and material is None and name not in warned:
             warned.add(name)
-            warnings.warn('{}: material {!r} is not defined in any .mtl; '
-                          'its faces are white'.format(filename_obj, name))
+            _warn_undefined(filename_obj, name)
         colour = WHITE
         if material is not None and material['Kd'] is not None:
             colour = material['Kd']
@@ -626,10 +692,7 @@ def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
         with_uv = numpy.array([face_texcoords[i] is not None
                                for i in indices], bool)
         if not with_uv.all():
-            warnings.warn('{}: {} faces use the textured material {!r} but '
-                          'have no texture coordinates; they get its plain '
-                          'colour'.format(filename_obj,
-                                          int((~with_uv).sum()), name))
+            _warn_without_vt(filename_obj, int((~with_uv).sum()), name)
         if not with_uv.any():
             continue
         path = material['map_Kd']
@@ -651,6 +714,226 @@ def _load_textures(filename_obj, parsed, texture_size, texture_wrapping,
                 textures[sel[f0:f0 + face_step], t0:t1] = _sample(
                     image, uv, texture_wrapping, use_bilinear)
     return textures.reshape(num_faces, t, t, t, 3)
+
+
+def _uv_faces(filename_obj, parsed, materials):
+    """Sorts the faces for ``load_texture='uv'``: ({image path: {'faces':
+    [face indices], 'materials': [names], 'where': 'file:line' of its
+    map_Kd}}, {colour: [face indices]}), with the cube loader's warnings."""
+    face_texcoords = parsed['face_texcoords']
+    groups = {}
+    for i, name in enumerate(parsed['face_materials']):
+        groups.setdefault(name, []).append(i)
+    textured, colours = {}, {}
+    for name, indices in groups.items():
+        material = materials.get(name)
+        if name is not None and material is None:
+            _warn_undefined(filename_obj, name)
+        colour = WHITE
+        if material is not None and material['Kd'] is not None:
+            colour = tuple(material['Kd'])
+        if material is not None and material['map_Kd'] is not None:
+            plain = [i for i in indices if face_texcoords[i] is None]
+            if plain:
+                _warn_without_vt(filename_obj, len(plain), name)
+            with_uv = [i for i in indices if face_texcoords[i] is not None]
+            if with_uv:
+                entry = textured.setdefault(material['map_Kd'], {
+                    'faces': [], 'materials': [],
+                    'where': material['where']})
+                entry['faces'] += with_uv
+                entry['materials'].append(name)
+            indices = plain
+        if indices:
+            colours.setdefault(colour, []).extend(indices)
+    return textured, colours
+
+
+def _uv_images(textured, files, max_image_pixels):
+    """The images of ``textured`` (see _uv_faces), each file read once
+    (names that resolve to one file share it): a list of entries with
+    'path' and 'image' (an _Image) added."""
+    merged = {}
+    for path, entry in textured.items():
+        files.check(path, entry['where'], 'texture image')
+        key = os.path.realpath(path)
+        if key in merged:
+            merged[key]['faces'] += entry['faces']
+            merged[key]['materials'] += entry['materials']
+        else:
+            merged[key] = dict(entry, path=path)
+    entries = list(merged.values())
+    for entry in entries:
+        entry['image'] = _read_image(entry['path'], entry['where'], files,
+                                     max_image_pixels)
+    return entries
+
+
+def _image_rows(image, rows, columns, out):
+    """``out`` [len(rows), len(columns), 3] = the colours of ``image`` (an
+    _Image) at rows x columns, in chunks (no float64 copy of it all)."""
+    step = max(1, _CHUNK // max(1, len(columns)))
+    for r0 in range(0, len(rows), step):
+        out[r0:r0 + step] = image.colours(rows[r0:r0 + step, None],
+                                          columns[None, :])
+
+
+def _check_uv_image_bytes(filename_obj, height, width, limit, what):
+    needed = height * width * 3 * 4
+    if limit is not None and needed > limit:
+        raise ValueError(
+            "{}: load_texture='uv': the {} of {} x {} pixels takes {:.3g} GB "
+            "as float32, over max_texture_bytes={} ({:.3g} GB); raise "
+            "max_texture_bytes, or load texture cubes (load_texture=True)"
+            .format(filename_obj, what, width, height, needed / 1e9, limit,
+                    limit / 1e9))
+
+
+def _tile_margins(lo, hi, size):
+    """Texels an image side of ``size`` texels needs before and after it
+    so that bilinear taps at coordinates lo..hi (in image sizes, 0 and 1
+    its edges) stay inside the tile: (before, after), at least 1 each."""
+    before = max(1, -math.floor(lo * size - 0.5))
+    after = max(1, math.floor(hi * size - 0.5) + 2 - size)
+    after += -(before + size + after) % _CELL  # sides multiples of _CELL
+    return before, after
+
+
+def _pack(sizes):
+    """Shelf packing of tiles (height, width), tallest first: (atlas
+    height, atlas width, [(top, left) of each tile])."""
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i][0])
+    area = sum(h * w for h, w in sizes)
+    side = math.isqrt(area - 1) + 1
+    width = max(max(w for _, w in sizes), side + -side % _CELL)
+    places = [None] * len(sizes)
+    x = top = shelf = used = 0
+    for i in order:
+        h, w = sizes[i]
+        if x + w > width:
+            top, x, shelf = top + shelf, 0, 0
+        places[i] = (top, x)
+        x += w
+        used = max(used, x)
+        shelf = max(shelf, h)
+    return top + shelf, used, places
+
+
+def _atlas_too_large(filename_obj, height, width, limit, tiles, parsed):
+    """The ValueError for an atlas over max_image_pixels, naming its
+    largest image tile and, if that was grown by far-reaching texture
+    coordinates, the face that reaches furthest."""
+    images = [t for t in tiles if t['entry'] is not None]
+    message = ("{}: load_texture='uv': the faces' {} image(s) and {} plain "
+               "colour(s) need a texture atlas of {} x {} = {} pixels, over "
+               "max_image_pixels={}".format(
+                   filename_obj, len(images), len(tiles) - len(images),
+                   width, height, width * height, limit))
+    if images:
+        tile = max(images, key=lambda t: t['size'][0] * t['size'][1])
+        entry = tile['entry']
+        h, w = entry['image'].pixels.shape[:2]
+        message += ('. Its largest tile, {} x {} texels, holds {} ({} x {}, '
+                    'material(s) {})'.format(
+                        tile['size'][1], tile['size'][0], entry['path'], w,
+                        h, ', '.join(repr(m) for m in entry['materials'])))
+        if tile['size'][0] * tile['size'][1] > 2 * (w + 8) * (h + 8):
+            i = int(numpy.argmax(tile['reach']))
+            face = entry['faces'][i]
+            uv = parsed['texcoords'][list(parsed['face_texcoords'][face])]
+            message += (
+                ', grown to hold whole faces whose texture coordinates reach '
+                'far outside [0, 1]: e.g. the face of {}:{} spans u {:.6g} '
+                'to {:.6g}, v {:.6g} to {:.6g}'.format(
+                    filename_obj, parsed['face_lines'][face],
+                    uv[:, 0].min(), uv[:, 0].max(), uv[:, 1].min(),
+                    uv[:, 1].max()))
+    return ValueError(
+        message + '. Load texture cubes instead (load_texture=True), give '
+        'the mesh one textured material whose faces all have vt (its image '
+        'is then returned as it is), or raise max_image_pixels')
+
+
+def _load_uv(filename_obj, parsed, wrapping, files, max_image_pixels,
+             max_texture_bytes):
+    """(uvs [F, 3, 2] float32, image [H, W, 3] float32) for
+    ``load_texture='uv'`` (see the module docstring)."""
+    materials = _load_materials(filename_obj, parsed, files)
+    textured, colours = _uv_faces(filename_obj, parsed, materials)
+    entries = _uv_images(textured, files, max_image_pixels)
+    texcoords = parsed['texcoords']
+    face_texcoords = parsed['face_texcoords']
+    num_faces = len(parsed['faces'])
+    uvs = numpy.empty((num_faces, 3, 2), numpy.float32)
+
+    if len(entries) == 1 and not colours:  # the image as it is
+        entry = entries[0]
+        image = entry['image']
+        height, width = image.pixels.shape[:2]
+        _check_uv_image_bytes(filename_obj, height, width, max_texture_bytes,
+                              'image ' + entry['path'])
+        refs = numpy.array([face_texcoords[i] for i in entry['faces']],
+                           numpy.int64)
+        uvs[entry['faces']] = texcoords[refs]
+        out = numpy.empty((height, width, 3), numpy.float32)
+        _image_rows(image, numpy.arange(height), numpy.arange(width), out)
+        return uvs, out
+
+    tiles = []
+    for entry in entries:
+        refs = numpy.array([face_texcoords[i] for i in entry['faces']],
+                           numpy.int64)
+        uv = texcoords[refs]                                    # [n, 3, 2]
+        if wrapping == 'REPEAT':  # each face into one period if it can be
+            uv = uv - numpy.floor(uv.min(axis=1, keepdims=True))
+        height, width = entry['image'].pixels.shape[:2]
+        lo, hi = uv.min(axis=(0, 1)), uv.max(axis=(0, 1))
+        left, right = _tile_margins(float(lo[0]), float(hi[0]), width)
+        bottom, top = _tile_margins(float(lo[1]), float(hi[1]), height)
+        tiles.append({
+            'entry': entry, 'uv': uv,
+            'margins': (left, right, bottom, top),
+            'size': (top + height + bottom, left + width + right),
+            'reach': numpy.maximum(uv.max(axis=1) - 1,
+                                   -uv.min(axis=1)).max(axis=1)})
+    for colour, faces in colours.items():
+        tiles.append({'entry': None, 'colour': colour, 'faces': faces,
+                      'size': (_CELL, _CELL)})
+    atlas_height, atlas_width, places = _pack([t['size'] for t in tiles])
+    if max_image_pixels is not None and \
+            atlas_height * atlas_width > max_image_pixels:
+        raise _atlas_too_large(filename_obj, atlas_height, atlas_width,
+                               max_image_pixels, tiles, parsed)
+    _check_uv_image_bytes(filename_obj, atlas_height, atlas_width,
+                          max_texture_bytes, 'texture atlas')
+
+    atlas = numpy.zeros((atlas_height, atlas_width, 3), numpy.float32)
+    for tile, (top_row, x0) in zip(tiles, places):
+        h, w = tile['size']
+        y0 = atlas_height - top_row - h  # the tile's bottom, counted up
+        region = atlas[top_row:top_row + h, x0:x0 + w]
+        if tile['entry'] is None:
+            region[...] = tile['colour']
+            uvs[tile['faces']] = ((x0 + _CELL / 2) / atlas_width,
+                                  (y0 + _CELL / 2) / atlas_height)
+            continue
+        entry = tile['entry']
+        left, right, bottom, top = tile['margins']
+        height, width = entry['image'].pixels.shape[:2]
+        rows = numpy.arange(-top, height + bottom)      # image rows, top down
+        columns = numpy.arange(-left, width + right)
+        if wrapping == 'REPEAT':
+            rows, columns = rows % height, columns % width
+        else:
+            rows = numpy.clip(rows, 0, height - 1)
+            columns = numpy.clip(columns, 0, width - 1)
+        _image_rows(entry['image'], rows, columns, region)
+        uv = tile['uv']
+        uvs[entry['faces'], :, 0] = (x0 + left + uv[..., 0] * width) \
+            / atlas_width
+        uvs[entry['faces'], :, 1] = (y0 + bottom + uv[..., 1] * height) \
+            / atlas_height
+    return uvs, atlas
 
 
 def normalize_vertices(vertices):
@@ -676,25 +959,39 @@ def load_obj(filename_obj, normalization=True, texture_size=4,
         filename_obj (str or path): the .obj file.
         normalization (bool): scale and shift so that the longest axis spans
             [-1, 1] and every axis is centred on 0.
-        texture_size (int >= 1): T, the size of each face's texture cube.
-        load_texture (bool): also return per-face texture cubes from the
-            .mtl materials (see the module docstring for the conventions).
+        texture_size (int >= 1): T, the size of each face's texture cube
+            (``load_texture=True`` only).
+        load_texture (False, True or 'uv'): False: geometry only. True: also
+            per-face texture cubes from the .mtl materials. ``'uv'``: also
+            per-corner texture coordinates and one image, for
+            :class:`neural_renderer.uv_texture.UVTexture` (see the module
+            docstring for the conventions of both).
         texture_wrapping ('REPEAT' or 'CLAMP_TO_EDGE'): for ``vt`` values
-            outside [0, 1].
-        use_bilinear (bool): bilinear image sampling (else nearest pixel).
+            outside [0, 1]. With ``'uv'`` it matters only when an atlas is
+            built (its tiles then sample as the original image with this
+            wrapping); pass the same to ``UVTexture(wrapping=...)``.
+        use_bilinear (bool): bilinear image sampling (else nearest pixel);
+            texture cubes only (the renderer samples UV images bilinearly).
         allow_outside (bool): read .mtl files and images outside the .obj's
             folder (after resolving symbolic links and ``..``); refused by
             default, so that a mesh file cannot make us read e.g.
             ``/etc/passwd``.
         max_image_pixels (int or None): refuse texture images with more
-            pixels (checked before decoding); default 8192 x 8192.
+            pixels (checked before decoding), and with ``'uv'`` atlases
+            with more; default 8192 x 8192.
         max_texture_bytes (int or None): refuse to build texture cubes
-            larger than this (F * T**3 * 3 * 4 bytes); default 1 GiB.
+            larger than this (F * T**3 * 3 * 4 bytes), or with ``'uv'`` an
+            image (H * W * 3 * 4 bytes); default 1 GiB.
 
     Returns:
-        ``(vertices [V, 3] float32, faces [F, 3] int32)``, or with
+        ``(vertices [V, 3] float32, faces [F, 3] int32)``; with
         ``load_texture=True`` ``(vertices, faces, textures [F, T, T, T, 3]
-        float32)`` (colours in [0, 1]). Polygons are fan-triangulated.
+        float32)`` (colours in [0, 1]); with ``load_texture='uv'``
+        ``(vertices, faces, uvs [F, 3, 2] float32, image [H, W, 3]
+        float32)``: (u, v) of each face's corners, (0, 0) the image's
+        bottom-left corner, and the image (row 0 at the top, colours in
+        [0, 1]): the OBJ's own ``vt`` and image, or an atlas. Polygons are
+        fan-triangulated.
 
     Raises:
         FileNotFoundError: the .obj, or (with ``load_texture``) a .mtl or
@@ -706,12 +1003,13 @@ def load_obj(filename_obj, normalization=True, texture_size=4,
     """
     filename_obj = os.fspath(filename_obj)
     texture_size = _check_texture_size(texture_size)
+    load_texture = _check_load_texture(load_texture)
     if texture_wrapping not in _WRAPPINGS:
         raise ValueError('texture_wrapping must be one of {}, got {!r}'
                          .format(_WRAPPINGS, texture_wrapping))
     max_image_pixels = _check_limit('max_image_pixels', max_image_pixels)
     max_texture_bytes = _check_limit('max_texture_bytes', max_texture_bytes)
-    if load_texture:  # before reading anything: one face is the least
+    if load_texture is True:  # before reading anything: one face at least
         _check_texture_bytes(filename_obj, 1, texture_size,
                              max_texture_bytes)
     parsed = _parse_obj(filename_obj)
@@ -729,9 +1027,13 @@ def load_obj(filename_obj, normalization=True, texture_size=4,
     faces = parsed['faces'].astype(numpy.int32)
     if not load_texture:
         return vertices, faces
+    files = _Files(filename_obj, bool(allow_outside))
+    if load_texture == 'uv':
+        uvs, image = _load_uv(filename_obj, parsed, texture_wrapping, files,
+                              max_image_pixels, max_texture_bytes)
+        return vertices, faces, uvs, image
     _check_texture_bytes(filename_obj, len(faces), texture_size,
                          max_texture_bytes)
-    files = _Files(filename_obj, bool(allow_outside))
     textures = _load_textures(filename_obj, parsed, texture_size,
                               texture_wrapping, use_bilinear, files,
                               max_image_pixels)

@@ -101,6 +101,12 @@ class Mesh(chainer.Link):
                  max_texture_bytes=MAX_TEXTURE_BYTES):
         super(Mesh, self).__init__()
         texture_size = _check_positive_int('texture_size', texture_size)
+        if isinstance(load_texture, str):
+            raise ValueError(
+                'load_texture: Mesh holds texel cubes, so True or False; '
+                'got {!r} (for a UV texture, load the mesh with '
+                "nr.load_obj(..., load_texture='uv') and render it with "
+                'nr.UVTexture)'.format(load_texture))
         loaded = load_obj(filename_obj, normalization=normalization,
                           texture_size=texture_size,
                           load_texture=load_texture,

@@ -24,6 +24,7 @@ from neural_renderer import _host_pool
 from neural_renderer import _launcher
 from neural_renderer._checks import unwrap
 from neural_renderer.average_2x2 import average_2x2
+from neural_renderer import uv_texture as _uv
 
 _EMPTY_KEY = numpy.uint64(0xFFFFFFFFFFFFFFFF)
 DEFAULT_IMAGE_SIZE = 256
@@ -32,6 +33,48 @@ DEFAULT_NEAR = 0.1
 DEFAULT_FAR = 100
 DEFAULT_EPS = 1e-4
 DEFAULT_BACKGROUND_COLOR = (0, 0, 0)
+
+
+class _UVSampler(object):
+    """How the kernels read a UV texture: its image's batch (B or 1), size,
+    pyramid levels and wrapping (see ``UVMap`` in kernels/common.cuh)."""
+
+    def __init__(self, image_batch, height, width, levels, repeat):
+        self.image_batch = image_batch
+        self.height = height
+        self.width = width
+        self.levels = levels
+        self.repeat = repeat
+        rows = texels = 0
+        h, w = height, width
+        for _ in range(levels):
+            rows += h
+            texels += h * w
+            h, w = (h + 1) // 2, (w + 1) // 2
+        #: Rows and texels of the pyramid, all levels.
+        self.rows = rows
+        self.texels = texels
+
+    def kernel_args(self, uvs, pyramid):
+        return dict(uvs=uvs, uv_image=pyramid,
+                    uv_image_batch=self.image_batch, uv_height=self.height,
+                    uv_width=self.width, uv_levels=self.levels,
+                    uv_repeat=int(self.repeat))
+
+
+# The UV arguments of the kernels for texel cubes or no textures.
+_NO_UV = dict(uvs=None, uv_image=None, uv_image_batch=1, uv_height=1,
+              uv_width=1, uv_levels=1, uv_repeat=0)
+
+
+def _expect_light(light_type, faces_type):
+    type_check.expect(
+        light_type.dtype == faces_type.dtype,
+        light_type.ndim == 3,
+        light_type.shape[0] == faces_type.shape[0],
+        light_type.shape[1] == faces_type.shape[1],
+        light_type.shape[2] == 3,
+    )
 
 
 class RasterizeFunction(function_node.FunctionNode):
@@ -54,6 +97,12 @@ class RasterizeFunction(function_node.FunctionNode):
     Outputs: ``(rgb, alpha, depth)`` with textures, ``(alpha, depth)``
     without; rgb [B, 3, H, W], alpha and depth [B, H, W].
 
+    With ``uv`` (a UV texture, see :mod:`neural_renderer.uv_texture`) the
+    inputs are ``faces``, ``uvs`` [B, Ft, 3, 2], the image's pyramid
+    [Bi, P, 3] (:func:`neural_renderer.uv_texture.mipmap_pyramid`, or the
+    image itself flattened for one level) and optionally ``light``; Ft as
+    for cubes.
+
     Args:
         image_height, image_width (int): output size in pixels.
         near, far (float): depth range drawn, exclusive.
@@ -66,10 +115,13 @@ class RasterizeFunction(function_node.FunctionNode):
         source_weights (array): None, or [B, Ff, 3, 3] of the faces' dtype
             (row k: front face vertex k's barycentric weights on the face
             whose cube it samples); a constant, without gradient.
+        uv (_UVSampler): None for cubes, else the UV texture's layout.
     """
 
     def __init__(self, image_height, image_width, near, far, eps,
-                 background_color, fill_back=False, source_weights=None):
+                 background_color, fill_back=False, source_weights=None,
+                 uv=None):
+        self.uv = uv
         self.image_height = image_height
         self.image_width = image_width
         self.near = near
@@ -80,6 +132,9 @@ class RasterizeFunction(function_node.FunctionNode):
         self.source_weights = source_weights
 
     def check_type_forward(self, in_types):
+        if self.uv is not None:
+            self._check_uv_types(in_types)
+            return
         type_check._argname(in_types,
                             ('faces', 'textures', 'light')[:len(in_types)])
         faces_type = in_types[0]
@@ -99,40 +154,72 @@ class RasterizeFunction(function_node.FunctionNode):
                 textures_type.shape[2] == textures_type.shape[4],
                 textures_type.shape[5] == 3,
             )
-            num_faces = type_check.eval(faces_type.shape[1])
-            texture_faces = type_check.eval(textures_type.shape[1])
-            front = num_faces // 2 if self.fill_back else num_faces
-            if self.source_weights is None:
-                valid = texture_faces == front
-            else:
-                valid = 0 < texture_faces and front % texture_faces == 0
-            if not valid:
-                raise type_check.InvalidType(
-                    'textures.shape[1] {} F{}'.format(
-                        '== ' if self.source_weights is None
-                        else 'divides', ' / 2 (fill_back)'
-                        if self.fill_back else ''),
-                    'textures.shape[1] = {}, F = {}'.format(texture_faces,
-                                                            num_faces))
+            self._check_texture_faces('textures', faces_type, textures_type)
         if len(in_types) == 3:
-            light_type = in_types[2]
-            type_check.expect(
-                light_type.dtype == faces_type.dtype,
-                light_type.ndim == 3,
-                light_type.shape[0] == faces_type.shape[0],
-                light_type.shape[1] == faces_type.shape[1],
-                light_type.shape[2] == 3,
-            )
+            _expect_light(in_types[2], faces_type)
+
+    def _check_texture_faces(self, name, faces_type, texture_type):
+        """Texture faces Ft (texture_type.shape[1]) for F faces: Ff (F, or
+        F / 2 with fill_back), or with source_weights a divisor of Ff."""
+        num_faces = type_check.eval(faces_type.shape[1])
+        texture_faces = type_check.eval(texture_type.shape[1])
+        front = num_faces // 2 if self.fill_back else num_faces
+        if self.source_weights is None:
+            valid = texture_faces == front
+        else:
+            valid = 0 < texture_faces and front % texture_faces == 0
+        if not valid:
+            raise type_check.InvalidType(
+                '{}.shape[1] {} F{}'.format(
+                    name, '== ' if self.source_weights is None
+                    else 'divides', ' / 2 (fill_back)'
+                    if self.fill_back else ''),
+                '{}.shape[1] = {}, F = {}'.format(name, texture_faces,
+                                                  num_faces))
+
+    def _check_uv_types(self, in_types):
+        type_check._argname(in_types, ('faces', 'uvs', 'uv_image',
+                                       'light')[:len(in_types)])
+        type_check.expect(in_types.size() >= 3)
+        faces_type, uvs_type, image_type = in_types[:3]
+        type_check.expect(
+            faces_type.dtype.kind == 'f',
+            faces_type.ndim == 4,
+            faces_type.shape[2] == 3,
+            faces_type.shape[3] == 3,
+            uvs_type.dtype == faces_type.dtype,
+            uvs_type.ndim == 4,
+            uvs_type.shape[0] == faces_type.shape[0],
+            uvs_type.shape[2] == 3,
+            uvs_type.shape[3] == 2,
+            image_type.dtype == faces_type.dtype,
+            image_type.ndim == 3,
+            image_type.shape[0] == self.uv.image_batch,
+            image_type.shape[1] == self.uv.texels,
+            image_type.shape[2] == 3,
+        )
+        self._check_texture_faces('uvs', faces_type, uvs_type)
+        if in_types.size() == 4:
+            _expect_light(in_types[3], faces_type)
+
+    def _split(self, inputs):
+        """(faces, textures, uv arguments of the kernels, light)."""
+        inputs = tuple(inputs)
+        if self.uv is None:
+            faces, textures, light = (inputs + (None, None))[:3]
+            return faces, textures, _NO_UV, light
+        faces, uvs, pyramid, light = (inputs + (None,))[:4]
+        return faces, None, self.uv.kernel_args(uvs, pyramid), light
 
     def forward(self, inputs):
-        faces, textures, light = (tuple(inputs) + (None, None))[:3]
+        faces, textures, uv_args, light = self._split(inputs)
         face_index, rgb, alpha, depth = _draw(
             faces, textures, light, self.image_height, self.image_width, 1,
             self.near, self.far, self.background_color, True, True, True,
-            self.fill_back, self.source_weights)
+            self.fill_back, self.source_weights, uv_args)
         self.face_index = face_index
         self.retain_inputs(tuple(range(len(inputs))))
-        if textures is None:
+        if textures is None and uv_args['uvs'] is None:
             self.retain_outputs((0, 1))
             return alpha, depth
         self.retain_outputs((0, 1, 2))
@@ -145,11 +232,19 @@ class RasterizeFunction(function_node.FunctionNode):
         xp = backend.get_array_module(faces)
         faces = xp.ascontiguousarray(faces)
         dtype = faces.dtype
-        textures = light = None
-        if len(inputs) >= 2:
+        textures = light = uvs = pyramid = None
+        uv_args = _NO_UV
+        if self.uv is not None:
+            uvs = xp.ascontiguousarray(inputs[1].array)
+            pyramid = xp.ascontiguousarray(inputs[2].array)
+            uv_args = self.uv.kernel_args(uvs, pyramid)
+            if len(inputs) == 4:
+                light = xp.ascontiguousarray(inputs[3].array)
+        elif len(inputs) >= 2:
             textures = xp.ascontiguousarray(inputs[1].array)
             if len(inputs) == 3:
                 light = xp.ascontiguousarray(inputs[2].array)
+        if len(inputs) >= 2:
             rgb, alpha, depth = [o.array for o in outputs]
             grad_rgb, grad_alpha, grad_depth = grad_outputs
         else:
@@ -167,14 +262,19 @@ class RasterizeFunction(function_node.FunctionNode):
         batch_size, num_faces = faces.shape[:2]
         height, width = self.image_height, self.image_width
         texture_size = 0 if textures is None else textures.shape[2]
-        texture_faces = num_faces if textures is None else textures.shape[1]
+        texture_faces = textures.shape[1] if textures is not None else \
+            uvs.shape[1] if uvs is not None else num_faces
         front_faces = num_faces // 2 if self.fill_back else num_faces
-        source_weights = None if textures is None else self.source_weights
+        textured = textures is not None or uvs is not None
+        source_weights = self.source_weights if textured else None
 
         grad_faces = xp.zeros_like(faces)
-        grad_textures = grad_light = None
+        grad_textures = grad_light = grad_uvs = grad_pyramid = None
         if textures is not None:
             grad_textures = xp.zeros_like(textures)
+        if uvs is not None:
+            grad_uvs = xp.zeros_like(uvs)
+            grad_pyramid = xp.zeros_like(pyramid)
         if light is not None:
             grad_light = xp.zeros_like(light)
         with_rgb = grad_rgb is not None
@@ -187,7 +287,12 @@ class RasterizeFunction(function_node.FunctionNode):
             height=height, width=width, texture_size=texture_size,
             near=self.near, far=self.far, grad_faces=grad_faces,
             grad_textures=grad_textures if with_rgb else None,
-            grad_light=grad_light if with_rgb else None)
+            grad_uvs=grad_uvs if with_rgb else None,
+            grad_light=grad_light if with_rgb else None, **uv_args)
+        if with_rgb and uvs is not None and 2 in indexes:
+            _uv_image_gradient(
+                faces, source_weights, light, self.face_index, grad_rgb,
+                front_faces, texture_faces, self.uv, uv_args, grad_pyramid)
         if grad_rgb is not None or grad_alpha is not None:
             # Per pixel line, what the edge scans read, each value in its own
             # contiguous plane: backward_edges then streams along rows and
@@ -208,6 +313,7 @@ class RasterizeFunction(function_node.FunctionNode):
                 grad_alpha=grad_alpha, height=height, width=width,
                 column_stride=column_stride, row_planes=row_planes,
                 column_planes=column_planes)
+            edge_uv_args = uv_args if with_rgb else _NO_UV
             _launcher.launch(
                 'backward_edges', batch_size * num_faces, dtype, faces=faces,
                 textures=textures if with_rgb else None,
@@ -219,21 +325,63 @@ class RasterizeFunction(function_node.FunctionNode):
                 front_faces=front_faces, texture_faces=texture_faces,
                 height=height, width=width,
                 texture_size=texture_size, near=self.near, far=self.far,
-                eps=self.eps, grad_faces=grad_faces)
+                eps=self.eps, grad_faces=grad_faces, **edge_uv_args)
         result = [chainer.Variable(grad_faces)]
         if textures is not None:
             result.append(chainer.Variable(grad_textures))
+        if uvs is not None:
+            result.append(chainer.Variable(grad_uvs))
+            result.append(chainer.Variable(grad_pyramid))
         if light is not None:
             result.append(chainer.Variable(grad_light))
         return tuple(result[i] for i in indexes)
 
 
+def _uv_image_gradient(faces, source_weights, light, face_index, grad_rgb,
+                       front_faces, texture_faces, uv, uv_args,
+                       grad_pyramid):
+    """Adds to grad_pyramid [Bi, P, 3] the gradient of a UV texture's
+    pyramid: every sample's bilinear taps, summed per pyramid row in a
+    fixed order (uv_image_rows, a stable sort by row, uv_image_gradient).
+    """
+    xp = backend.get_array_module(faces)
+    batch_size, num_faces = faces.shape[:2]
+    height, width = face_index.shape[1:]
+    samples = batch_size * height * width
+    buckets_count = uv.image_batch * uv.rows + 1
+    common = dict(faces=faces, source_weights=source_weights, light=light,
+                  face_index=face_index, grad_rgb=grad_rgb,
+                  num_faces=num_faces, front_faces=front_faces,
+                  texture_faces=texture_faces, height=height, width=width,
+                  uv_rows=uv.rows, **uv_args)
+    buckets = _host_pool.empty(xp, (samples,), numpy.int32)
+    _launcher.launch('uv_image_rows', samples, faces.dtype, buckets=buckets,
+                     **common)
+    # Radix sort (numpy's stable sort of 16-bit keys) where the buckets fit.
+    keys = buckets.astype(numpy.uint16) if buckets_count <= 1 << 16 \
+        else buckets
+    if xp is numpy:
+        order = numpy.argsort(keys, kind='stable')
+    else:
+        order = xp.argsort(keys)  # CUB's radix sort: stable
+    order = xp.ascontiguousarray(order, dtype=numpy.int64)
+    counts = xp.bincount(buckets, minlength=buckets_count)
+    starts = xp.zeros(buckets_count + 1, numpy.int64)
+    xp.cumsum(counts, out=starts[1:])
+    _launcher.launch('uv_image_gradient', uv.image_batch * uv.rows,
+                     faces.dtype, order=order, starts=starts,
+                     grad_image=grad_pyramid, **common)
+
+
 def _draw(faces, textures, light, height, width, scale, near, far,
           background_color, return_rgb, return_alpha, return_depth,
-          fill_back=False, source_weights=None):
+          fill_back=False, source_weights=None, uv_args=_NO_UV):
     """Both forward kernels on raw arrays: the z-buffer of a height x width
     sample grid, then the maps of (height / scale) x (width / scale) pixels,
     each the mean of its scale x scale samples.
+
+    ``uv_args``: the kernels' UV arguments (_UVSampler.kernel_args) for a
+    UV texture (``textures`` then None), else _NO_UV.
 
     Returns (face_index, rgb, alpha, depth): face_index [B, height, width]
     int32 for scale 1, else None; rgb [B, 3, H, W] (None without textures
@@ -244,7 +392,8 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     dtype = faces.dtype
     batch_size, num_faces = faces.shape[:2]
     texture_size = 0 if textures is None else textures.shape[2]
-    texture_faces = num_faces if textures is None else textures.shape[1]
+    texture_faces = textures.shape[1] if textures is not None else \
+        uv_args['uvs'].shape[1] if uv_args['uvs'] is not None else num_faces
     zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
                       dtype=numpy.uint64)
     _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,
@@ -257,8 +406,9 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     alpha = _host_pool.empty(xp, out_shape, dtype) if return_alpha else None
     depth = _host_pool.empty(xp, out_shape, dtype) if return_depth else None
     rgb = background = None
-    if textures is not None and return_rgb:
-        textures = xp.ascontiguousarray(textures)
+    if (textures is not None or uv_args['uvs'] is not None) and return_rgb:
+        if textures is not None:
+            textures = xp.ascontiguousarray(textures)
         light = None if light is None else xp.ascontiguousarray(light)
         rgb = _host_pool.empty(xp, (batch_size, 3) + out_shape[1:], dtype)
         background = xp.ascontiguousarray(
@@ -266,6 +416,7 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     else:
         textures = light = source_weights = None
         texture_size = 0
+        uv_args = _NO_UV
     _launcher.launch(
         'resolve_pixels', out_shape[0] * out_shape[1] * out_shape[2], dtype,
         faces=faces, textures=textures, source_weights=source_weights,
@@ -273,7 +424,8 @@ def _draw(faces, textures, light, height, width, scale, near, far,
         num_faces=num_faces, front_faces=num_faces // 2 if fill_back
         else num_faces, texture_faces=texture_faces, height=height,
         width=width, texture_size=texture_size, scale=scale, far=far,
-        face_index=face_index, rgb=rgb, alpha=alpha, depth_map=depth)
+        face_index=face_index, rgb=rgb, alpha=alpha, depth_map=depth,
+        **uv_args)
     return face_index, rgb, alpha, depth
 
 
@@ -438,11 +590,6 @@ def _check_inputs(faces, textures, light=None, fill_back=False,
             'NDC, z the depth)'.format(int(bad.sum()), face, batch))
     if textures is None:
         return faces_array
-    textures_array = unwrap(textures)
-    if not hasattr(textures_array, 'ndim'):
-        raise TypeError('textures must be an array or chainer.Variable, got '
-                        '{}'.format(type(textures).__name__))
-    shape = textures_array.shape
     num_faces = faces_array.shape[1]
     if fill_back and num_faces % 2:
         raise ValueError('faces: with fill_back=True the faces must be the '
@@ -461,26 +608,42 @@ def _check_inputs(faces, textures, light=None, fill_back=False,
             raise TypeError('source_weights must have the dtype of faces '
                             '({}), got {}'.format(faces_array.dtype,
                                                   source_weights.dtype))
-        texture_ok = len(shape) > 1 and shape[1] > 0 and \
-            front_faces % shape[1] == 0
+
+    def texture_faces_ok(count):
+        """Whether ``count`` texture faces serve the faces, and what was
+        expected."""
+        if source_weights is None:
+            return count == front_faces, front_faces
+        return (count > 0 and front_faces % count == 0,
+                'a divisor of {}'.format(front_faces))
+
+    if _uv.is_uv(textures):
+        textures.check(faces_array.shape[0], texture_faces_ok,
+                       faces_array.dtype)
     else:
-        texture_ok = len(shape) > 1 and shape[1] == front_faces
-    if (textures_array.ndim != 6 or shape[0] != faces_array.shape[0] or
-            not texture_ok or
-            not shape[2] == shape[3] == shape[4] or shape[5] != 3 or
-            shape[2] < 1):
-        raise ValueError(
-            'textures must have shape [B, {}, T, T, T, 3] = [{}, {}, T, T, T, '
-            '3] with T >= 1 to match faces{}, got {}'.format(
-                'F / 2' if fill_back else 'F', faces_array.shape[0],
-                front_faces if source_weights is None else 'a divisor of '
-                '{}'.format(front_faces),
-                ' (fill_back)' if fill_back else '', shape))
-    if textures_array.dtype != faces_array.dtype:
-        raise TypeError('textures must have the dtype of faces ({}), got '
-                        '{}'.format(faces_array.dtype, textures_array.dtype))
-    if not bool(xp.isfinite(textures_array).all()):
-        raise ValueError('textures contain NaN or inf values')
+        textures_array = unwrap(textures)
+        if not hasattr(textures_array, 'ndim'):
+            raise TypeError('textures must be an array, a chainer.Variable '
+                            'or a UVTexture, got {}'.format(
+                                type(textures).__name__))
+        shape = textures_array.shape
+        texture_ok = len(shape) > 1 and texture_faces_ok(shape[1])[0]
+        if (textures_array.ndim != 6 or shape[0] != faces_array.shape[0] or
+                not texture_ok or
+                not shape[2] == shape[3] == shape[4] or shape[5] != 3 or
+                shape[2] < 1):
+            raise ValueError(
+                'textures must have shape [B, {}, T, T, T, 3] = [{}, {}, T, '
+                'T, T, 3] with T >= 1 to match faces{}, got {}'.format(
+                    'F / 2' if fill_back else 'F', faces_array.shape[0],
+                    texture_faces_ok(0)[1],
+                    ' (fill_back)' if fill_back else '', shape))
+        if textures_array.dtype != faces_array.dtype:
+            raise TypeError('textures must have the dtype of faces ({}), got '
+                            '{}'.format(faces_array.dtype,
+                                        textures_array.dtype))
+        if not bool(xp.isfinite(textures_array).all()):
+            raise ValueError('textures contain NaN or inf values')
     if light is not None:
         light_array = unwrap(light)
         if getattr(light_array, 'shape', None) != faces_array.shape[:2] + (3,):
@@ -545,10 +708,12 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     Args:
         faces (Variable or array): [B, F, 3, 3] float32/float64 screen-space
             faces (x, y NDC, y up; z camera depth).
-        textures (Variable or array): [B, F, T, T, T, 3] per-face texel
-            cubes, same dtype; needed for rgb. With ``fill_back``,
-            [B, F/2, T, T, T, 3]: one cube serves a face and its reversed
-            copy.
+        textures (Variable or array, or UVTexture): [B, F, T, T, T, 3]
+            per-face texel cubes, same dtype; needed for rgb. With
+            ``fill_back``, [B, F/2, T, T, T, 3]: one cube serves a face and
+            its reversed copy. Or a :class:`neural_renderer.UVTexture`
+            (uvs [B, F, 3, 2], F / 2 with ``fill_back`` as for cubes, and
+            an image sampled at render time).
         image_size (int or (int, int)): S for S x S images, or (H, W).
         anti_aliasing (bool): rasterize at 2x and average 2x2 blocks; as
             in the original, the faces' x and y are first scaled by
@@ -601,8 +766,11 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
     dtype = faces_array.dtype
     xp = backend.get_array_module(faces_array)
     scale = 2 if anti_aliasing else 1
-    in_graph = _needs_graph(faces, textures if return_rgb else None,
-                            light if return_rgb else None)
+    uv = _uv.is_uv(textures) and return_rgb
+    in_graph = _needs_graph(
+        faces, *((textures.uvs, textures.image) if uv else
+                 (textures if return_rgb else None,)),
+        light if return_rgb else None)
     _check_memory(xp, memory_estimate(
         batch_size, (height, width), anti_aliasing, dtype, return_rgb,
         return_alpha, return_depth, in_graph), batch_size, height, width)
@@ -612,27 +780,36 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                                      in_graph)
         faces_array = unwrap(faces)
 
+    sampler = uvs = pyramid = None
+    if uv:
+        sampler, uvs, pyramid = _uv_inputs(textures, in_graph)
     if not in_graph:
         # Nothing will be differentiated: the kernels write the averaged
         # maps directly, without the 2x maps, the face indices and the
         # averaging passes.
+        uv_args = sampler.kernel_args(
+            xp.ascontiguousarray(unwrap(uvs)),
+            xp.ascontiguousarray(unwrap(pyramid))) if uv else _NO_UV
         _, rgb, alpha, depth = _draw(
-            faces_array, unwrap(textures) if return_rgb else None,
+            faces_array, unwrap(textures) if return_rgb and not uv else None,
             unwrap(light) if return_rgb else None, height * scale,
             width * scale, scale, float(near), float(far), background,
             return_rgb, return_alpha, return_depth, fill_back,
-            source_weights)
+            source_weights, uv_args)
         return {key: None if value is None else chainer.Variable(
                     value, requires_grad=False)
                 for key, value in (('rgb', rgb), ('alpha', alpha),
                                    ('depth', depth))}
     function = RasterizeFunction(height * scale, width * scale,
                                  float(near), float(far), float(eps),
-                                 background, fill_back, source_weights)
+                                 background, fill_back, source_weights,
+                                 sampler)
+    texture_inputs = (uvs, pyramid) if uv else (textures,)
     if return_rgb and light is not None:
-        rgb, alpha, depth = function.apply((faces, textures, light))
+        rgb, alpha, depth = function.apply(
+            (faces,) + texture_inputs + (light,))
     elif return_rgb:
-        rgb, alpha, depth = function.apply((faces, textures))
+        rgb, alpha, depth = function.apply((faces,) + texture_inputs)
     else:
         rgb = None
         alpha, depth = function.apply((faces,))
@@ -646,6 +823,31 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
         'alpha': alpha if return_alpha else None,
         'depth': depth if return_depth else None,
     }
+
+
+def _uv_inputs(textures, in_graph):
+    """(sampler, uvs, pyramid) of a UVTexture for the kernels: the pyramid
+    [Bi, P, 3] as the image's mip levels (a Variable in the graph when the
+    image is a Variable and ``in_graph``), or the image alone flattened
+    without ``mipmap``."""
+    image = textures.image
+    if not in_graph:
+        image = unwrap(image)
+    image_array = unwrap(image)
+    batch, height, width = image_array.shape[:3]
+    levels = _uv.mip_levels(height, width) if textures.mipmap else 1
+    if levels > 1:
+        pyramid = _uv.mipmap_pyramid(image, textures.wrapping, levels)
+    elif isinstance(image, chainer.Variable):
+        pyramid = F.reshape(image, (batch, height * width, 3))
+    else:
+        pyramid = image_array.reshape(batch, height * width, 3)
+    if not in_graph:
+        pyramid = unwrap(pyramid)
+    sampler = _UVSampler(batch, height, width, levels,
+                         textures.wrapping == 'REPEAT')
+    uvs = textures.uvs if in_graph else unwrap(textures.uvs)
+    return sampler, uvs, pyramid
 
 
 def rasterize(faces, textures, image_size=DEFAULT_IMAGE_SIZE,

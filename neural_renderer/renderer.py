@@ -25,6 +25,7 @@ from neural_renderer.rasterize import DEFAULT_EPS
 from neural_renderer.rasterize import image_shape
 from neural_renderer.rasterize import memory_estimate
 from neural_renderer.rasterize import rasterize_rgbad
+from neural_renderer import uv_texture
 from neural_renderer.vertices_to_faces import vertices_to_faces
 
 # The accepted ``camera_mode`` values. The original package applied no view
@@ -369,7 +370,7 @@ class Renderer(chainer.Link):
             raise _renamed(e) from None
 
     @staticmethod
-    def _light(settings, vertices, faces, textures):
+    def _light(settings, vertices, faces, dtype_like):
         # Flat lighting as a factor per drawn face, applied by the
         # rasterizer: equal to lighting() on the texel cubes, without a
         # pass over them. The reversed copies of fill_back get the negated
@@ -382,7 +383,7 @@ class Renderer(chainer.Link):
                 settings['light_color_ambient'],
                 settings['light_color_directional'],
                 settings['light_direction'],
-                dtype_like=_checks.unwrap(textures),
+                dtype_like=_checks.unwrap(dtype_like),
                 fill_back=settings['fill_back'])
         except (ValueError, TypeError) as e:
             raise _renamed(e) from None
@@ -399,6 +400,27 @@ class Renderer(chainer.Link):
                     float(numpy.finfo(light_array.dtype).max)))
         return light
 
+    @staticmethod
+    def _check_textures(textures, v_array, f_array):
+        """Checks ``textures`` (texel cubes [B, F, T, T, T, 3] or a
+        UVTexture) against the vertices and faces, naming the argument."""
+        if uv_texture.is_uv(textures):
+            textures.check(f_array.shape[0], f_array.shape[1],
+                           v_array.dtype)
+            return
+        t_array = _checks.check_array('textures', textures, ndim=6,
+                                      shape_suffix=(3,))
+        if t_array.shape[:2] != f_array.shape[:2]:
+            raise ValueError(
+                'textures: expected shape [B, F, T, T, T, 3] = [{}, {}, '
+                'T, T, T, 3], got {}'.format(f_array.shape[0],
+                                             f_array.shape[1],
+                                             t_array.shape))
+        if t_array.dtype != v_array.dtype:
+            raise TypeError('textures: expected the dtype of vertices '
+                            '({}), got {}'.format(v_array.dtype,
+                                                  t_array.dtype))
+
     @classmethod
     def _settings_screen_faces(cls, settings, vertices, faces,
                                textures=None):
@@ -407,17 +429,12 @@ class Renderer(chainer.Link):
         v_array = _checks.check_array('vertices', vertices, ndim=3,
                                       shape_suffix=(3,))
         _checks.check_finite('vertices', vertices)
-        _checks.check_array('faces', faces, ndim=3, shape_suffix=(3,),
-                            dtype_kind='iu')
+        f_array = _checks.check_array('faces', faces, ndim=3,
+                                      shape_suffix=(3,), dtype_kind='iu')
         light = None
         if textures is not None:
-            t_array = _checks.check_array('textures', textures, ndim=6,
-                                          shape_suffix=(3,))
-            if t_array.dtype != v_array.dtype:
-                raise TypeError('textures: expected the dtype of vertices '
-                                '({}), got {}'.format(v_array.dtype,
-                                                      t_array.dtype))
-            light = cls._light(settings, vertices, faces, textures)
+            cls._check_textures(textures, v_array, f_array)
+            light = cls._light(settings, vertices, faces, v_array)
         camera = cls._to_camera(settings, vertices)
         # One read-back (a sync on the GPU) for the checks and the clipping
         # test: the nearest and farthest depths and the largest coordinate.
@@ -518,10 +535,15 @@ class Renderer(chainer.Link):
         checks its own again)."""
         faces_array = _checks.unwrap(faces)
         batch, num_faces = faces_array.shape[:2]
-        texture_size = None if textures is None else \
+        uv = uv_texture.is_uv(textures)
+        texture_size = None if textures is None or uv else \
             _checks.unwrap(textures).shape[2]
         needed = cls.call_memory_estimate(settings, batch, num_faces, dtype,
                                           texture_size, clipping)
+        if uv:
+            needed += uv_texture.memory_estimate(textures, batch,
+                                                 settings['image_size'],
+                                                 settings['anti_aliasing'])
         if needed < _MEMORY_CHECK_THRESHOLD:
             return
         limit = _available_memory(chainer.backend.get_array_module(
@@ -717,14 +739,7 @@ class Renderer(chainer.Link):
                              '({}), got shape {}'.format(v_array.shape[0],
                                                          f_array.shape))
         if textures is not None:
-            t_array = _checks.check_array('textures', textures, ndim=6,
-                                          shape_suffix=(3,))
-            if t_array.shape[:2] != f_array.shape[:2]:
-                raise ValueError(
-                    'textures: expected shape [B, F, T, T, T, 3] = [{}, {}, '
-                    'T, T, T, 3], got {}'.format(f_array.shape[0],
-                                                 f_array.shape[1],
-                                                 t_array.shape))
+            Renderer._check_textures(textures, v_array, f_array)
         return f_array.shape[0] == 0 or f_array.shape[1] == 0
 
     @staticmethod
@@ -742,7 +757,9 @@ class Renderer(chainer.Link):
         height, width = image_shape(settings['image_size'])
         # 0 * x elementwise (not 0 * sum(x), which overflows to NaN).
         zero = F.sum(vertices * 0)
-        if textures is not None:
+        if uv_texture.is_uv(textures):
+            zero = zero + F.sum(textures.uvs * 0) + F.sum(textures.image * 0)
+        elif textures is not None:
             zero = zero + F.sum(textures * 0)
 
         def constant(array):
@@ -772,7 +789,9 @@ class Renderer(chainer.Link):
             vertices: [B, V, 3] float32 world coordinates (y up).
             faces: [B, F, 3] int32 vertex indices, counter-clockwise seen
                 from outside.
-            textures: [B, F, T, T, T, 3] per-face texel cubes.
+            textures: [B, F, T, T, T, 3] per-face texel cubes, or a
+                :class:`neural_renderer.UVTexture` (uvs [B, F, 3, 2] and an
+                image sampled at render time).
             K, R, t, dist_coeffs, orig_size: for camera_mode 'projection',
                 the calibrated camera of this call (see
                 :func:`neural_renderer.projection`); those given replace

@@ -1,9 +1,21 @@
-"""Write meshes, optionally with their texture cubes, as Wavefront OBJ.
+"""Write meshes, optionally with their textures, as Wavefront OBJ.
 
-With textures, ``save_obj('dir/name.obj', ...)`` also writes ``dir/name.mtl``
-(one material, ``map_Kd name.png``) and ``dir/name.png``, an atlas with one
-T x T pixel tile per face, laid out so that ``load_obj(..., load_texture=True,
-texture_size=T, normalization=False)`` reads the cubes back:
+UV textures (a :class:`neural_renderer.uv_texture.UVTexture` of batch size
+1, or ``uvs`` [F, 3, 2] with ``texture_image`` [H, W, 3]) are written as
+they are, in the form other tools read: ``dir/name.mtl`` with one material
+(``Kd 1 1 1``, ``map_Kd name.png``), ``dir/name.png`` the image (8-bit RGB,
+colours clipped to [0, 1] and rounded), and in the .obj one ``vt`` line per
+distinct (u, v) pair, in order of first use, and faces ``f v/vt v/vt v/vt``.
+``load_obj(..., load_texture='uv', normalization=False)`` reads back the
+vertices, faces and uvs exactly (as float32; float64 uvs are written with
+``repr``, others with 9 significant digits) and the image to 8-bit precision
+(0.5 / 255).
+
+With texture cubes, ``save_obj('dir/name.obj', ...)`` also writes
+``dir/name.mtl`` (one material, ``map_Kd name.png``) and ``dir/name.png``,
+an atlas with one T x T pixel tile per face, laid out so that
+``load_obj(..., load_texture=True, texture_size=T, normalization=False)``
+reads the cubes back:
 
 * the face's ``vt`` put vertex 0 on the centre of the tile's lower left
   pixel, vertex 1 T - 1 pixels to its right, vertex 2 T - 1 pixels above it;
@@ -20,7 +32,7 @@ texture_size=T, normalization=False)`` reads the cubes back:
   vary linearly over the face and the extrapolated pixels stay in [0, 1]
   (they are clipped like all colours).
 
-Colours are clipped to [0, 1] and stored as 8-bit RGB.
+Colours are clipped to [0, 1] and stored as 8-bit RGB (rounded).
 
 Names: the OBJ format has no escaping, and ``#`` starts a comment, so the
 .mtl and .png take the .obj's stem with every ``#``, whitespace or control
@@ -32,8 +44,9 @@ share them).
 Numbers: float64 vertices are written with the shortest decimal that reads
 back as the same float64 (``repr``), other types with 9 significant digits,
 enough for float32 to read back exactly; ``load_obj`` (which returns
-float32) thus gives ``vertices.astype(float32)`` bit for bit. Non-finite
-vertices or texels are refused.
+float32) thus gives ``vertices.astype(float32)`` bit for bit (and the same
+for UV coordinates). Non-finite vertices, texels, uvs or image values are
+refused.
 """
 import os
 import re
@@ -120,8 +133,80 @@ def _atlas(textures):
     return image[::-1], texcoords
 
 
-def save_obj(filename, vertices, faces, textures=None):
-    """Save a mesh as OBJ; with ``textures`` also a .mtl and a .png.
+def _uv_arguments(textures, uvs, texture_image):
+    """(uvs, image, wrapping, names of the two) from save_obj's arguments,
+    or None when no UV texture is given."""
+    if hasattr(textures, 'uvs') and hasattr(textures, 'image'):
+        if uvs is not None or texture_image is not None:
+            raise ValueError('pass a UVTexture as textures, or uvs and '
+                             'texture_image, not both')
+        return (textures.uvs, textures.image,
+                getattr(textures, 'wrapping', 'REPEAT'),
+                ('textures.uvs', 'textures.image'), 1)
+    if uvs is None and texture_image is None:
+        return None
+    if textures is not None:
+        raise ValueError('pass textures (cubes or a UVTexture), or uvs and '
+                         'texture_image, not both')
+    if uvs is None or texture_image is None:
+        raise ValueError('uvs and texture_image go together: got {} without '
+                         '{}'.format(*(('uvs', 'texture_image')
+                                       if texture_image is None else
+                                       ('texture_image', 'uvs'))))
+    return uvs, texture_image, 'REPEAT', ('uvs', 'texture_image'), 0
+
+
+def _check_uv_texture(arguments, num_faces):
+    """Checked numpy (uvs [F, 3, 2], image [H, W, 3] float64, wrapping)."""
+    uvs, image, wrapping, (uvs_name, image_name), batch = arguments
+    uvs = _to_numpy(uvs_name, uvs)
+    image = _to_numpy(image_name, image)
+    prefix = '[1, ' if batch else '['
+    if (uvs.ndim != 3 + batch or uvs.shape[batch:] != (num_faces, 3, 2)
+            or (batch and uvs.shape[0] != 1)):
+        raise ValueError('{} must be {}F, 3, 2] with F = {} (the number of '
+                         'faces), got shape {}'.format(uvs_name, prefix,
+                                                       num_faces, uvs.shape))
+    if (image.ndim != 3 + batch or image.shape[-1] != 3
+            or min(image.shape[batch:batch + 2]) < 1
+            or (batch and image.shape[0] != 1)):
+        raise ValueError('{} must be {}H, W, 3] with H, W >= 1, got shape {}'
+                         .format(image_name, prefix, image.shape))
+    if uvs.dtype.kind not in 'fiu':
+        raise TypeError('{} must be numeric, got {}'.format(uvs_name,
+                                                            uvs.dtype))
+    if image.dtype.kind != 'f':
+        raise TypeError('{} must be floats, colours in [0, 1], got {} (divide '
+                        '8-bit images by 255)'.format(image_name,
+                                                      image.dtype))
+    _check_finite(uvs_name, uvs)
+    _check_finite(image_name, image)
+    if uvs.size and float(numpy.abs(uvs).max()) >= _FLOAT32_LIMIT:
+        raise ValueError(
+            '{}: values up to {:.4g} are beyond float32 ({:.4g} at most), '
+            'which load_obj reads them as'.format(
+                uvs_name, float(numpy.abs(uvs).max()),
+                float(numpy.finfo(numpy.float32).max)))
+    if batch:
+        uvs, image = uvs[0], image[0]
+    return uvs, image, wrapping
+
+
+def _unique_texcoords(uvs):
+    """Distinct (u, v) pairs of ``uvs`` [F, 3, 2] in order of first use,
+    and each corner's index into them [F, 3]."""
+    flat = uvs.reshape(-1, 2)
+    _, first, inverse = numpy.unique(flat, axis=0, return_index=True,
+                                     return_inverse=True)
+    order = numpy.argsort(first)
+    rank = numpy.empty_like(order)
+    rank[order] = numpy.arange(len(order))
+    return flat[first[order]], rank[inverse.reshape(-1)].reshape(-1, 3)
+
+
+def save_obj(filename, vertices, faces, textures=None, uvs=None,
+             texture_image=None):
+    """Save a mesh as OBJ; with textures also a .mtl and a .png.
 
     Args:
         filename (str or path): the .obj to write (its directory must exist).
@@ -129,8 +214,23 @@ def save_obj(filename, vertices, faces, textures=None):
             to it.
         vertices: [V, 3] floats (numpy, cupy or chainer.Variable).
         faces: [F, 3] integer vertex indices, zero-based.
-        textures: None, or [F, T, T, T, 3] colours in [0, 1] (others are
-            clipped).
+        textures: None; or texture cubes [F, T, T, T, 3], colours in [0, 1]
+            (others are clipped), written as an atlas (see the module
+            docstring); or a :class:`neural_renderer.uv_texture.UVTexture`
+            of batch size 1 (``uvs`` [1, F, 3, 2], ``image`` [1, H, W, 3]),
+            written as the ``uvs`` and ``texture_image`` below are.
+        uvs: with ``texture_image``, instead of ``textures``: [F, 3, 2]
+            (u, v) of each face's corners ((0, 0) the image's bottom-left
+            corner), written as ``vt`` lines (corners with equal (u, v)
+            share one) and ``f v/vt`` references.
+        texture_image: [H, W, 3] floats, row 0 at the top, colours in
+            [0, 1] (others are clipped), written as an 8-bit RGB PNG
+            (rounded to the nearest level), the material's ``map_Kd``.
+            ``load_obj(..., load_texture='uv', normalization=False)`` reads
+            back the vertices, faces and uvs exactly (as float32) and the
+            image to 0.5 / 255. A UVTexture with ``wrapping=
+            'CLAMP_TO_EDGE'`` gets ``map_Kd -clamp on`` (which load_obj
+            ignores, like all map_Kd options).
 
     Each file is written to a temporary name next to it and renamed when
     complete (:func:`neural_renderer.files.atomic_output`): an interrupt or
@@ -139,9 +239,10 @@ def save_obj(filename, vertices, faces, textures=None):
 
     Raises:
         ValueError: bad shapes, indices out of range, no faces, non-finite
-            vertices or textures, or vertices beyond float32 (which
-            load_obj reads them as).
-        TypeError: non-numeric arrays.
+            vertices, textures, uvs or images, vertices or uvs beyond
+            float32 (which load_obj reads them as), or ``uvs`` without
+            ``texture_image`` (or the reverse, or with ``textures``).
+        TypeError: non-numeric arrays (or an integer image).
     """
     filename = os.fspath(filename)
     vertices = _to_numpy('vertices', vertices)
@@ -171,7 +272,12 @@ def save_obj(filename, vertices, faces, textures=None):
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise ValueError('faces index vertices 0..{}, got indices {}..{}'
                          .format(len(vertices) - 1, faces.min(), faces.max()))
-    if textures is not None:
+    uv_texture = _uv_arguments(textures, uvs, texture_image)
+    if uv_texture is not None:
+        uvs, texture_image, wrapping = _check_uv_texture(uv_texture,
+                                                         len(faces))
+        textures = None
+    elif textures is not None:
         textures = _to_numpy('textures', textures)
         shape = textures.shape
         if (textures.ndim != 5 or shape[0] != len(faces) or shape[1] < 1
@@ -186,31 +292,45 @@ def save_obj(filename, vertices, faces, textures=None):
         textures = textures.astype(numpy.float64)
 
     lines = []
-    if textures is not None:
+    texcoord_line = 'vt {:.9g} {:.9g}'.format
+    if textures is not None or uv_texture is not None:
         directory = os.path.dirname(filename)
         stem = _safe_stem(os.path.splitext(os.path.basename(filename))[0])
         mtl_name, png_name = stem + '.mtl', stem + '.png'
-        image, texcoords = _atlas(textures)
+        options = ''
+        if textures is not None:
+            image, texcoords = _atlas(textures)
+            vt = numpy.arange(1, 3 * len(faces) + 1).reshape(-1, 3)
+        else:
+            image = numpy.round(numpy.clip(
+                texture_image.astype(numpy.float64), 0, 1) * 255
+            ).astype(numpy.uint8)
+            texcoords, vt = _unique_texcoords(uvs)
+            vt += 1
+            if uvs.dtype == numpy.float64:
+                texcoord_line = 'vt {!r} {!r}'.format
+            if wrapping == 'CLAMP_TO_EDGE':
+                options = '-clamp on '
         import imageio.v3 as iio
         with atomic_output(os.path.join(directory, png_name)) as temporary:
-            iio.imwrite(temporary, image, extension='.png')
+            iio.imwrite(temporary, numpy.ascontiguousarray(image),
+                        extension='.png')
         with atomic_output(os.path.join(directory, mtl_name)) as temporary:
             with open(temporary, 'w', encoding='utf-8', newline='\n') as f:
-                f.write('newmtl material_1\nKd 1 1 1\nmap_Kd {}\n'
-                        .format(png_name))
+                f.write('newmtl material_1\nKd 1 1 1\nmap_Kd {}{}\n'
+                        .format(options, png_name))
         lines.append('mtllib {}'.format(mtl_name))
     # repr: the shortest string float() reads back as the same float64.
     number = '{!r}' if vertices.dtype == numpy.float64 else '{:.9g}'
     vertex_line = 'v {0} {0} {0}'.format(number).format
     lines += [vertex_line(*v)
               for v in vertices.astype(numpy.float64).tolist()]
-    if textures is None:
+    if textures is None and uv_texture is None:
         lines += ['f {} {} {}'.format(*f) for f in (faces + 1).tolist()]
     else:
-        lines += ['vt {:.9g} {:.9g}'.format(*uv)
-                  for uv in texcoords.reshape(-1, 2).tolist()]
+        lines += [texcoord_line(*uv) for uv in
+                  texcoords.reshape(-1, 2).astype(numpy.float64).tolist()]
         lines.append('usemtl material_1')
-        vt = numpy.arange(1, 3 * len(faces) + 1).reshape(-1, 3)
         lines += ['f {}/{} {}/{} {}/{}'.format(a, ta, b, tb, c, tc)
                   for (a, b, c), (ta, tb, tc)
                   in zip((faces + 1).tolist(), vt.tolist())]

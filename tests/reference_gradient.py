@@ -35,7 +35,8 @@ def _inside(face, px, py):
 
 def edge_gradient(faces, textures, rgb, alpha, face_index, depth, grad_rgb,
                   grad_alpha, near=0.1, far=100., eps=1e-4):
-    """faces [F, 3, 3]; textures [F, T, T, T, 3] or None; rgb [3, H, W];
+    """faces [F, 3, 3]; textures [F, T, T, T, 3], a function (face,
+    perspective weights [3]) -> colour [3], or None; rgb [3, H, W];
     alpha, face_index, depth [H, W]; grad_rgb [3, H, W] or None; grad_alpha
     [H, W] or None. Returns the x, y gradient [F, 3, 3] (z column 0)."""
     faces = numpy.asarray(faces, numpy.float64)
@@ -98,7 +99,9 @@ def edge_gradient(faces, textures, rgb, alpha, face_index, depth, grad_rgb,
                         weights = numpy.zeros(3)
                         weights[a] = (1 - t) / z[a] * zc
                         weights[b] = t / z[b] * zc
-                        colour_c = ref.sample_cube(textures[f], weights)
+                        colour_c = textures(f, weights) \
+                            if callable(textures) else \
+                            ref.sample_cube(textures[f], weights)
                     else:
                         colour_c = numpy.zeros(3)
                     total = 0.

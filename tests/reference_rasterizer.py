@@ -43,9 +43,37 @@ def sample_cube(cube, weights):
     return out
 
 
+def sample_uv(image, u, v, wrapping='REPEAT'):
+    """Bilinear sample of image [H, W, 3] (row 0 at the top) at texture
+    coordinates (u, v) ((0, 0) the bottom-left corner, pixel centres at
+    ((x + 0.5) / W, 1 - (y + 0.5) / H)): the tent weight of every pixel,
+    with its copies one period away for REPEAT."""
+    height, width = image.shape[:2]
+    if wrapping == 'REPEAT':
+        u, v = u - numpy.floor(u), v - numpy.floor(v)
+    px = u * width - 0.5
+    py = (1 - v) * height - 0.5
+    if wrapping != 'REPEAT':
+        px = min(max(px, 0.), width - 1.)
+        py = min(max(py, 0.), height - 1.)
+    periods = (-1, 0, 1) if wrapping == 'REPEAT' else (0,)
+    out = numpy.zeros(3)
+    for y in range(height):
+        wy = sum(max(0., 1 - abs(py - (y + k * height))) for k in periods)
+        if not wy:
+            continue
+        for x in range(width):
+            wx = sum(max(0., 1 - abs(px - (x + k * width))) for k in periods)
+            if wx:
+                out += wx * wy * image[y, x]
+    return out
+
+
 def rasterize(faces, height, width, textures=None, near=0.1, far=100.,
               background=(0, 0, 0)):
-    """faces [F, 3, 3] -> (face_index [H, W], depth [H, W], rgb [3, H, W])."""
+    """faces [F, 3, 3] -> (face_index [H, W], depth [H, W], rgb [3, H, W]).
+    ``textures``: texel cubes [F, T, T, T, 3], or a function
+    (face, perspective weights [3]) -> colour [3]."""
     faces = numpy.asarray(faces, numpy.float64)
     x, y = pixel_centres(height, width)
     px, py = numpy.meshgrid(x, y)
@@ -76,7 +104,8 @@ def rasterize(faces, height, width, textures=None, near=0.1, far=100.,
         for i, j in zip(*numpy.nonzero(face_index >= 0)):
             f = face_index[i, j]
             wp = weights_map[:, i, j] * depth[i, j] / faces[f, :, 2]
-            rgb[:, i, j] = sample_cube(numpy.asarray(textures[f]), wp)
+            rgb[:, i, j] = textures(f, wp) if callable(textures) else \
+                sample_cube(numpy.asarray(textures[f]), wp)
     return face_index, depth, rgb
 
 

@@ -47,7 +47,13 @@ def _capture_launches(mode, dtype, anti_aliasing):
     try:
         v = chainer.Variable(vertices[None].astype(dtype))
         t = chainer.Variable(textures)
-        if mode == 'rgb':
+        if mode == 'uv':
+            t = nr.UVTexture(
+                chainer.Variable(rng.uniform(-0.5, 1.5, (
+                    1, faces.shape[0], 3, 2)).astype(dtype)),
+                chainer.Variable(rng.uniform(0, 1, (1, 32, 24, 3)).astype(
+                    dtype)))
+        if mode in ('rgb', 'uv'):
             outputs = renderer.render_rgbad(v, faces[None], t)
             outputs = [outputs['rgb'], outputs['alpha'], outputs['depth']]
         else:
@@ -61,7 +67,7 @@ def _capture_launches(mode, dtype, anti_aliasing):
 
 
 @needs_avx2
-@pytest.mark.parametrize('mode', ['rgb', 'silhouettes'])
+@pytest.mark.parametrize('mode', ['rgb', 'silhouettes', 'uv'])
 @pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
 def test_the_avx2_build_equals_the_baseline_bitwise(mode, dtype):
     sources = {name: _launcher.KernelSource(_launcher._HEADER,
@@ -71,6 +77,8 @@ def test_the_avx2_build_equals_the_baseline_bitwise(mode, dtype):
     names = {name for name, _, _, _ in launches}
     assert {'rasterize_faces', 'resolve_pixels', 'backward_face_pixels',
             'pack_edge_planes', 'backward_edges'} <= names
+    if mode == 'uv':
+        assert {'uv_image_rows', 'uv_image_gradient'} <= names
     for name, n, dtype_, arguments in launches:
         results = {}
         for build, source in sources.items():

@@ -12,6 +12,7 @@ import chainer
 import chainer.functions as F
 
 import neural_renderer as nr
+import reference_raycast
 
 from backends import to_cpu
 
@@ -24,22 +25,7 @@ def teapot():
 
 
 def camera(height, width):
-    """An OpenCV camera 3 units from the origin, looking at it from an
-    angle, with unequal focal lengths and an off-centre principal point."""
-    K = numpy.array([[1.15 * width, 0, 0.45 * width],
-                     [0, 1.3 * height, 0.56 * height],
-                     [0, 0, 1]])
-    angle = math.radians(25)
-    # Camera axes (rows): x right, y down, z forward, in world coordinates.
-    forward = numpy.array([math.sin(angle), -0.3, math.cos(angle)])
-    forward /= numpy.linalg.norm(forward)
-    right = numpy.cross([0, -1, 0], forward)
-    right /= numpy.linalg.norm(right)
-    down = numpy.cross(forward, right)
-    R = numpy.stack([right, down, forward])
-    eye = -3 * forward
-    t = -R @ eye
-    return K, R, t
+    return reference_raycast.tilted_camera(height, width)
 
 
 def ray_cast(vertices, faces, K, R, t, height, width, near=0.1, far=100.):
@@ -47,27 +33,14 @@ def ray_cast(vertices, faces, K, R, t, height, width, near=0.1, far=100.):
     along the ray through each OpenCV pixel centre (j + 0.5, i + 0.5),
     depth = camera z of the hit, kept when near < z < far."""
     triangles = vertices[faces]  # [F, 3, 3] world
-    origin = -R.T @ t
     hit = numpy.zeros((height, width), bool)
     depth = numpy.full((height, width), far)
-    k_inv = numpy.linalg.inv(K)
-    v0, v1, v2 = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    e1, e2 = v1 - v0, v2 - v0
     for i in range(height):
         for j in range(width):
-            d = R.T @ (k_inv @ [j + 0.5, i + 0.5, 1.])
-            p = numpy.cross(d, e2)
-            det = (e1 * p).sum(1)
-            with numpy.errstate(divide='ignore', invalid='ignore'):
-                inv = 1 / det
-                s = origin - v0
-                u = (s * p).sum(1) * inv
-                q = numpy.cross(s, e1)
-                v = (q * d).sum(1) * inv
-                along = (e2 * q).sum(1) * inv
-            z = along * (R @ d)[2]  # camera depth of the hit
-            ok = (det != 0) & (u >= 0) & (v >= 0) & (u + v <= 1) & \
-                (z > near) & (z < far)
+            origin, direction = reference_raycast.pixel_ray(K, R, t, i, j)
+            inside, z, _ = reference_raycast.hits(triangles, origin,
+                                                  direction)
+            ok = inside & (z > near) & (z < far)
             if ok.any():
                 hit[i, j] = True
                 depth[i, j] = z[ok].min()

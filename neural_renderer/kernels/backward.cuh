@@ -100,13 +100,12 @@ template <typename T>
 NR_DEVICE void crossing_colour(const Face<T>& face, const Texels<T>& texels,
                                const T* face_light, long long b, long long f,
                                int ka, int kb, int kc, const Crossing<T>& cr,
-                               T* colour) {
+                               T px, T py, T* colour) {
     T wp[3];
     wp[ka] = (1 - cr.t) / face.z[ka] * cr.zc;
     wp[kb] = cr.t / face.z[kb] * cr.zc;
     wp[kc] = 0;
-    const T* cube = texels.cube(b, f, wp);
-    sample_texture(cube, texels.texture_size, wp, colour);
+    texels.sample(b, f, face, px, py, wp, colour);
     if (face_light)
         for (int ch = 0; ch < 3; ++ch) colour[ch] *= face_light[ch];
 }
@@ -315,6 +314,40 @@ NR_DEVICE T inside_scan(T line_grad, const Face<T>& face, long long f,
     return line_grad;
 }
 
+// The bilinear stencil that sample `sample` ([B, height, width] flat, the
+// scale-1 grid) of a UV texture drew with, and the rgb gradient there
+// times the face's light; false where no face is drawn. The weights come
+// from the same arithmetic as resolve_pixel's, so the taps are the ones
+// the forward pass read.
+template <typename T>
+NR_DEVICE bool pixel_uv_taps(const T* faces, const Texels<T>& texels,
+                             const T* light, const int* face_index,
+                             const T* grad_rgb, long long num_faces,
+                             long long height, long long width,
+                             long long sample, long long* b_out,
+                             UVTaps<T>* taps, T* g) {
+    const int f = face_index[sample];
+    if (f < 0) return false;
+    const long long hw = height * width;
+    const long long b = sample / hw, pixel = sample - b * hw;
+    const long long i = pixel / width, j = pixel - i * width;
+    const long long bf = b * num_faces + f;
+    Face<T> face;
+    face.load(faces + bf * 9);
+    face.prepare_weights();
+    T w[3], wp[3], colour[3];
+    const T px = column_x<T>(j, width), py = row_y<T>(i, height);
+    const T depth = face.weights_depth(px, py, w);
+    face.perspective_weights(w, depth, wp);
+    texels.sample(b, f, face, px, py, wp, colour, taps);
+    for (int ch = 0; ch < 3; ++ch) {
+        g[ch] = grad_rgb[(b * 3 + ch) * hw + pixel];
+        if (light) g[ch] *= light[3 * bf + ch];
+    }
+    *b_out = b;
+    return true;
+}
+
 }  // namespace nr
 #endif  // NR_BACKWARD_HELPERS_CUH
 
@@ -324,33 +357,44 @@ NR_DEVICE T inside_scan(T line_grad, const Face<T>& face, long long f,
 // pieces and their reversed copies) visit the pixels they draw (face_index,
 // the scale-1 grid) in row order and add
 // * to the cube: the trilinear weights times the rgb gradient (times the
-//   face's light);
+//   face's light); with a UV texture instead, to the corners' (u, v): the
+//   rgb gradient (times the light) times d(colour)/d(u, v) times the
+//   corner's weight (the image's own gradient: uv_image_gradient);
 // * to the face's light: the rgb gradient times the unlit texel colour;
 // * to the face: the depth gradient d(depth)/d(face), with the face
 //   assignment of the pixel held fixed.
 // Each index owns what it writes, so there are no atomics and the sums run
 // in one fixed order: the gradients do not depend on the thread count or
 // the schedule (CPU and GPU alike). grad_rgb, grad_depth, textures
-// (texture_size 0), source_weights, light, grad_textures and grad_light may
-// be null. Without textures texture_faces is num_faces.
+// (texture_size 0), uvs (and uv_image), source_weights, light,
+// grad_textures, grad_uvs and grad_light may be null. Without textures and
+// uvs texture_faces is num_faces.
 NR_KERNEL void NR_NAME(backward_face_pixels)(
         const scalar_t* faces, const scalar_t* textures,
+        const scalar_t* uvs, const scalar_t* uv_image,
         const scalar_t* source_weights, const scalar_t* light,
         const int* face_index, const scalar_t* grad_rgb,
         const scalar_t* grad_depth, long long num_faces,
         long long front_faces, long long texture_faces, long long height,
-        long long width, long long texture_size, scalar_t near, scalar_t far,
-        scalar_t* grad_faces, scalar_t* grad_textures, scalar_t* grad_light,
-        long long n) {
-    const nr::Texels<scalar_t> texels = {textures, source_weights,
-                                         texture_faces, front_faces,
-                                         texture_size};
+        long long width, long long texture_size, long long uv_image_batch,
+        long long uv_height, long long uv_width, long long uv_levels,
+        long long uv_repeat, scalar_t near, scalar_t far,
+        scalar_t* grad_faces, scalar_t* grad_textures, scalar_t* grad_uvs,
+        scalar_t* grad_light, long long n) {
+    const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
+        textures, uvs, uv_image, source_weights, texture_faces, front_faces,
+        texture_size, uv_image_batch, uv_height, uv_width, uv_levels,
+        uv_repeat, height, width);
     NR_FOR_EACH(index, n) [&] {
         const long long hw = height * width;
         const long long b = index / texture_faces, t = index % texture_faces;
         const int* fi_map = face_index + b * hw;
-        const bool with_rgb =
-            grad_rgb && textures && (grad_textures || grad_light);
+        const bool with_rgb = grad_rgb && texels.present() &&
+                              (grad_textures || grad_uvs || grad_light);
+        const scalar_t* image =
+            uvs ? uv_image + (b % uv_image_batch) * texels.image_stride() * 3
+                : 0;
+        scalar_t guv[6] = {0, 0, 0, 0, 0, 0};
         for (long long f = t; f < num_faces; f += texture_faces) {
             const long long bf = b * num_faces + f;
             nr::Face<scalar_t> face;
@@ -365,7 +409,32 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
                     const scalar_t* e) {
                 const long long pixel = i * width + j;
                 if (fi_map[pixel] != (int)f) return;
-                if (with_rgb) {
+                if (with_rgb && uvs) {
+                    scalar_t w[3], wp[3], g[3], color[3];
+                    const scalar_t depth = face.weights_depth_from_edges(e, w);
+                    face.perspective_weights(w, depth, wp);
+                    nr::UVTaps<scalar_t> st;
+                    texels.sample(b, f, face, px, py, wp, color, &st);
+                    for (int ch = 0; ch < 3; ++ch) {
+                        g[ch] = grad_rgb[(b * 3 + ch) * hw + pixel];
+                        if (light && grad_light) gl[ch] += g[ch] * color[ch];
+                        if (light) g[ch] *= light[3 * bf + ch];
+                    }
+                    if (grad_uvs) {
+                        scalar_t gu = 0, gv = 0;
+                        for (int c = 0; c < 4; ++c) {
+                            scalar_t dot = 0;
+                            for (int ch = 0; ch < 3; ++ch)
+                                dot += g[ch] * image[3 * st.texel[c] + ch];
+                            gu += st.du[c] * dot;
+                            gv += st.dv[c] * dot;
+                        }
+                        for (int k = 0; k < 3; ++k) {
+                            guv[2 * k] += wp[k] * gu;
+                            guv[2 * k + 1] += wp[k] * gv;
+                        }
+                    }
+                } else if (with_rgb) {
                     scalar_t w[3], wp[3];
                     const scalar_t depth = face.weights_depth_from_edges(e, w);
                     face.perspective_weights(w, depth, wp);
@@ -427,6 +496,92 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
             for (int k = 0; k < 9; ++k) grad_faces[bf * 9 + k] += gf[k];
             if (light && grad_light)
                 for (int ch = 0; ch < 3; ++ch) grad_light[3 * bf + ch] += gl[ch];
+        }
+        if (uvs && grad_uvs)
+            for (int k = 0; k < 6; ++k) grad_uvs[index * 6 + k] += guv[k];
+    }();
+}
+
+// Backward of a UV texture's image, step 1, one index per sample of the
+// scale-1 grid (n = B * height * width): the bucket of the sample's upper
+// bilinear row, (b % uv_image_batch) * uv_rows + its pyramid row (UVMap),
+// or Bi * uv_rows where no face is drawn. rasterize.py orders the samples
+// by bucket (a stable sort: within a bucket, by sample) for step 2.
+NR_KERNEL void NR_NAME(uv_image_rows)(
+        const scalar_t* faces, const scalar_t* uvs, const scalar_t* uv_image,
+        const scalar_t* source_weights, const scalar_t* light,
+        const int* face_index, const scalar_t* grad_rgb, long long num_faces,
+        long long front_faces, long long texture_faces, long long height,
+        long long width, long long uv_image_batch, long long uv_height,
+        long long uv_width, long long uv_levels, long long uv_repeat,
+        long long uv_rows, int* buckets, long long n) {
+    const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
+        0, uvs, uv_image, source_weights, texture_faces, front_faces,
+        0, uv_image_batch, uv_height, uv_width, uv_levels, uv_repeat, height,
+        width);
+    NR_FOR_EACH(sample, n) [&] {
+        nr::UVTaps<scalar_t> st;
+        scalar_t g[3];
+        long long b;
+        if (!nr::pixel_uv_taps(faces, texels, light, face_index, grad_rgb,
+                               num_faces, height, width, sample, &b, &st,
+                               g)) {
+            buckets[sample] = (int)(uv_image_batch * uv_rows);
+            return;
+        }
+        buckets[sample] = (int)((b % uv_image_batch) * uv_rows + st.row[0]);
+    }();
+}
+
+// Backward of a UV texture's image, step 2, one index per pyramid row r of
+// image bi (n = Bi * uv_rows): adds to grad_image [Bi, P, 3] (the pyramid's
+// gradient) the rgb gradient (times the light) times the bilinear weight of
+// every tap in row r. Such taps come from the samples of bucket r (upper
+// row r) and of the bucket of the row above (lower row r: the previous row
+// of the level, wrapping for REPEAT), which `order` lists by bucket
+// (starts[k]..starts[k + 1] - 1 for bucket k). Each index owns its row, and
+// adds bucket r first, then the row above, each in sample order: no
+// atomics, and sums that do not depend on the thread count.
+NR_KERNEL void NR_NAME(uv_image_gradient)(
+        const scalar_t* faces, const scalar_t* uvs, const scalar_t* uv_image,
+        const scalar_t* source_weights, const scalar_t* light,
+        const int* face_index, const scalar_t* grad_rgb, long long num_faces,
+        long long front_faces, long long texture_faces, long long height,
+        long long width, long long uv_image_batch, long long uv_height,
+        long long uv_width, long long uv_levels, long long uv_repeat,
+        long long uv_rows, const long long* order, const long long* starts,
+        scalar_t* grad_image, long long n) {
+    const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
+        0, uvs, uv_image, source_weights, texture_faces, front_faces,
+        0, uv_image_batch, uv_height, uv_width, uv_levels, uv_repeat, height,
+        width);
+    NR_FOR_EACH(index, n) [&] {
+        const long long bi = index / uv_rows, r = index % uv_rows;
+        long long level, y, h, w, texel0;
+        texels.uv.row_level(r, &level, &y, &h, &w, &texel0);
+        long long buckets[2] = {index, -1};
+        if (y > 0)
+            buckets[1] = index - 1;
+        else if (uv_repeat && h > 1)
+            buckets[1] = index + h - 1;
+        scalar_t* gi = grad_image + bi * texels.image_stride() * 3;
+        for (int k = 0; k < 2; ++k) {
+            if (buckets[k] < 0) continue;
+            for (long long q = starts[buckets[k]]; q < starts[buckets[k] + 1];
+                 ++q) {
+                nr::UVTaps<scalar_t> st;
+                scalar_t g[3];
+                long long b;
+                if (!nr::pixel_uv_taps(faces, texels, light, face_index,
+                                       grad_rgb, num_faces, height, width,
+                                       order[q], &b, &st, g))
+                    continue;
+                for (int c = 0; c < 4; ++c) {
+                    if (st.row[c >> 1] != r) continue;
+                    for (int ch = 0; ch < 3; ++ch)
+                        gi[3 * st.texel[c] + ch] += st.weight[c] * g[ch];
+                }
+            }
         }
     }();
 }
@@ -510,22 +665,26 @@ NR_KERNEL void NR_NAME(pack_edge_planes)(
 // (in the inner scan a centre on the edge counts as inside).
 //
 // grad_rgb and grad_alpha are the incoming gradients (either may be null),
-// row_planes / column_planes pack_edge_planes' output; textures may be
-// null (no rgb term), source_weights too (see Texels), light too (no
-// lighting factor).
+// row_planes / column_planes pack_edge_planes' output; textures and uvs
+// may be null (no rgb term), source_weights too (see Texels), light too
+// (no lighting factor).
 NR_KERNEL void NR_NAME(backward_edges)(
         const scalar_t* faces, const scalar_t* textures,
         const scalar_t* source_weights, const scalar_t* light,
         const int* face_index, const scalar_t* rgb, const scalar_t* alpha,
         const scalar_t* grad_rgb, const scalar_t* grad_alpha,
         const scalar_t* row_planes, const scalar_t* column_planes,
+        const scalar_t* uvs, const scalar_t* uv_image,
         long long column_stride, long long num_faces, long long front_faces,
         long long texture_faces, long long height, long long width,
-        long long texture_size, scalar_t near, scalar_t far, scalar_t eps,
+        long long texture_size, long long uv_image_batch,
+        long long uv_height, long long uv_width, long long uv_levels,
+        long long uv_repeat, scalar_t near, scalar_t far, scalar_t eps,
         scalar_t* grad_faces, long long n) {
-    const nr::Texels<scalar_t> texels = {textures, source_weights,
-                                         texture_faces, front_faces,
-                                         texture_size};
+    const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
+        textures, uvs, uv_image, source_weights, texture_faces, front_faces,
+        texture_size, uv_image_batch, uv_height, uv_width, uv_levels,
+        uv_repeat, height, width);
     const nr::EdgePlanes<scalar_t> planes = {grad_rgb, grad_alpha, alpha,
                                              row_planes, column_planes,
                                              height, width, column_stride};
@@ -535,6 +694,8 @@ NR_KERNEL void NR_NAME(backward_edges)(
         nr::Face<scalar_t> face;
         face.load(faces + index * 9);
         if (!face.drawable(near, far)) return;
+        // A UV texture's mip level at a crossing needs the reciprocals.
+        if (texels.with_uv()) face.prepare_weights();
         const int* fi_map = face_index + b * hw;
         const scalar_t* faces_b = faces + b * num_faces * 9;
         const scalar_t* rgb_b = rgb ? rgb + b * 3 * hw : 0;
@@ -575,10 +736,11 @@ NR_KERNEL void NR_NAME(backward_edges)(
                                              ax, fi_map, faces_b, share))
                         continue;
                     scalar_t colour_c[3] = {0, 0, 0};
-                    if (textures)
-                        nr::crossing_colour(face, texels, face_light, b, f,
-                                            ka, kb, (edge + 2) % 3, cr,
-                                            colour_c);
+                    if (texels.present())
+                        nr::crossing_colour(
+                            face, texels, face_light, b, f, ka, kb,
+                            (edge + 2) % 3, cr, axis == 0 ? cr.c : sl,
+                            axis == 0 ? sl : cr.c, colour_c);
                     const nr::LinePlanes<scalar_t> line_planes =
                         planes.line(b, axis, line);
                     scalar_t line_grad =

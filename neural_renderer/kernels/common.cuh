@@ -430,18 +430,184 @@ NR_DEVICE void sample_texture(const T* cube, long long size, const T* w,
     }
 }
 
+// A UV texture (neural_renderer/uv_texture.py): uvs [B, Ft, 3, 2], the
+// (u, v) of each corner of texture face t, and the image's pyramid
+// [Bi, P, 3] (Bi = B, or 1: one image for every batch item), levels
+// 0..levels-1 one after the other, level 0 of height x width texels and
+// level l + 1 of ceil(h_l / 2) x ceil(w_l / 2), each row-major with row 0
+// at the top (v = 1). repeat: GL_REPEAT, else GL_CLAMP_TO_EDGE. The rows
+// of all levels, numbered level by level, are the "pyramid rows" that the
+// image gradient is bucketed by (uv_image_rows).
+template <typename T>
+struct UVMap {
+    const T* uvs;
+    const T* image;
+    long long image_batch, height, width, levels, repeat;
+
+    // Level l's size, its first texel and its first pyramid row.
+    NR_DEVICE void level_shape(long long l, long long* h, long long* w,
+                               long long* texel0, long long* row0) const {
+        long long hh = height, ww = width, texel = 0, row = 0;
+        for (long long k = 0; k < l; ++k) {
+            texel += hh * ww;
+            row += hh;
+            hh = (hh + 1) / 2;
+            ww = (ww + 1) / 2;
+        }
+        *h = hh;
+        *w = ww;
+        *texel0 = texel;
+        *row0 = row;
+    }
+
+    // Rows and texels of the whole pyramid.
+    NR_DEVICE void totals(long long* rows, long long* texels) const {
+        long long h, w, texel0, row0;
+        level_shape(levels - 1, &h, &w, &texel0, &row0);
+        *rows = row0 + h;
+        *texels = texel0 + h * w;
+    }
+
+    // The level, row within it and level shape of pyramid row r.
+    NR_DEVICE void row_level(long long r, long long* level, long long* y,
+                             long long* h, long long* w,
+                             long long* texel0) const {
+        long long hh = height, ww = width, texel = 0, l = 0;
+        while (l + 1 < levels && r >= hh) {
+            r -= hh;
+            texel += hh * ww;
+            hh = (hh + 1) / 2;
+            ww = (ww + 1) / 2;
+            ++l;
+        }
+        *level = l;
+        *y = r;
+        *h = hh;
+        *w = ww;
+        *texel0 = texel;
+    }
+};
+
+// One image coordinate of a bilinear sample: the two texels around it
+// (i0, i1), the weight of i1 (frac) and d(position)/d(coordinate) (scale,
+// 0 where clamped). REPEAT wraps the coordinate modulo 1 and the texels
+// around the edge; CLAMP_TO_EDGE clamps the position to the outermost
+// texel centres.
+template <typename T>
+NR_DEVICE void bilinear_axis(T coordinate, long long size, bool repeat,
+                             bool flip, long long* i0, long long* i1,
+                             T* frac, T* scale) {
+    const T sz = (T)size;
+    if (repeat) {
+        T c = coordinate - nr_floor(coordinate);
+        if (flip) c = 1 - c;
+        const T pos = c * sz - (T)0.5;
+        const T base = nr_floor(pos);
+        long long a = (long long)base;
+        *frac = pos - base;
+        if (a < 0) a += size;
+        if (a >= size) a -= size;
+        long long b = a + 1;
+        if (b >= size) b -= size;
+        *i0 = a;
+        *i1 = b;
+        *scale = flip ? -sz : sz;
+        return;
+    }
+    T pos = (flip ? 1 - coordinate : coordinate) * sz - (T)0.5;
+    bool inside = true;
+    if (!(pos > 0)) {
+        pos = 0;
+        inside = false;
+    } else if (pos > sz - 1) {
+        pos = sz - 1;
+        inside = false;
+    }
+    long long a = (long long)pos;  // pos >= 0: truncation is the floor
+    if (a > size - 2) a = size - 2;
+    if (a < 0) a = 0;
+    *i0 = a;
+    *i1 = a + 1 < size ? a + 1 : size - 1;
+    *frac = size > 1 ? pos - (T)a : (T)0;
+    *scale = inside ? (flip ? -sz : sz) : (T)0;
+}
+
+// Bilinear sampling of a UV texture level at (u, v): the four texels
+// (x0 y0, x1 y0, x0 y1, x1 y1) as offsets into the item's pyramid, their
+// weights and the weights' derivatives along u and v, and the pyramid rows
+// of y0 and y1.
+template <typename T>
+struct UVTaps {
+    long long texel[4];
+    long long row[2];
+    T weight[4];
+    T du[4], dv[4];
+
+    NR_DEVICE void build(const UVMap<T>& m, long long level, T u, T v) {
+        long long h, w, texel0, row0, x0, x1, y0, y1;
+        m.level_shape(level, &h, &w, &texel0, &row0);
+        T fx, fy, sx, sy;
+        bilinear_axis<T>(u, w, m.repeat != 0, false, &x0, &x1, &fx, &sx);
+        // v = 1 is the top row: rows run along 1 - v.
+        bilinear_axis<T>(v, h, m.repeat != 0, true, &y0, &y1, &fy, &sy);
+        texel[0] = texel0 + y0 * w + x0;
+        texel[1] = texel0 + y0 * w + x1;
+        texel[2] = texel0 + y1 * w + x0;
+        texel[3] = texel0 + y1 * w + x1;
+        row[0] = row0 + y0;
+        row[1] = row0 + y1;
+        weight[0] = (1 - fx) * (1 - fy);
+        weight[1] = fx * (1 - fy);
+        weight[2] = (1 - fx) * fy;
+        weight[3] = fx * fy;
+        du[0] = -(1 - fy) * sx;
+        du[1] = (1 - fy) * sx;
+        du[2] = -fy * sx;
+        du[3] = fy * sx;
+        dv[0] = -(1 - fx) * sy;
+        dv[1] = -fx * sy;
+        dv[2] = (1 - fx) * sy;
+        dv[3] = fx * sy;
+    }
+};
+
 // Where drawn faces sample their colours (see the textures convention
-// above): textures [B, texture_faces, T, T, T, 3] with T = texture_size,
-// front_faces and source_weights (may be null).
+// above): texel cubes, textures [B, texture_faces, T, T, T, 3] with T =
+// texture_size, or (textures null) the UV texture uv; front_faces and
+// source_weights (may be null). grid_height and grid_width, the sample
+// grid's size, set the pixel size that picks a UV texture's mip level.
 template <typename T>
 struct Texels {
     const T* textures;
     const T* source_weights;
     long long texture_faces, front_faces, texture_size;
+    UVMap<T> uv;
+    long long grid_height, grid_width;
 
-    // The texel cube of drawn face f of batch item b, with its perspective
-    // weights wp turned into weights on that cube's vertices.
-    NR_DEVICE const T* cube(long long b, long long f, T* wp) const {
+    // The kernels' arguments, in the order of their signatures.
+    NR_DEVICE static Texels make(
+            const T* textures, const T* uvs, const T* uv_image,
+            const T* source_weights, long long texture_faces,
+            long long front_faces, long long texture_size,
+            long long uv_image_batch, long long uv_height, long long uv_width,
+            long long uv_levels, long long uv_repeat, long long grid_height,
+            long long grid_width) {
+        const Texels texels = {
+            textures, source_weights, texture_faces, front_faces,
+            texture_size,
+            {uvs, uv_image, uv_image_batch, uv_height, uv_width, uv_levels,
+             uv_repeat},
+            grid_height, grid_width};
+        return texels;
+    }
+
+    NR_DEVICE bool with_uv() const { return uv.uvs != 0; }
+    NR_DEVICE bool present() const { return textures != 0 || uv.uvs != 0; }
+
+    // The texture face (cube or UV triangle) of drawn face f of batch item
+    // b, with its perspective weights wp turned into weights on that
+    // texture face's vertices.
+    NR_DEVICE long long source(long long b, long long f, T* wp) const {
         if (f >= front_faces) {
             f -= front_faces;
             const T w0 = wp[0];
@@ -455,8 +621,113 @@ struct Texels {
                 w[c] = wp[0] * m[c] + wp[1] * m[3 + c] + wp[2] * m[6 + c];
             for (int c = 0; c < 3; ++c) wp[c] = w[c];
         }
-        return textures + (b * texture_faces + f % texture_faces) *
-                              texture_size * texture_size * texture_size * 3;
+        return f % texture_faces;
+    }
+
+    // The texel cube of drawn face f of batch item b, and its weights (see
+    // source).
+    NR_DEVICE const T* cube(long long b, long long f, T* wp) const {
+        const long long t = source(b, f, wp);
+        return textures + (b * texture_faces + t) * texture_size *
+                              texture_size * texture_size * 3;
+    }
+
+    // (u, v) at weights wp on texture face t.
+    NR_DEVICE void uv_at(long long b, long long t, const T* wp, T* u,
+                         T* v) const {
+        const T* c = uv.uvs + (b * texture_faces + t) * 6;
+        *u = wp[0] * c[0] + wp[1] * c[2] + wp[2] * c[4];
+        *v = wp[0] * c[1] + wp[1] * c[3] + wp[2] * c[5];
+    }
+
+    // The mip level drawn face f samples at the point (px, py) (NDC):
+    // round(log2(rho)), rho the larger of |d(uv)/dx| and |d(uv)/dy| in
+    // level-0 texels per grid pixel (OpenGL's scale factor, with the exact
+    // derivatives of the perspective-correct interpolation), clamped to
+    // the pyramid; 0 for a NaN rho. Needs face.prepare_weights().
+    NR_DEVICE long long level(long long b, long long f, const Face<T>& face,
+                              T px, T py) const {
+        if (uv.levels <= 1) return 0;
+        T cu[3], cv[3];
+        for (int k = 0; k < 3; ++k) {
+            T wk[3] = {0, 0, 0};
+            wk[k] = 1;
+            const long long t = source(b, f, wk);
+            uv_at(b, t, wk, &cu[k], &cv[k]);
+        }
+        // wp_k = q_k / S with q_k = e_k / (area z_k), S = sum_k q_k, e_k
+        // linear in (px, py).
+        T e[3], q[3], qx[3], qy[3], sum = 0, sum_x = 0, sum_y = 0;
+        face.edge_values(px, py, e);
+        for (int k = 0; k < 3; ++k) {
+            const int k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+            const T scale = face.inv_area * face.inv_z[k];
+            q[k] = e[k] * scale;
+            qx[k] = (face.y[k1] - face.y[k2]) * scale;
+            qy[k] = (face.x[k2] - face.x[k1]) * scale;
+            sum += q[k];
+            sum_x += qx[k];
+            sum_y += qy[k];
+        }
+        T ux = 0, vx = 0, uy = 0, vy = 0;
+        for (int k = 0; k < 3; ++k) {
+            const T dx = qx[k] * sum - q[k] * sum_x;
+            const T dy = qy[k] * sum - q[k] * sum_y;
+            ux += dx * cu[k];
+            vx += dx * cv[k];
+            uy += dy * cu[k];
+            vy += dy * cv[k];
+        }
+        // d(wp)/d(NDC) is over S^2; a grid pixel is 2 / W by 2 / H.
+        const T inv_s2 = 1 / (sum * sum);
+        const T to_x = inv_s2 * 2 / (T)grid_width;
+        const T to_y = inv_s2 * 2 / (T)grid_height;
+        ux *= to_x * (T)uv.width;
+        vx *= to_x * (T)uv.height;
+        uy *= to_y * (T)uv.width;
+        vy *= to_y * (T)uv.height;
+        const T rx = ux * ux + vx * vx, ry = uy * uy + vy * vy;
+        const T ratio = rx > ry ? rx : ry;
+        long long l = 0;
+        // round(log2(rho)) >= l + 1 exactly when rho^2 >= 2^(2l + 1).
+        T threshold = 2;
+        while (l + 1 < uv.levels && ratio >= threshold) {
+            ++l;
+            threshold *= 4;
+        }
+        return l;
+    }
+
+    // The unlit colour of drawn face f at the point (px, py) (NDC) with
+    // perspective weights wp (changed: see source); for UV textures taps,
+    // when given, receives the bilinear stencil.
+    NR_DEVICE void sample(long long b, long long f, const Face<T>& face,
+                          T px, T py, T* wp, T* colour,
+                          UVTaps<T>* taps = 0) const {
+        if (!with_uv()) {
+            const T* c = cube(b, f, wp);
+            sample_texture(c, texture_size, wp, colour);
+            return;
+        }
+        const long long lvl = level(b, f, face, px, py);
+        const long long t = source(b, f, wp);
+        T u, v;
+        uv_at(b, t, wp, &u, &v);
+        UVTaps<T> local;
+        UVTaps<T>& st = taps ? *taps : local;
+        st.build(uv, lvl, u, v);
+        const T* image = uv.image + (b % uv.image_batch) * image_stride() * 3;
+        colour[0] = colour[1] = colour[2] = 0;
+        for (int c = 0; c < 4; ++c)
+            for (int ch = 0; ch < 3; ++ch)
+                colour[ch] += st.weight[c] * image[3 * st.texel[c] + ch];
+    }
+
+    // Texels per batch item of the pyramid.
+    NR_DEVICE long long image_stride() const {
+        long long rows, texels;
+        uv.totals(&rows, &texels);
+        return texels;
     }
 };
 

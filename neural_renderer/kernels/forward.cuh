@@ -21,7 +21,7 @@ NR_DEVICE void resolve_pixel(const T* faces, const Texels<T>& texels,
                              T* depth_map, long long out_row, long long oj) {
     const long long out_h = height / s, out_w = width / s;
     const long long out_hw = out_h * out_w;
-    const bool with_rgb = texels.textures && rgb;
+    const bool with_rgb = texels.present() && rgb;
     const T mean = (T)1 / (T)(s * s);
     const long long b = out_row / out_h, oi = out_row - b * out_h;
     const long long index = out_row * out_w + oj;
@@ -46,16 +46,15 @@ NR_DEVICE void resolve_pixel(const T* faces, const Texels<T>& texels,
             face.load(faces + bf * 9);
             face.prepare_weights();
             T w[3];
-            const T depth = face.weights_depth(column_x<T>(j, width),
-                                               row_y<T>(i, height), w);
+            const T px = column_x<T>(j, width), py = row_y<T>(i, height);
+            const T depth = face.weights_depth(px, py, w);
             if (face_index) face_index[sample] = (int)f;
             sum_alpha += 1;
             sum_depth += depth;
             if (with_rgb) {
                 T wp[3], color[3];
                 face.perspective_weights(w, depth, wp);
-                const T* cube = texels.cube(b, f, wp);
-                sample_texture(cube, texels.texture_size, wp, color);
+                texels.sample(b, f, face, px, py, wp, color);
                 if (light)
                     for (int ch = 0; ch < 3; ++ch)
                         color[ch] *= light[3 * bf + ch];
@@ -108,27 +107,32 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
 
 // Forward pass 2, one index per output pixel: decodes the winning face of
 // each of the pixel's scale x scale samples and writes the samples' mean
-// rgb (texture sampled at the perspective-correct weights), alpha and depth
-// (`far` on the background). height and width are the sample grid's (the
+// rgb (texture sampled at the perspective-correct weights: a texel cube, or
+// with uvs the UV texture, see UVMap), alpha and depth (`far` on the
+// background). height and width are the sample grid's (the
 // z-buffer's); outputs are (height / scale) x (width / scale). scale 1 is
 // the plain pass; scale 2 is anti-aliasing without the 2x maps, summed in
 // the order of average_2x2 (column 0 rows 0, 1, then column 1) so that both
 // give the same bits. face_index ([B, height, width], meaningful for
-// scale 1), textures (texture_size 0; rgb is then left alone),
+// scale 1), textures and uvs (both null: rgb is then left alone),
 // source_weights, light (no lighting factor), rgb, alpha and depth_map may
 // each be null.
 NR_KERNEL void NR_NAME(resolve_pixels)(
         const scalar_t* faces, const scalar_t* textures,
+        const scalar_t* uvs, const scalar_t* uv_image,
         const scalar_t* source_weights, const scalar_t* light,
         const nr_key_t* zbuffer, const scalar_t* background,
         long long num_faces, long long front_faces, long long texture_faces,
         long long height, long long width, long long texture_size,
+        long long uv_image_batch, long long uv_height, long long uv_width,
+        long long uv_levels, long long uv_repeat,
         long long scale, scalar_t far, int* face_index, scalar_t* rgb,
         scalar_t* alpha, scalar_t* depth_map, long long n) {
     const long long out_w = width / scale;
-    const nr::Texels<scalar_t> texels = {textures, source_weights,
-                                         texture_faces, front_faces,
-                                         texture_size};
+    const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
+        textures, uvs, uv_image, source_weights, texture_faces, front_faces,
+        texture_size, uv_image_batch, uv_height, uv_width, uv_levels,
+        uv_repeat, height, width);
     // One loop per case: the common scales get code compiled for them.
 #define NR_RESOLVE(S)                                                       \
     nr::resolve_pixel(faces, texels, light, zbuffer, background, num_faces, \

@@ -120,3 +120,16 @@ def test_room_is_seen_whole_from_inside(tmp_path):
     assert min(result['coverage']) == 1.0
     assert min(result['clipped']) > 0
     assert len(read_frames(result['gif'])) >= 4
+    # The floor from the UV texture is much nearer the ideal (the UV
+    # texture at 4x the size, averaged) than from texel cubes.
+    assert result['floor_error_uv'] < result['floor_error_cubes'] / 2
+    assert imageio.imread(result['comparison']).shape == (32, 68, 3)
+
+
+def test_room_with_texel_cubes_is_seen_whole_too(tmp_path):
+    sys.path.insert(0, EXAMPLES)
+    import room
+    result = room.main(['-o', str(tmp_path), '--image-size', '16',
+                        '--step', '90', '--texture-size', '2', '--floor',
+                        'cubes'])
+    assert min(result['coverage']) == 1.0
