@@ -141,7 +141,7 @@ class BuildExt(build_ext):
 
 KERNEL_DEPENDS = ['neural_renderer/kernels/' + name for name in (
     'rasterize.cuh', 'common.cuh', 'forward.cuh', 'backward.cuh',
-    'average.cuh')]
+    'average.cuh', 'mipmap.cuh')]
 
 kernels = Extension(
     'neural_renderer._kernels_cpu',

@@ -38,7 +38,14 @@ faces x 1024^2 x batch 64 x ...) is infeasible on a CPU:
 * scaling: spheres of 1,280 and 128,000 faces (100x) at the same pose and
   screen area, 256: forward time should grow far less than 100x;
 * large: a few large combinations (1M faces at 512 and 1024, teapot 1024 x
-  batch 8, teapot 512 x batch 64).
+  batch 8, teapot 512 x batch 64);
+* uv (issue 28): rgb with a UV texture (nr.UVTexture: a random float32
+  image of 1024^2 or 4096^2 texels, cylindrical per-corner uvs, REPEAT,
+  mipmap on; one image size without the pyramid) beside texel cubes: the
+  default 4^3 and cubes of the same visual detail, T^2 ~ texels / faces
+  (T = 22 for 1024^2, 86 for 4096^2 on the teapot), teapot 256 and 1024.
+  Cubes that would not fit in memory are not run: their row gives the
+  textures' bytes, F T^3 3 4, marked 'estimated'.
 Configurations that would exceed the memory limit (--memory-fraction of
 the available memory, estimated) or, for the per-pixel algorithm, the time
 limit (--max-per-pixel-s per call, estimated from the measured rate of
@@ -98,14 +105,65 @@ COLUMNS = ['groups', 'device', 'implementation', 'mode', 'pass', 'mesh',
            'runs', 'median_ms', 'min_ms', 'max_ms', 'peak_host_mib',
            'peak_device_mib', 'status', 'note']
 
+# texture: '' = the default texel cubes (texture_size), 'cubeT' = cubes of
+# T^3 texels, 'uvS' = a UV texture of S x S texels with mipmap,
+# 'uvS-nomip' without (see parse_texture).
 Config = collections.namedtuple(
-    'Config', 'device implementation mode pass_ mesh size batch aa')
+    'Config', 'device implementation mode pass_ mesh size batch aa texture',
+    defaults=('',))
 
 
 def texture_size(num_faces):
     """Texel cube size: 4 (the examples') up to 100k faces, 2 above (a 1M
     face mesh with 4^3 texels would need 768 MiB of textures per image)."""
     return 4 if num_faces <= 100000 else 2
+
+
+def parse_texture(spec, num_faces):
+    """('cube', T, None) or ('uv', S, mipmap) of a Config's texture."""
+    if not spec:
+        return 'cube', texture_size(num_faces), None
+    if spec.startswith('cube'):
+        return 'cube', int(spec[4:]), None
+    if spec.startswith('uv'):
+        side, _, flag = spec[2:].partition('-')
+        return 'uv', int(side), flag != 'nomip'
+    raise ValueError('unknown texture {!r}'.format(spec))
+
+
+def same_detail_cubes(side, num_faces):
+    """'cubeT' with T^2 texels per face ~ an S x S image's texels per face
+    (T = round(sqrt(S^2 / F)), F the mesh's faces, at least 1)."""
+    return 'cube{}'.format(max(1, int(round(
+        (side * side / float(num_faces)) ** 0.5))))
+
+
+def texture_label(spec, num_faces):
+    kind, size, mipmap = parse_texture(spec, num_faces)
+    if kind == 'cube':
+        return 'cubes {}^3{}'.format(size, '' if spec else ' (default)')
+    return 'UV {}^2{}'.format(size, '' if mipmap else ', no mipmap')
+
+
+def texels_per_face(spec, num_faces):
+    """The detail of a texture: T^2 for cubes, S^2 / F for UV."""
+    kind, size, _ = parse_texture(spec, num_faces)
+    return size * size if kind == 'cube' else size * size / float(num_faces)
+
+
+def cylindrical_uvs(vertices, faces):
+    """[F, 3, 2] float32 per-corner uvs: the vertices projected on a
+    cylinder around the y axis (u = azimuth / 2 pi, v = height over the
+    mesh's span); a face across the seam gets u + 1 at its corners below
+    0.5 (REPEAT wraps them), so that no face spans the whole image."""
+    x, y, z = vertices[:, 0], vertices[:, 1], vertices[:, 2]
+    u = numpy.arctan2(z, x) / (2 * numpy.pi) + 0.5
+    v = (y - y.min()) / max(float(y.max() - y.min()), 1e-12)
+    uvs = numpy.stack([u[faces], v[faces]], axis=-1)  # [F, 3, 2]
+    across = (uvs[..., 0].max(1) - uvs[..., 0].min(1)) > 0.5
+    low = across[:, None] & (uvs[..., 0] < 0.5)
+    uvs[..., 0] += low
+    return uvs.astype(numpy.float32)
 
 
 # ----------------------------------------------------------------------------
@@ -130,6 +188,19 @@ def plan(args, device):
                             entries.append((group, Config(
                                 device, implementation, mode, pass_, mesh,
                                 size, batch, aa)))
+
+    def add_uv(size, textures, passes=(FORWARD, BACKWARD)):
+        # Issue 28: rgb of the teapot with UV textures and with cubes.
+        for texture in textures:
+            for pass_ in passes:
+                entries.append(('uv', Config(device, OURS, 'rgb', pass_,
+                                             'teapot', size, 1, True,
+                                             texture)))
+
+    teapot_faces = meshes.num_faces('teapot')
+
+    def uv_and_cubes(side):
+        return ['uv{}'.format(side), same_detail_cubes(side, teapot_faces)]
 
     all_modes = _ours_modes(('rgbad', 'rgb', 'silhouettes', 'depth',
                              'raster'))
@@ -169,6 +240,8 @@ def plan(args, device):
         add('losses', OURS, [('recon-step', BACKWARD),
                              ('recon-renderer', BACKWARD)], ['template'],
             [32], [2], (True,))
+        add_uv(32, [''] + uv_and_cubes(64))
+        add_uv(32, ['uv64-nomip'], (FORWARD,))
         return entries
 
     quick = args.quick
@@ -241,6 +314,16 @@ def plan(args, device):
         add('large', OURS, large_modes, ['sphere224'], [256], [8], (True,))
         add('large', OURS, large_modes, ['teapot'], [1024], [8], (True,))
         add('large', OURS, large_modes, ['teapot'], [512], [64], (True,))
+
+    # UV textures (issue 28) beside the default cubes and cubes of the
+    # same detail (not run, estimated, where they would not fit).
+    if quick:
+        add_uv(256, [''] + uv_and_cubes(1024))
+        add_uv(256, ['uv1024-nomip'] + uv_and_cubes(4096), (FORWARD,))
+    else:
+        for size in (256, 1024):
+            add_uv(size, [''] + uv_and_cubes(1024) + uv_and_cubes(4096))
+        add_uv(256, ['uv1024-nomip'])
     return entries
 
 
@@ -317,23 +400,48 @@ def _renderer(config):
 
 
 def _inputs(config, xp):
-    vertices, faces = meshes.mesh(config.mesh)
+    """(vertices, faces, textures): textures None, texel cubes, or an
+    nr.UVTexture of arrays (config.texture)."""
+    mesh_vertices, mesh_faces = meshes.mesh(config.mesh)
     batch = config.batch
-    t = texture_size(len(faces))
+    kind, t, mipmap = parse_texture(config.texture, len(mesh_faces))
     rng = numpy.random.RandomState(0)
     vertices = numpy.ascontiguousarray(numpy.broadcast_to(
-        vertices, (batch,) + vertices.shape))
+        mesh_vertices, (batch,) + mesh_vertices.shape))
     faces = numpy.ascontiguousarray(numpy.broadcast_to(
-        faces, (batch,) + faces.shape))
+        mesh_faces, (batch,) + mesh_faces.shape))
     textures = None
     if config.mode in ('rgbad', 'rgb', 'raster'):
-        textures = rng.uniform(0, 1, (batch, faces.shape[1], t, t, t, 3)
-                               ).astype(numpy.float32)
+        shape = (batch, faces.shape[1], t, t, t, 3) if kind == 'cube' \
+            else (1, t, t, 3)  # one image for the batch
+        if config.texture:
+            # Drawn in float32 directly: no float64 copy of large textures.
+            textures = numpy.random.default_rng(0).random(
+                shape, dtype=numpy.float32)
+        else:
+            textures = rng.uniform(0, 1, shape).astype(numpy.float32)
     if xp is not numpy:
         vertices, faces = xp.asarray(vertices), xp.asarray(faces)
         if textures is not None:
             textures = xp.asarray(textures)
+    if textures is not None and kind == 'uv':
+        uvs = numpy.ascontiguousarray(numpy.broadcast_to(
+            cylindrical_uvs(mesh_vertices, mesh_faces),
+            (batch, len(mesh_faces), 3, 2)))
+        textures = nr.UVTexture(xp.asarray(uvs), textures, 'REPEAT', mipmap)
     return vertices, faces, textures
+
+
+def _texture_variables(textures):
+    """Textures whose arrays are fresh Variables (forward + backward): the
+    gradients reach the cubes, or a UV texture's uvs and image."""
+    if textures is None:
+        return None
+    if isinstance(textures, nr.UVTexture):
+        return nr.UVTexture(chainer.Variable(textures.uvs),
+                            chainer.Variable(textures.image),
+                            textures.wrapping, textures.mipmap)
+    return chainer.Variable(textures)
 
 
 def _render(renderer, mode, vertices, faces, textures):
@@ -386,14 +494,29 @@ def renderer_workload(config, device):
     rng = numpy.random.RandomState(1)
     grads = [xp.asarray(rng.randn(*s).astype(numpy.float32)) for s in shapes]
 
+    last = {}
+
     def run():
         v = chainer.Variable(vertices)
-        t = chainer.Variable(textures) if textures is not None else None
+        t = _texture_variables(textures)
         with swap():
             outputs = _render(renderer, config.mode, v, faces, t)
         loss = sum(F.sum(o * g) for o, g in zip(outputs, grads))
         loss.backward()
         device.sync()
+        last['textures'] = t
+
+    if isinstance(textures, nr.UVTexture):
+        def check():
+            """After a call: the gradient reached the image and the uvs."""
+            t = last['textures']
+            for name, variable in (('image', t.image), ('uvs', t.uvs)):
+                grad = variable.grad
+                if grad is None or not bool(xp.isfinite(grad).all()) or \
+                        not float(abs(grad).max()) > 0:
+                    raise RuntimeError('no gradient reached the UV '
+                                       'texture\'s {}'.format(name))
+        run.check = check
     return run
 
 
@@ -425,11 +548,27 @@ def estimated_bytes(config):
     # z-buffer, face index, alpha, depth, rgb (+ edge planes and gradients;
     # an upper bound).
     per_pixel_bytes = 8 + 4 + 4 * 5 + (4 * 2 * 8 + 4 * 5 if backward else 0)
-    t = texture_size(meshes.num_faces(config.mesh))
+    kind, t, mipmap = parse_texture(config.texture,
+                                    meshes.num_faces(config.mesh))
     textured = config.mode in ('rgbad', 'rgb', 'raster')
     per_face = 4 * 9 * 6 + (4 * 3 * t ** 3 * (6 if backward else 3)
-                            if textured else 0)
-    return pixels * per_pixel_bytes * 2 + faces * per_face
+                            if textured and kind == 'cube' else 0)
+    texture_bytes = 0
+    if textured and kind == 'uv':
+        # The image, its pyramid (4/3 of it) and, backward, their
+        # gradients and the per-sample sort of the image gradient.
+        image = 3 * 4 * t * t
+        pyramid = image * 4 // 3 if mipmap else 0
+        texture_bytes = image + pyramid + (
+            2 * (image + pyramid) + 20 * pixels if backward else 0)
+    return pixels * per_pixel_bytes * 2 + faces * per_face + texture_bytes
+
+
+def cube_texture_bytes(config):
+    """F T^3 3 4: the bytes of a configuration's texel cubes alone."""
+    num_faces = meshes.num_faces(config.mesh)
+    _, t, _ = parse_texture(config.texture, num_faces)
+    return config.batch * num_faces * t ** 3 * 3 * 4
 
 
 def face_pixel_tests(config):
@@ -496,8 +635,7 @@ def measure(config, device, args):
            'faces': meshes.num_faces(config.mesh),
            'image_size': config.size, 'batch': config.batch,
            'anti_aliasing': 'on' if config.aa else 'off',
-           'texture_size': texture_size(meshes.num_faces(config.mesh))
-           if config.mode in ('rgbad', 'rgb', 'raster') else '',
+           'texture_size': _texture_size_column(config),
            'runs': 0, 'median_ms': '', 'min_ms': '', 'max_ms': '',
            'peak_host_mib': '', 'peak_device_mib': '', 'status': 'ok',
            'note': ''}
@@ -519,11 +657,23 @@ def measure(config, device, args):
         if config.batch > 1:
             row['status'] = 'skipped (deodr renders one image per call)'
             return row
+    row['texture'] = config.texture
+    kind, _, _ = parse_texture(config.texture, row['faces'])
+    if kind == 'uv':
+        row['note'] = 'uvs: cylindrical projection'
     limit = device.memory_limit(args.memory_fraction)
     needed = estimated_bytes(config)
     if limit is not None and needed > limit:
         row['status'] = 'skipped (needs ~{:.1f} GiB, limit {:.1f} GiB)'.format(
             needed / 2 ** 30, limit / 2 ** 30)
+        if config.texture.startswith('cube'):
+            # Cubes at a UV texture's detail: their size is the point.
+            row['status'] = 'estimated (not run: {})'.format(
+                row['status'][len('skipped ('):-1])
+            row['peak_host_mib'] = _fmt(cube_texture_bytes(config) / 2 ** 20)
+            row['note'] = ('estimated: F T^3 3 4 bytes, the cubes alone{}'
+                           .format('; their gradient as much again'
+                                   if config.pass_ == BACKWARD else ''))
         return row
     if config.implementation == PER_PIXEL:
         tests = face_pixel_tests(config)
@@ -544,6 +694,9 @@ def measure(config, device, args):
                    min_ms=_fmt(min(times_ms)), max_ms=_fmt(max(times_ms)))
         if note:
             row['note'] = '; '.join(filter(None, [row['note'], note]))
+        check = getattr(run, 'check', None)
+        if check is not None:
+            check()
         if config.implementation == PER_PIXEL:
             PER_PIXEL_RATE[config.device] = \
                 face_pixel_tests(config) / numpy.median(times)
@@ -556,6 +709,19 @@ def measure(config, device, args):
         row['status'] = 'error ({}: {})'.format(type(error).__name__,
                                                 message)
     return row
+
+
+def _texture_size_column(config):
+    """The texel cube size T, or 'UV S^2' (', no mipmap'), for rgb modes
+    of the renderer."""
+    if config.mode not in ('rgbad', 'rgb', 'raster') or \
+            config.implementation == DEODR:
+        return ''
+    num_faces = meshes.num_faces(config.mesh)
+    kind, size, _ = parse_texture(config.texture, num_faces)
+    if kind == 'cube':
+        return size
+    return texture_label(config.texture, num_faces)
 
 
 def _fmt(value):
@@ -626,8 +792,11 @@ def load_average():
 
 
 def _find(rows, **keys):
+    """The first row with these values; texture (Config.texture) is ''
+    (the default cubes) unless given."""
+    keys.setdefault('texture', '')
     for row in rows:
-        if all(str(row[k]) == str(v) for k, v in keys.items()):
+        if all(str(row.get(k, '')) == str(v) for k, v in keys.items()):
             return row
     return None
 
@@ -759,6 +928,8 @@ GROUP_TITLES = collections.OrderedDict([
     ('scaling', 'Scaling: 100x more faces over the same screen area'),
     ('large', 'Large combinations'),
     ('losses', 'Losses people train with (benchmarks/losses.py)'),
+    ('uv', 'UV textures against texel cubes: teapot, rgb, batch 1, '
+           'anti-aliasing on'),
 ])
 
 
@@ -791,6 +962,9 @@ def write_markdown(path, rows, info, command, agreement):
         if not group_rows:
             continue
         lines += ['', '## ' + title, '']
+        if group == 'uv':
+            lines += uv_tables(group_rows)
+            continue
         table = []
         for r in group_rows:
             status = r['status'] if r['status'] != 'ok' else ''
@@ -822,6 +996,74 @@ def renderer_shares(rows):
                          'reconstruction training step ({:.3g} of {:.3g} '
                          'ms).'.format(device.upper(), 100 * part / step,
                                        part, step))
+    return lines
+
+
+def uv_tables(rows):
+    """The uv group: its rows with their texture, then UV against the
+    default cubes and against cubes of the same detail (time, memory)."""
+    header = ['device', 'pass', 'size', 'texture', 'texels / face',
+              'median ms', 'runs', 'host MiB', 'device MiB',
+              'status / note']
+    table = []
+    for r in rows:
+        faces = int(r['faces'])
+        status = r['status'] if r['status'] != 'ok' else ''
+        peak = r['peak_host_mib']
+        if status.startswith('estimated') and peak:
+            peak = '~{} (estimated)'.format(peak)
+        table.append([r['device'], r['pass'], r['image_size'],
+                      texture_label(r.get('texture', ''), faces),
+                      '{:,.0f}'.format(texels_per_face(r.get('texture', ''),
+                                                       faces)),
+                      r['median_ms'], r['runs'], peak,
+                      r['peak_device_mib'],
+                      '; '.join(filter(None, [status, r['note']]))])
+    lines = _md_table(header, table)
+
+    def ratio(a, b):
+        return 'n/a' if a is None or b is None or not b else \
+            '{:.2f}x'.format(a / b)
+
+    def mib(row):
+        if row is None or not row['peak_host_mib'] or \
+                row['status'] not in ('ok',) and \
+                not row['status'].startswith('estimated'):
+            return None
+        return float(row['peak_host_mib'])
+
+    comparison = []
+    for r in rows:
+        texture = r.get('texture', '')
+        if not texture.startswith('uv') or r['status'] != 'ok':
+            continue
+        faces = int(r['faces'])
+        keys = dict(device=r['device'], implementation=r['implementation'],
+                    mode=r['mode'], mesh=r['mesh'],
+                    image_size=r['image_size'], batch=r['batch'],
+                    anti_aliasing=r['anti_aliasing'],
+                    **{'pass': r['pass']})
+        default = _find(rows, **keys)
+        _, side, _ = parse_texture(texture, faces)
+        same_spec = same_detail_cubes(side, faces)
+        same = _find(rows, texture=same_spec, **keys)
+        same_time = 'not run (estimated)' if same is not None and \
+            same['status'].startswith('estimated') else \
+            ratio(_ms(r), _ms(same))
+        comparison.append([
+            r['device'], r['pass'], r['image_size'],
+            texture_label(texture, faces), ratio(_ms(r), _ms(default)),
+            ratio(mib(r), mib(default)),
+            texture_label(same_spec, faces), same_time,
+            ratio(mib(r), mib(same))])
+    if comparison:
+        lines += ['', 'UV over cubes, same device, pass and size (time, '
+                  'peak host memory; memory against estimated cubes: the '
+                  'cubes\' bytes alone):', '']
+        lines += _md_table(['device', 'pass', 'size', 'texture',
+                            'time / cubes 4^3', 'memory / cubes 4^3',
+                            'same-detail cubes', 'time / same-detail',
+                            'memory / same-detail'], comparison)
     return lines
 
 
@@ -992,11 +1234,12 @@ def run_sweep(args, log=print):
             row['groups'] = ';'.join(config_groups)
             rows.append(row)
             log('[{}/{}] {:4s} {:21s} {:11s} {:16s} {:9s} {:4d} b{:<3d} '
-                'AA {:3s} {:>8s} ms  {} ({:.1f} s)'.format(
+                'AA {:3s}{} {:>8s} ms  {} ({:.1f} s)'.format(
                     k + 1, len(groups), config.device,
                     config.implementation, config.mode, config.pass_,
                     config.mesh, config.size, config.batch,
-                    row['anti_aliasing'], str(row['median_ms']),
+                    row['anti_aliasing'], ' ' + config.texture
+                    if config.texture else '', str(row['median_ms']),
                     row['status'], time.perf_counter() - start))
     return rows + gpu_rows
 
@@ -1006,7 +1249,7 @@ def main(argv=None):
     if args.list:
         for device in args.devices:
             for group, config in restrict(plan(args, device), args):
-                print(group, *config)
+                print(group, *(config if config.texture else config[:-1]))
         return []
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()

@@ -7,6 +7,12 @@ each step, with ambient light only, shows the coloured stripes of
 GIF of the result, the textured mesh (.obj + .mtl + .png) and the loss
 curve; prints the loss over eight fixed views before and after, and the
 share of teapot pixels whose colour is nearest to their row's stripe colour.
+
+``--uv`` optimises a texture image instead (``--uv-size`` texels square,
+sampled at render time through a cylindrical UV map of the teapot: u the
+angle around the vertical axis, v the height) and exports it with the mesh
+as an OBJ with ``vt`` coordinates, an .mtl and the image as .png.
+
 Runs on the CPU by default; ``--gpu N`` uses GPU N (needs CuPy).
 """
 import argparse
@@ -30,13 +36,16 @@ class Model(chainer.Link):
     error against the stripes where the teapot covers the image."""
 
     def __init__(self, vertices, faces, reference, image_size,
-                 texture_size=4):
+                 texture_size=4, uvs=None, uv_size=256):
         super(Model, self).__init__()
         xp = chainer.backend.get_array_module(vertices)
+        # With uvs [1, F, 3, 2], the parameter is the logits of a texture
+        # image [1, uv_size, uv_size, 3]; else of texel cubes.
+        self.uvs = uvs
+        shape = (1, uv_size, uv_size, 3) if uvs is not None else \
+            (1, faces.shape[1]) + (texture_size,) * 3 + (3,)
         with self.init_scope():
-            self.textures = chainer.Parameter(xp.zeros(
-                (1, faces.shape[1]) + (texture_size,) * 3 + (3,),
-                xp.float32))
+            self.textures = chainer.Parameter(xp.zeros(shape, xp.float32))
         self.vertices = vertices
         self.faces = faces
         self.reference = reference
@@ -56,10 +65,18 @@ class Model(chainer.Link):
             self.vertices, (batch,) + self.vertices.shape[1:])
         faces = self.xp.broadcast_to(self.faces,
                                      (batch,) + self.faces.shape[1:])
-        textures = F.broadcast_to(F.tanh(self.textures),
-                                  (batch,) + self.textures.shape[1:])
-        out = self.renderer.render_rgbad(vertices, faces, textures)
+        out = self.renderer.render_rgbad(vertices, faces,
+                                         self.colours(batch))
         return out['rgb'], out['alpha'].array
+
+    def colours(self, batch=1):
+        """The textures for a batch: the cubes' colours [B, F, T, T, T, 3],
+        or a UVTexture (one image serves the batch)."""
+        colours = F.tanh(self.textures)
+        if self.uvs is None:
+            return F.broadcast_to(colours, (batch,) + colours.shape[1:])
+        uvs = self.xp.broadcast_to(self.uvs, (batch,) + self.uvs.shape[1:])
+        return nr.UVTexture(uvs, colours)
 
     def __call__(self, azimuths):
         rgb, alpha = self.render(azimuths)
@@ -68,6 +85,22 @@ class Model(chainer.Link):
         # edges.
         target = self.reference[None] * alpha[:, None]
         return F.sum(F.square(rgb - target)) / len(azimuths)
+
+
+def cylindrical_uvs(vertices, faces):
+    """Per-corner (u, v) [1, F, 3, 2] float32 of a cylindrical map of a mesh
+    vertices [1, V, 3], faces [1, F, 3]: u the angle around the y axis
+    (0 to 1), v the height (0 at the lowest vertex, 1 at the highest).
+    Faces across the seam get their corners' u on one side of it (u may
+    exceed 1: the texture wraps)."""
+    vertices = common.to_cpu(vertices)[0].astype(numpy.float64)
+    corners = vertices[common.to_cpu(faces)[0]]
+    u = numpy.arctan2(corners[..., 2], corners[..., 0]) / (2 * numpy.pi) + .5
+    across = u.max(axis=1) - u.min(axis=1) > 0.5
+    u[across] = numpy.where(u[across] < 0.5, u[across] + 1, u[across])
+    low, high = vertices[:, 1].min(), vertices[:, 1].max()
+    v = (corners[..., 1] - low) / (high - low)
+    return numpy.stack([u, v], axis=-1)[None].astype(numpy.float32)
 
 
 def stripe_accuracy(rgb, alpha, reference, colours):
@@ -90,6 +123,12 @@ def main(argv=None):
                                       'target image')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the random azimuths')
+    parser.add_argument('--uv', action='store_true',
+                        help='optimise a texture image (UV-mapped) instead '
+                             'of texel cubes')
+    parser.add_argument('--uv-size', type=common.positive_int, default=256,
+                        help='side of the texture image with --uv, in '
+                             'texels (default: %(default)s)')
     common.add_common_arguments(parser, image_size=256, iterations=300)
     args = parser.parse_args(argv)
     start = time.time()
@@ -98,7 +137,9 @@ def main(argv=None):
     vertices, faces = common.load_teapot(xp)
     reference = xp.asarray(common.load_reference(
         args.filename_ref, args.image_size, colour=True))
-    model = Model(vertices, faces, reference, args.image_size)
+    uvs = xp.asarray(cylindrical_uvs(vertices, faces)) if args.uv else None
+    model = Model(vertices, faces, reference, args.image_size, uvs=uvs,
+                  uv_size=args.uv_size)
     optimizer = nr.Adam(alpha=args.learning_rate, beta1=0.5)
     optimizer.setup(model)
 
@@ -124,27 +165,36 @@ def main(argv=None):
     accuracy = stripe_accuracy(rgb.array, alpha, reference, colours)
 
     out = args.output_dir
-    textures = F.tanh(model.textures).array
+    stem = 'example3_uv' if args.uv else 'example3'
+    with chainer.no_backprop_mode():
+        textures = model.colours()
     renderer = nr.Renderer()
     renderer.image_size = args.image_size
     renderer.light_intensity_ambient = 1.
     renderer.light_intensity_directional = 0.
     result = {
         'gif': common.save_gif(
-            os.path.join(out, 'example3.gif'),
+            os.path.join(out, stem + '.gif'),
             common.turntable(renderer, vertices, faces, textures)),
-        'mesh': os.path.join(out, 'example3_result.obj'),
+        'mesh': os.path.join(out, stem + '_result.obj'),
         'loss_plot': common.plot_loss(
-            os.path.join(out, 'example3_loss.png'), losses,
-            'example 3: squared error against the stripes', log_scale=True),
+            os.path.join(out, stem + '_loss.png'), losses,
+            'example 3{}: squared error against the stripes'.format(
+                ' (UV texture)' if args.uv else ''), log_scale=True),
         'first_loss': first,
         'final_loss': final,
         'stripe_accuracy': accuracy,
         'losses': losses,
     }
-    nr.save_obj(result['mesh'], common.to_cpu(vertices)[0],
-                common.to_cpu(faces)[0],
-                numpy.clip(common.to_cpu(textures)[0], 0, 1))
+    if args.uv:
+        nr.save_obj(result['mesh'], common.to_cpu(vertices)[0],
+                    common.to_cpu(faces)[0], uvs=common.to_cpu(uvs)[0],
+                    texture_image=numpy.clip(
+                        common.to_cpu(textures.image.array)[0], 0, 1))
+    else:
+        nr.save_obj(result['mesh'], common.to_cpu(vertices)[0],
+                    common.to_cpu(faces)[0],
+                    numpy.clip(common.to_cpu(textures.array)[0], 0, 1))
     for key in ('gif', 'mesh', 'loss_plot'):
         print('wrote', result[key])
     print('loss over {} fixed views: {:.1f} -> {:.1f} ({:.0f}x lower); '

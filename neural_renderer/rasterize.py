@@ -24,6 +24,8 @@ from neural_renderer import _host_pool
 from neural_renderer import _launcher
 from neural_renderer._checks import unwrap
 from neural_renderer.average_2x2 import average_2x2
+from neural_renderer.mipmap import level_shapes
+from neural_renderer.mipmap import mip_levels
 from neural_renderer import uv_texture as _uv
 
 _EMPTY_KEY = numpy.uint64(0xFFFFFFFFFFFFFFFF)
@@ -37,7 +39,7 @@ DEFAULT_BACKGROUND_COLOR = (0, 0, 0)
 
 class _UVSampler(object):
     """How the kernels read a UV texture: its image's batch (B or 1), size,
-    pyramid levels and wrapping (see ``UVMap`` in kernels/common.cuh)."""
+    mip levels and wrapping (see ``UVMap`` in kernels/common.cuh)."""
 
     def __init__(self, image_batch, height, width, levels, repeat):
         self.image_batch = image_batch
@@ -45,26 +47,21 @@ class _UVSampler(object):
         self.width = width
         self.levels = levels
         self.repeat = repeat
-        rows = texels = 0
-        h, w = height, width
-        for _ in range(levels):
-            rows += h
-            texels += h * w
-            h, w = (h + 1) // 2, (w + 1) // 2
-        #: Rows and texels of the pyramid, all levels.
-        self.rows = rows
-        self.texels = texels
+        shapes = level_shapes(height, width, levels)
+        #: Rows of all levels, and texels of levels 1.. (per image).
+        self.rows = sum(h for h, _ in shapes)
+        self.coarse_texels = sum(h * w for h, w in shapes[1:])
 
-    def kernel_args(self, uvs, pyramid):
-        return dict(uvs=uvs, uv_image=pyramid,
+    def kernel_args(self, uvs, image, coarse):
+        return dict(uvs=uvs, uv_image=image, uv_coarse=coarse,
                     uv_image_batch=self.image_batch, uv_height=self.height,
                     uv_width=self.width, uv_levels=self.levels,
                     uv_repeat=int(self.repeat))
 
 
 # The UV arguments of the kernels for texel cubes or no textures.
-_NO_UV = dict(uvs=None, uv_image=None, uv_image_batch=1, uv_height=1,
-              uv_width=1, uv_levels=1, uv_repeat=0)
+_NO_UV = dict(uvs=None, uv_image=None, uv_coarse=None, uv_image_batch=1,
+              uv_height=1, uv_width=1, uv_levels=1, uv_repeat=0)
 
 
 def _expect_light(light_type, faces_type):
@@ -98,10 +95,10 @@ class RasterizeFunction(function_node.FunctionNode):
     without; rgb [B, 3, H, W], alpha and depth [B, H, W].
 
     With ``uv`` (a UV texture, see :mod:`neural_renderer.uv_texture`) the
-    inputs are ``faces``, ``uvs`` [B, Ft, 3, 2], the image's pyramid
-    [Bi, P, 3] (:func:`neural_renderer.uv_texture.mipmap_pyramid`, or the
-    image itself flattened for one level) and optionally ``light``; Ft as
-    for cubes.
+    inputs are ``faces``, ``uvs`` [B, Ft, 3, 2] (Ft as for cubes), the
+    image [Bi, H, W, 3], its mip levels 1.. [Bi, Pc, 3]
+    (:func:`neural_renderer.mipmap.mip_levels`; Pc = 0 without them) and
+    optionally ``light``.
 
     Args:
         image_height, image_width (int): output size in pixels.
@@ -179,9 +176,9 @@ class RasterizeFunction(function_node.FunctionNode):
 
     def _check_uv_types(self, in_types):
         type_check._argname(in_types, ('faces', 'uvs', 'uv_image',
-                                       'light')[:len(in_types)])
-        type_check.expect(in_types.size() >= 3)
-        faces_type, uvs_type, image_type = in_types[:3]
+                                       'uv_coarse', 'light')[:len(in_types)])
+        type_check.expect(in_types.size() >= 4)
+        faces_type, uvs_type, image_type, coarse_type = in_types[:4]
         type_check.expect(
             faces_type.dtype.kind == 'f',
             faces_type.ndim == 4,
@@ -193,14 +190,15 @@ class RasterizeFunction(function_node.FunctionNode):
             uvs_type.shape[2] == 3,
             uvs_type.shape[3] == 2,
             image_type.dtype == faces_type.dtype,
-            image_type.ndim == 3,
-            image_type.shape[0] == self.uv.image_batch,
-            image_type.shape[1] == self.uv.texels,
-            image_type.shape[2] == 3,
+            image_type.shape == (self.uv.image_batch, self.uv.height,
+                                 self.uv.width, 3),
+            coarse_type.dtype == faces_type.dtype,
+            coarse_type.shape == (self.uv.image_batch,
+                                  self.uv.coarse_texels, 3),
         )
         self._check_texture_faces('uvs', faces_type, uvs_type)
-        if in_types.size() == 4:
-            _expect_light(in_types[3], faces_type)
+        if in_types.size() == 5:
+            _expect_light(in_types[4], faces_type)
 
     def _split(self, inputs):
         """(faces, textures, uv arguments of the kernels, light)."""
@@ -208,8 +206,8 @@ class RasterizeFunction(function_node.FunctionNode):
         if self.uv is None:
             faces, textures, light = (inputs + (None, None))[:3]
             return faces, textures, _NO_UV, light
-        faces, uvs, pyramid, light = (inputs + (None,))[:4]
-        return faces, None, self.uv.kernel_args(uvs, pyramid), light
+        faces, uvs, image, coarse, light = (inputs + (None,))[:5]
+        return faces, None, self.uv.kernel_args(uvs, image, coarse), light
 
     def forward(self, inputs):
         faces, textures, uv_args, light = self._split(inputs)
@@ -232,14 +230,14 @@ class RasterizeFunction(function_node.FunctionNode):
         xp = backend.get_array_module(faces)
         faces = xp.ascontiguousarray(faces)
         dtype = faces.dtype
-        textures = light = uvs = pyramid = None
+        textures = light = uvs = image = coarse = None
         uv_args = _NO_UV
         if self.uv is not None:
-            uvs = xp.ascontiguousarray(inputs[1].array)
-            pyramid = xp.ascontiguousarray(inputs[2].array)
-            uv_args = self.uv.kernel_args(uvs, pyramid)
-            if len(inputs) == 4:
-                light = xp.ascontiguousarray(inputs[3].array)
+            uvs, image, coarse = (xp.ascontiguousarray(x.array)
+                                  for x in inputs[1:4])
+            uv_args = self.uv.kernel_args(uvs, image, coarse)
+            if len(inputs) == 5:
+                light = xp.ascontiguousarray(inputs[4].array)
         elif len(inputs) >= 2:
             textures = xp.ascontiguousarray(inputs[1].array)
             if len(inputs) == 3:
@@ -269,12 +267,14 @@ class RasterizeFunction(function_node.FunctionNode):
         source_weights = self.source_weights if textured else None
 
         grad_faces = xp.zeros_like(faces)
-        grad_textures = grad_light = grad_uvs = grad_pyramid = None
+        grad_textures = grad_light = grad_uvs = grad_image = None
+        grad_coarse = None
         if textures is not None:
             grad_textures = xp.zeros_like(textures)
         if uvs is not None:
             grad_uvs = xp.zeros_like(uvs)
-            grad_pyramid = xp.zeros_like(pyramid)
+            grad_image = xp.zeros_like(image)
+            grad_coarse = xp.zeros_like(coarse)
         if light is not None:
             grad_light = xp.zeros_like(light)
         with_rgb = grad_rgb is not None
@@ -289,10 +289,11 @@ class RasterizeFunction(function_node.FunctionNode):
             grad_textures=grad_textures if with_rgb else None,
             grad_uvs=grad_uvs if with_rgb else None,
             grad_light=grad_light if with_rgb else None, **uv_args)
-        if with_rgb and uvs is not None and 2 in indexes:
+        if with_rgb and uvs is not None and (2 in indexes or 3 in indexes):
             _uv_image_gradient(
                 faces, source_weights, light, self.face_index, grad_rgb,
-                front_faces, texture_faces, self.uv, uv_args, grad_pyramid)
+                front_faces, texture_faces, self.uv, uv_args, grad_image,
+                grad_coarse)
         if grad_rgb is not None or grad_alpha is not None:
             # Per pixel line, what the edge scans read, each value in its own
             # contiguous plane: backward_edges then streams along rows and
@@ -330,19 +331,20 @@ class RasterizeFunction(function_node.FunctionNode):
         if textures is not None:
             result.append(chainer.Variable(grad_textures))
         if uvs is not None:
-            result.append(chainer.Variable(grad_uvs))
-            result.append(chainer.Variable(grad_pyramid))
+            result += [chainer.Variable(g)
+                       for g in (grad_uvs, grad_image, grad_coarse)]
         if light is not None:
             result.append(chainer.Variable(grad_light))
         return tuple(result[i] for i in indexes)
 
 
 def _uv_image_gradient(faces, source_weights, light, face_index, grad_rgb,
-                       front_faces, texture_faces, uv, uv_args,
-                       grad_pyramid):
-    """Adds to grad_pyramid [Bi, P, 3] the gradient of a UV texture's
-    pyramid: every sample's bilinear taps, summed per pyramid row in a
-    fixed order (uv_image_rows, a stable sort by row, uv_image_gradient).
+                       front_faces, texture_faces, uv, uv_args, grad_image,
+                       grad_coarse):
+    """Adds to grad_image [Bi, H, W, 3] and grad_coarse [Bi, Pc, 3] the
+    gradient of a UV texture's image and mip levels: every sample's
+    bilinear taps, summed per pyramid row in a fixed order (uv_image_rows,
+    a stable sort by row, uv_image_gradient).
     """
     xp = backend.get_array_module(faces)
     batch_size, num_faces = faces.shape[:2]
@@ -370,7 +372,8 @@ def _uv_image_gradient(faces, source_weights, light, face_index, grad_rgb,
     xp.cumsum(counts, out=starts[1:])
     _launcher.launch('uv_image_gradient', uv.image_batch * uv.rows,
                      faces.dtype, order=order, starts=starts,
-                     grad_image=grad_pyramid, **common)
+                     grad_image=grad_image, grad_coarse=grad_coarse,
+                     **common)
 
 
 def _draw(faces, textures, light, height, width, scale, near, far,
@@ -780,16 +783,16 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                                      in_graph)
         faces_array = unwrap(faces)
 
-    sampler = uvs = pyramid = None
+    sampler = uv_inputs = None
     if uv:
-        sampler, uvs, pyramid = _uv_inputs(textures, in_graph)
+        sampler, uv_inputs = _uv_inputs(textures, in_graph)
     if not in_graph:
         # Nothing will be differentiated: the kernels write the averaged
         # maps directly, without the 2x maps, the face indices and the
         # averaging passes.
-        uv_args = sampler.kernel_args(
-            xp.ascontiguousarray(unwrap(uvs)),
-            xp.ascontiguousarray(unwrap(pyramid))) if uv else _NO_UV
+        uv_args = sampler.kernel_args(*(
+            xp.ascontiguousarray(unwrap(x)) for x in uv_inputs)) \
+            if uv else _NO_UV
         _, rgb, alpha, depth = _draw(
             faces_array, unwrap(textures) if return_rgb and not uv else None,
             unwrap(light) if return_rgb else None, height * scale,
@@ -804,7 +807,7 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
                                  float(near), float(far), float(eps),
                                  background, fill_back, source_weights,
                                  sampler)
-    texture_inputs = (uvs, pyramid) if uv else (textures,)
+    texture_inputs = uv_inputs if uv else (textures,)
     if return_rgb and light is not None:
         rgb, alpha, depth = function.apply(
             (faces,) + texture_inputs + (light,))
@@ -826,28 +829,26 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
 
 
 def _uv_inputs(textures, in_graph):
-    """(sampler, uvs, pyramid) of a UVTexture for the kernels: the pyramid
-    [Bi, P, 3] as the image's mip levels (a Variable in the graph when the
-    image is a Variable and ``in_graph``), or the image alone flattened
-    without ``mipmap``."""
-    image = textures.image
+    """(sampler, (uvs, image, coarse)) of a UVTexture for the kernels:
+    coarse its image's mip levels 1.. [Bi, Pc, 3] (a Variable in the graph
+    when the image is a Variable and ``in_graph``), or [Bi, 0, 3] without
+    ``mipmap``."""
+    uvs, image = textures.uvs, textures.image
     if not in_graph:
-        image = unwrap(image)
+        uvs, image = unwrap(uvs), unwrap(image)
     image_array = unwrap(image)
     batch, height, width = image_array.shape[:3]
-    levels = _uv.mip_levels(height, width) if textures.mipmap else 1
+    levels = len(level_shapes(height, width)) if textures.mipmap else 1
+    repeat = textures.wrapping == 'REPEAT'
     if levels > 1:
-        pyramid = _uv.mipmap_pyramid(image, textures.wrapping, levels)
-    elif isinstance(image, chainer.Variable):
-        pyramid = F.reshape(image, (batch, height * width, 3))
+        coarse = mip_levels(image, repeat, levels)
+        if not in_graph:
+            coarse = coarse.array
     else:
-        pyramid = image_array.reshape(batch, height * width, 3)
-    if not in_graph:
-        pyramid = unwrap(pyramid)
-    sampler = _UVSampler(batch, height, width, levels,
-                         textures.wrapping == 'REPEAT')
-    uvs = textures.uvs if in_graph else unwrap(textures.uvs)
-    return sampler, uvs, pyramid
+        xp = backend.get_array_module(image_array)
+        coarse = xp.empty((batch, 0, 3), image_array.dtype)
+    sampler = _UVSampler(batch, height, width, levels, repeat)
+    return sampler, (uvs, image, coarse)
 
 
 def rasterize(faces, textures, image_size=DEFAULT_IMAGE_SIZE,

@@ -27,22 +27,21 @@ Conventions (those of OBJ ``vt`` and of :func:`neural_renderer.load_obj`):
   level of the image's pyramid (level l + 1 the 2 x 2 means of level l, a
   side of n texels becoming ceil(n / 2), down to 1 x 1; an odd side is first
   extended by its first row or column (REPEAT) or by its last
-  (CLAMP_TO_EDGE)), one level per drawn face: the level at which the face's
-  texels are about as large as the pixels it covers, l = round(log2(rho)),
-  rho^2 the face's area in texels over its area in pixels (of the
-  rasterizer's sample grid), clamped to the pyramid. No blending between
-  levels: a face that grows or shrinks switches level in one step. With
-  ``mipmap=False`` every face samples the full image (aliasing where a
-  face's texels are smaller than its pixels).
+  (CLAMP_TO_EDGE)), chosen per pixel as OpenGL's GL_LINEAR_MIPMAP_NEAREST
+  does: l = round(log2(rho)) clamped to the pyramid, rho the larger of
+  |d(uv)/dx| and |d(uv)/dy| in texels per pixel of the rasterizer's sample
+  grid (the exact derivatives of the perspective-correct interpolation).
+  No blending between levels: where rho crosses 2^(l + 1/2) the level
+  switches in one step, and the level is held constant in the gradients.
+  With ``mipmap=False`` every pixel samples the full image, which aliases
+  where a face's texels are smaller than its pixels.
 """
-import numbers
-
 import numpy
 
-import chainer
 from chainer import backend
 
 from neural_renderer._checks import unwrap
+from neural_renderer.mipmap import level_shapes
 
 WRAPPINGS = ('REPEAT', 'CLAMP_TO_EDGE')
 
@@ -150,90 +149,18 @@ def is_uv(textures):
     return isinstance(textures, UVTexture)
 
 
-def mip_levels(height, width):
-    """Number of levels of the pyramid of an H x W image (down to 1 x 1)."""
-    levels = 1
-    while height > 1 or width > 1:
-        height, width = (height + 1) // 2, (width + 1) // 2
-        levels += 1
-    return levels
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or value < 1:
-        raise ValueError('{}: expected a positive int, got {!r}'.format(
-            name, value))
-    return int(value)
-
-
-def mipmap_pyramid(image, wrapping='REPEAT', levels=None):
-    """The image and its 2 x 2 means, level after level, flattened into one
-    array: [Bi, P, 3] with P the texels of all levels (level 0 first, each
-    level row-major), as a Variable when ``image`` is one (differentiable).
-
-    Level l + 1 has size (ceil(h / 2), ceil(w / 2)) for level l of size
-    (h, w): an odd side is first extended by its first row (column) for
-    REPEAT or by its last for CLAMP_TO_EDGE, so that every texel of level l
-    weighs in. Each level spans the whole image: with sides that are not
-    powers of two, its texels are slightly larger than twice the previous
-    level's.
-    """
-    F = chainer.functions
-    array = unwrap(image)
-    batch, height, width = array.shape[:3]
-    if levels is None:
-        levels = mip_levels(height, width)
-    levels = _check_positive_int('levels', levels)
-    current = image
-    flat = [F.reshape(current, (batch, height * width, 3))]
-    h, w = height, width
-    for _ in range(levels - 1):
-        current = _halve(current, h, w, wrapping)
-        h, w = (h + 1) // 2, (w + 1) // 2
-        flat.append(F.reshape(current, (batch, h * w, 3)))
-    return F.concat(flat, axis=1) if len(flat) > 1 else flat[0]
-
-
-def _halve(level, h, w, wrapping):
-    """One pyramid step: [B, h, w, 3] -> [B, h2, w2, 3] (see
-    mipmap_pyramid)."""
-    F = chainer.functions
-    if h > 1:
-        if h % 2:
-            extra = level[:, :1] if wrapping == 'REPEAT' else level[:, -1:]
-            level = F.concat((level, extra), axis=1)
-        rows = level.shape[1]
-        level = F.reshape(level, (level.shape[0], rows // 2, 2, w, 3))
-        level = F.mean(level, axis=2)
-    if w > 1:
-        if w % 2:
-            extra = level[:, :, :1] if wrapping == 'REPEAT' \
-                else level[:, :, -1:]
-            level = F.concat((level, extra), axis=2)
-        columns = level.shape[2]
-        level = F.reshape(level, (level.shape[0], level.shape[1],
-                                  columns // 2, 2, 3))
-        level = F.mean(level, axis=3)
-    return level
-
-
 def memory_estimate(textures, batch_size, image_size, anti_aliasing=True):
     """Bytes a render call with a UV texture needs on top of the geometry's
-    and the maps' (``Renderer.call_memory_estimate``): the pyramid, its
-    gradient and the image's, and per sample of the grid the image
+    and the maps' (``Renderer.call_memory_estimate``): the image and its
+    mip levels, their gradients, and per sample of the grid the image
     gradient's bucket, order and sort buffer (20 bytes)."""
     from neural_renderer.rasterize import image_shape
     image = unwrap(textures.image)
     bi, h, w = image.shape[:3]
     itemsize = image.dtype.itemsize
-    texels = 0
-    levels = mip_levels(h, w) if textures.mipmap else 1
-    for _ in range(levels):
-        texels += h * w
-        h, w = (h + 1) // 2, (w + 1) // 2
+    shapes = level_shapes(h, w) if textures.mipmap else [(h, w)]
+    texels = sum(a * b for a, b in shapes)
     height, width = image_shape(image_size)
     scale = 2 if anti_aliasing else 1
     samples = batch_size * height * width * scale * scale
-    return 3 * bi * texels * 3 * itemsize + \
-        bi * image.shape[1] * image.shape[2] * 3 * itemsize + 20 * samples
+    return 3 * bi * texels * 3 * itemsize + 20 * samples

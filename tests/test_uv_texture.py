@@ -472,3 +472,24 @@ def test_renderer_names_bad_uv_textures():
 def test_mesh_refuses_uv_loading_with_a_pointer_to_uv_texture():
     with pytest.raises(ValueError, match='UVTexture'):
         nr.Mesh(os.path.join(DATA, 'teapot.obj'), load_texture='uv')
+
+
+@pytest.mark.parametrize('wrapping', ['REPEAT', 'CLAMP_TO_EDGE'])
+@pytest.mark.parametrize('size', [(2, 1), (5, 1), (7, 12), (16, 16)])
+def test_mip_levels_are_the_2x2_means_with_their_gradient(
+        xp, wrapping, size):
+    from neural_renderer.mipmap import mip_levels
+    rng = numpy.random.RandomState(8)
+    image = rng.uniform(0, 1, (2,) + size + (3,))
+    expected = [numpy_pyramid(image[b], wrapping)[1:] for b in range(2)]
+    coarse = to_cpu(mip_levels(xp.asarray(image),
+                               wrapping == 'REPEAT').array)
+    for b in range(2):
+        flat = numpy.concatenate([level.reshape(-1, 3)
+                                  for level in expected[b]])
+        numpy.testing.assert_allclose(coarse[b], flat, rtol=1e-14,
+                                      atol=1e-15)
+    gradient_check.check_backward(
+        lambda x: mip_levels(x, wrapping == 'REPEAT'), xp.asarray(image),
+        xp.asarray(rng.randn(*coarse.shape)), eps=1e-6, atol=1e-8,
+        rtol=1e-7)

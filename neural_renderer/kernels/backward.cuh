@@ -372,7 +372,8 @@ NR_DEVICE bool pixel_uv_taps(const T* faces, const Texels<T>& texels,
 NR_KERNEL void NR_NAME(backward_face_pixels)(
         const scalar_t* faces, const scalar_t* textures,
         const scalar_t* uvs, const scalar_t* uv_image,
-        const scalar_t* source_weights, const scalar_t* light,
+        const scalar_t* uv_coarse, const scalar_t* source_weights,
+        const scalar_t* light,
         const int* face_index, const scalar_t* grad_rgb,
         const scalar_t* grad_depth, long long num_faces,
         long long front_faces, long long texture_faces, long long height,
@@ -382,18 +383,15 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
         scalar_t* grad_faces, scalar_t* grad_textures, scalar_t* grad_uvs,
         scalar_t* grad_light, long long n) {
     const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
-        textures, uvs, uv_image, source_weights, texture_faces, front_faces,
-        texture_size, uv_image_batch, uv_height, uv_width, uv_levels,
-        uv_repeat, height, width);
+        textures, uvs, uv_image, uv_coarse, source_weights, texture_faces,
+        front_faces, texture_size, uv_image_batch, uv_height, uv_width,
+        uv_levels, uv_repeat, height, width);
     NR_FOR_EACH(index, n) [&] {
         const long long hw = height * width;
         const long long b = index / texture_faces, t = index % texture_faces;
         const int* fi_map = face_index + b * hw;
         const bool with_rgb = grad_rgb && texels.present() &&
                               (grad_textures || grad_uvs || grad_light);
-        const scalar_t* image =
-            uvs ? uv_image + (b % uv_image_batch) * texels.image_stride() * 3
-                : 0;
         scalar_t guv[6] = {0, 0, 0, 0, 0, 0};
         for (long long f = t; f < num_faces; f += texture_faces) {
             const long long bf = b * num_faces + f;
@@ -423,9 +421,12 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
                     if (grad_uvs) {
                         scalar_t gu = 0, gv = 0;
                         for (int c = 0; c < 4; ++c) {
+                            const scalar_t* texel = texels.uv.texel(
+                                uv_image, uv_coarse, b % uv_image_batch,
+                                st.texel[c]);
                             scalar_t dot = 0;
                             for (int ch = 0; ch < 3; ++ch)
-                                dot += g[ch] * image[3 * st.texel[c] + ch];
+                                dot += g[ch] * texel[ch];
                             gu += st.du[c] * dot;
                             gv += st.dv[c] * dot;
                         }
@@ -509,16 +510,17 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
 // by bucket (a stable sort: within a bucket, by sample) for step 2.
 NR_KERNEL void NR_NAME(uv_image_rows)(
         const scalar_t* faces, const scalar_t* uvs, const scalar_t* uv_image,
-        const scalar_t* source_weights, const scalar_t* light,
+        const scalar_t* uv_coarse, const scalar_t* source_weights,
+        const scalar_t* light,
         const int* face_index, const scalar_t* grad_rgb, long long num_faces,
         long long front_faces, long long texture_faces, long long height,
         long long width, long long uv_image_batch, long long uv_height,
         long long uv_width, long long uv_levels, long long uv_repeat,
         long long uv_rows, int* buckets, long long n) {
     const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
-        0, uvs, uv_image, source_weights, texture_faces, front_faces,
-        0, uv_image_batch, uv_height, uv_width, uv_levels, uv_repeat, height,
-        width);
+        0, uvs, uv_image, uv_coarse, source_weights, texture_faces,
+        front_faces, 0, uv_image_batch, uv_height, uv_width, uv_levels,
+        uv_repeat, height, width);
     NR_FOR_EACH(sample, n) [&] {
         nr::UVTaps<scalar_t> st;
         scalar_t g[3];
@@ -534,8 +536,9 @@ NR_KERNEL void NR_NAME(uv_image_rows)(
 }
 
 // Backward of a UV texture's image, step 2, one index per pyramid row r of
-// image bi (n = Bi * uv_rows): adds to grad_image [Bi, P, 3] (the pyramid's
-// gradient) the rgb gradient (times the light) times the bilinear weight of
+// image bi (n = Bi * uv_rows): adds to grad_image [Bi, H, W, 3] and
+// grad_coarse [Bi, Pc, 3] (the pyramid's gradient, as UVMap) the rgb
+// gradient (times the light) times the bilinear weight of
 // every tap in row r. Such taps come from the samples of bucket r (upper
 // row r) and of the bucket of the row above (lower row r: the previous row
 // of the level, wrapping for REPEAT), which `order` lists by bucket
@@ -544,17 +547,18 @@ NR_KERNEL void NR_NAME(uv_image_rows)(
 // atomics, and sums that do not depend on the thread count.
 NR_KERNEL void NR_NAME(uv_image_gradient)(
         const scalar_t* faces, const scalar_t* uvs, const scalar_t* uv_image,
-        const scalar_t* source_weights, const scalar_t* light,
+        const scalar_t* uv_coarse, const scalar_t* source_weights,
+        const scalar_t* light,
         const int* face_index, const scalar_t* grad_rgb, long long num_faces,
         long long front_faces, long long texture_faces, long long height,
         long long width, long long uv_image_batch, long long uv_height,
         long long uv_width, long long uv_levels, long long uv_repeat,
         long long uv_rows, const long long* order, const long long* starts,
-        scalar_t* grad_image, long long n) {
+        scalar_t* grad_image, scalar_t* grad_coarse, long long n) {
     const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
-        0, uvs, uv_image, source_weights, texture_faces, front_faces,
-        0, uv_image_batch, uv_height, uv_width, uv_levels, uv_repeat, height,
-        width);
+        0, uvs, uv_image, uv_coarse, source_weights, texture_faces,
+        front_faces, 0, uv_image_batch, uv_height, uv_width, uv_levels,
+        uv_repeat, height, width);
     NR_FOR_EACH(index, n) [&] {
         const long long bi = index / uv_rows, r = index % uv_rows;
         long long level, y, h, w, texel0;
@@ -564,7 +568,6 @@ NR_KERNEL void NR_NAME(uv_image_gradient)(
             buckets[1] = index - 1;
         else if (uv_repeat && h > 1)
             buckets[1] = index + h - 1;
-        scalar_t* gi = grad_image + bi * texels.image_stride() * 3;
         for (int k = 0; k < 2; ++k) {
             if (buckets[k] < 0) continue;
             for (long long q = starts[buckets[k]]; q < starts[buckets[k] + 1];
@@ -578,8 +581,10 @@ NR_KERNEL void NR_NAME(uv_image_gradient)(
                     continue;
                 for (int c = 0; c < 4; ++c) {
                     if (st.row[c >> 1] != r) continue;
+                    scalar_t* gt = texels.uv.texel(grad_image, grad_coarse,
+                                                   bi, st.texel[c]);
                     for (int ch = 0; ch < 3; ++ch)
-                        gi[3 * st.texel[c] + ch] += st.weight[c] * g[ch];
+                        gt[ch] += st.weight[c] * g[ch];
                 }
             }
         }
@@ -675,6 +680,7 @@ NR_KERNEL void NR_NAME(backward_edges)(
         const scalar_t* grad_rgb, const scalar_t* grad_alpha,
         const scalar_t* row_planes, const scalar_t* column_planes,
         const scalar_t* uvs, const scalar_t* uv_image,
+        const scalar_t* uv_coarse,
         long long column_stride, long long num_faces, long long front_faces,
         long long texture_faces, long long height, long long width,
         long long texture_size, long long uv_image_batch,
@@ -682,9 +688,9 @@ NR_KERNEL void NR_NAME(backward_edges)(
         long long uv_repeat, scalar_t near, scalar_t far, scalar_t eps,
         scalar_t* grad_faces, long long n) {
     const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
-        textures, uvs, uv_image, source_weights, texture_faces, front_faces,
-        texture_size, uv_image_batch, uv_height, uv_width, uv_levels,
-        uv_repeat, height, width);
+        textures, uvs, uv_image, uv_coarse, source_weights, texture_faces,
+        front_faces, texture_size, uv_image_batch, uv_height, uv_width,
+        uv_levels, uv_repeat, height, width);
     const nr::EdgePlanes<scalar_t> planes = {grad_rgb, grad_alpha, alpha,
                                              row_planes, column_planes,
                                              height, width, column_stride};

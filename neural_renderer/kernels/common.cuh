@@ -431,18 +431,35 @@ NR_DEVICE void sample_texture(const T* cube, long long size, const T* w,
 }
 
 // A UV texture (neural_renderer/uv_texture.py): uvs [B, Ft, 3, 2], the
-// (u, v) of each corner of texture face t, and the image's pyramid
-// [Bi, P, 3] (Bi = B, or 1: one image for every batch item), levels
-// 0..levels-1 one after the other, level 0 of height x width texels and
-// level l + 1 of ceil(h_l / 2) x ceil(w_l / 2), each row-major with row 0
-// at the top (v = 1). repeat: GL_REPEAT, else GL_CLAMP_TO_EDGE. The rows
-// of all levels, numbered level by level, are the "pyramid rows" that the
-// image gradient is bucketed by (uv_image_rows).
+// (u, v) of each corner of texture face t, and the image's pyramid: levels
+// 0..levels-1, level 0 of height x width texels and level l + 1 of
+// ceil(h_l / 2) x ceil(w_l / 2), each row-major with row 0 at the top
+// (v = 1). Level 0 is image [Bi, height, width, 3] (Bi = B, or 1: one image
+// for every batch item), levels 1.. follow each other in coarse
+// [Bi, Pc, 3] (neural_renderer/mipmap.py). Texels are numbered through the
+// levels (level 0 first) and reached with texel(). repeat: GL_REPEAT, else
+// GL_CLAMP_TO_EDGE. The rows of all levels, numbered level by level, are
+// the "pyramid rows" that the image gradient is bucketed by
+// (uv_image_rows).
 template <typename T>
 struct UVMap {
     const T* uvs;
     const T* image;
+    const T* coarse;
     long long image_batch, height, width, levels, repeat;
+    long long coarse_texels;  // Pc
+
+    // The three values of texel `index` (numbered through the levels) of
+    // image bi, in level0 (as image) or coarse (as coarse): the texture or
+    // its gradient.
+    template <typename P>
+    NR_DEVICE P texel(P level0, P coarse_levels, long long bi,
+                      long long index) const {
+        const long long hw = height * width;
+        return index < hw ? level0 + (bi * hw + index) * 3
+                          : coarse_levels +
+                                (bi * coarse_texels + index - hw) * 3;
+    }
 
     // Level l's size, its first texel and its first pyramid row.
     NR_DEVICE void level_shape(long long l, long long* h, long long* w,
@@ -587,17 +604,21 @@ struct Texels {
     // The kernels' arguments, in the order of their signatures.
     NR_DEVICE static Texels make(
             const T* textures, const T* uvs, const T* uv_image,
-            const T* source_weights, long long texture_faces,
-            long long front_faces, long long texture_size,
-            long long uv_image_batch, long long uv_height, long long uv_width,
-            long long uv_levels, long long uv_repeat, long long grid_height,
+            const T* uv_coarse, const T* source_weights,
+            long long texture_faces, long long front_faces,
+            long long texture_size, long long uv_image_batch,
+            long long uv_height, long long uv_width, long long uv_levels,
+            long long uv_repeat, long long grid_height,
             long long grid_width) {
-        const Texels texels = {
+        Texels texels = {
             textures, source_weights, texture_faces, front_faces,
             texture_size,
-            {uvs, uv_image, uv_image_batch, uv_height, uv_width, uv_levels,
-             uv_repeat},
+            {uvs, uv_image, uv_coarse, uv_image_batch, uv_height, uv_width,
+             uv_levels, uv_repeat, 0},
             grid_height, grid_width};
+        long long rows, total;
+        texels.uv.totals(&rows, &total);
+        texels.uv.coarse_texels = total - uv_height * uv_width;
         return texels;
     }
 
@@ -716,18 +737,13 @@ struct Texels {
         UVTaps<T> local;
         UVTaps<T>& st = taps ? *taps : local;
         st.build(uv, lvl, u, v);
-        const T* image = uv.image + (b % uv.image_batch) * image_stride() * 3;
+        const long long bi = b % uv.image_batch;
         colour[0] = colour[1] = colour[2] = 0;
-        for (int c = 0; c < 4; ++c)
+        for (int c = 0; c < 4; ++c) {
+            const T* texel = uv.texel(uv.image, uv.coarse, bi, st.texel[c]);
             for (int ch = 0; ch < 3; ++ch)
-                colour[ch] += st.weight[c] * image[3 * st.texel[c] + ch];
-    }
-
-    // Texels per batch item of the pyramid.
-    NR_DEVICE long long image_stride() const {
-        long long rows, texels;
-        uv.totals(&rows, &texels);
-        return texels;
+                colour[ch] += st.weight[c] * texel[ch];
+        }
     }
 };
 

@@ -120,7 +120,8 @@ NR_KERNEL void NR_NAME(rasterize_faces)(
 NR_KERNEL void NR_NAME(resolve_pixels)(
         const scalar_t* faces, const scalar_t* textures,
         const scalar_t* uvs, const scalar_t* uv_image,
-        const scalar_t* source_weights, const scalar_t* light,
+        const scalar_t* uv_coarse, const scalar_t* source_weights,
+        const scalar_t* light,
         const nr_key_t* zbuffer, const scalar_t* background,
         long long num_faces, long long front_faces, long long texture_faces,
         long long height, long long width, long long texture_size,
@@ -130,9 +131,9 @@ NR_KERNEL void NR_NAME(resolve_pixels)(
         scalar_t* alpha, scalar_t* depth_map, long long n) {
     const long long out_w = width / scale;
     const nr::Texels<scalar_t> texels = nr::Texels<scalar_t>::make(
-        textures, uvs, uv_image, source_weights, texture_faces, front_faces,
-        texture_size, uv_image_batch, uv_height, uv_width, uv_levels,
-        uv_repeat, height, width);
+        textures, uvs, uv_image, uv_coarse, source_weights, texture_faces,
+        front_faces, texture_size, uv_image_batch, uv_height, uv_width,
+        uv_levels, uv_repeat, height, width);
     // One loop per case: the common scales get code compiled for them.
 #define NR_RESOLVE(S)                                                       \
     nr::resolve_pixel(faces, texels, light, zbuffer, background, num_faces, \

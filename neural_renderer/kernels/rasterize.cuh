@@ -28,10 +28,10 @@
 // * The z-buffer holds, per pixel, a 64-bit key (orderable depth bits << 32 |
 //   face index): an atomic min picks the nearest face, ties the lower index.
 
-// The kernels live in forward.cuh, backward.cuh and average.cuh, their
-// device helpers in common.cuh; this file gathers them. Without scalar_t
-// defined it gives the helpers only (benchmarks/per_pixel_original.cpp
-// builds on them).
+// The kernels live in forward.cuh, backward.cuh, average.cuh and
+// mipmap.cuh, their device helpers in common.cuh; this file gathers them.
+// Without scalar_t defined it gives the helpers only
+// (benchmarks/per_pixel_original.cpp builds on them).
 #include "common.cuh"
 
 #ifdef scalar_t
@@ -39,5 +39,6 @@
 #include "forward.cuh"
 #include "backward.cuh"
 #include "average.cuh"
+#include "mipmap.cuh"
 #undef NR_NAME
 #endif  // scalar_t

@@ -69,6 +69,26 @@ def test_example3_paints_the_stripes(tmp_path):
     assert textures.reshape(-1, 3).std(axis=0).min() > 0.1
 
 
+def test_example3_paints_a_uv_texture_image(tmp_path):
+    # --uv: the texture is an image sampled through the teapot's
+    # cylindrical UV map; it is optimised and saved with the mesh.
+    result = example3.main(['-o', str(tmp_path), '--image-size', '64',
+                            '--iterations', '60', '--uv', '--uv-size',
+                            '64'])
+    assert result['final_loss'] * 10 <= result['first_loss']
+    assert result['stripe_accuracy'] >= 0.9
+    assert result['gif'].endswith('example3_uv.gif')
+    vertices, faces, uvs, image = nr.load_obj(
+        result['mesh'], normalization=False, load_texture='uv')
+    assert uvs.shape == (faces.shape[0], 3, 2)
+    assert image.shape == (64, 64, 3)
+    # Horizontal stripes: rows differ, each row is nearly one colour.
+    assert image.mean(axis=1).std(axis=0).min() > 0.1
+    rendered = nr.Renderer(image_size=32).render(
+        vertices[None], faces[None], nr.UVTexture(uvs[None], image[None]))
+    assert rendered.array.std() > 0.1
+
+
 def test_example4_finds_the_camera(tmp_path):
     # At the original's 256 px (the default), with the original's gradient
     # (eps 1e-4 for silhouettes, eps added to the distance), from [6, 10,
@@ -133,3 +153,14 @@ def test_room_with_texel_cubes_is_seen_whole_too(tmp_path):
                         '--step', '90', '--texture-size', '2', '--floor',
                         'cubes'])
     assert min(result['coverage']) == 1.0
+
+
+def test_mip_levels_bring_a_minified_texture_nearer_the_ideal(tmp_path):
+    # A 1024^2 checkerboard on a floor seen at a grazing angle: without mip
+    # levels the far half aliases; with them it is much nearer the ideal
+    # (8 x 8 samples a pixel).
+    import mipmap
+    result = mipmap.main(['-o', str(tmp_path), '--image-size', '96'])
+    assert result['far_error_with'] < 0.75 * result['far_error_without']
+    assert result['error_with'] < result['error_without']
+    assert imageio.imread(result['image']).shape == (96, 3 * 96 + 8, 3)
