@@ -163,6 +163,10 @@ def build_parser():
         help='colour the mesh from its .mtl (Kd, map_Kd); else white')
     add('--texture-size', type=positive_int, default=4, metavar='T',
         help='texels per face edge with --textures (default: %(default)s)')
+    add('--uv', action='store_true',
+        help='with --textures, sample the images at render time through '
+             'the vt coordinates (a UV texture, mip-mapped) instead of '
+             'baking them into texel cubes')
     add('--anti-aliasing', action=argparse.BooleanOptionalAction,
         default=True, help='2x supersampling (default: on)')
     add('--fill-back', action=argparse.BooleanOptionalAction, default=True,
@@ -187,6 +191,9 @@ def _check_arguments(args):
                          .format(args.output))
     if not any(args.light_direction):
         raise UsageError('argument --light-direction: must not be 0 0 0')
+    if args.uv and not args.textures:
+        raise UsageError('argument --uv: needs --textures (it says how '
+                         'the textures are sampled)')
     if extension == '.png':
         if args.azimuth_range is not None:
             raise UsageError('--azimuth-range needs a .gif output; use '
@@ -235,7 +242,12 @@ def _load_mesh(args, xp):
     # load_obj warns about e.g. undefined materials: one line each.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', UserWarning)
-        if args.textures:
+        if args.textures and args.uv:
+            vertices, faces, uvs, image = nr.load_obj(args.mesh,
+                                                      load_texture='uv')
+            textures = nr.UVTexture(xp.asarray(uvs[None]),
+                                    xp.asarray(image[None]))
+        elif args.textures:
             vertices, faces, textures = nr.load_obj(
                 args.mesh, texture_size=args.texture_size, load_texture=True)
         else:
@@ -244,7 +256,9 @@ def _load_mesh(args, xp):
     for warning in caught:
         print('{}: warning: {}'.format(PROG, warning.message),
               file=sys.stderr)
-    return tuple(xp.asarray(a[None]) for a in (vertices, faces, textures))
+    if not isinstance(textures, nr.UVTexture):
+        textures = xp.asarray(textures[None])
+    return xp.asarray(vertices[None]), xp.asarray(faces[None]), textures
 
 
 def _make_renderer(args):
@@ -289,8 +303,13 @@ def _render_batches(args, xp, mesh, renderer, azimuths, batch_size):
         with chainer.no_backprop_mode():
             renderer.eye = xp.asarray(nr.get_points_from_angles(
                 args.distance, args.elevation, chunk))
-            v, f, t = (_batch(xp, a, len(chunk))
-                       for a in (vertices, faces, textures))
+            v, f = (_batch(xp, a, len(chunk)) for a in (vertices, faces))
+            if isinstance(textures, nr.UVTexture):
+                # One image serves the batch.
+                t = nr.UVTexture(_batch(xp, textures.uvs, len(chunk)),
+                                 textures.image)
+            else:
+                t = _batch(xp, textures, len(chunk))
             if args.mode == 'rgb':
                 out = _to_cpu(renderer.render(v, f, t)).transpose(0, 2, 3, 1)
             elif args.mode == 'silhouette':

@@ -163,6 +163,21 @@ def test_textures_from_the_mtl(tmp_path, capsys):
             row, column, image[row, column])
     plain = render()  # no --textures: white
     assert (plain[22:42, 22:42] == 255).all()
+    # --uv: the image sampled at render time: the library's rendering of
+    # the same UV texture, with the same quadrants.
+    uv = render('--textures', '--uv')
+    vertices, faces, uvs, texture = nr.load_obj(CUBE, load_texture='uv')
+    renderer = nr.Renderer(image_size=64, light_intensity_ambient=1,
+                           light_intensity_directional=0)
+    renderer.eye = nr.get_points_from_angles(4, 0, 0)
+    with chainer.no_backprop_mode():
+        expected = renderer.render(vertices[None], faces[None], nr.UVTexture(
+            uvs[None], texture[None])).array[0]
+    assert numpy.abs(uv - to_uint8(expected).transpose(1, 2, 0)).max() <= 1
+    for (row, column), colour in quadrants.items():
+        assert numpy.abs(uv[row, column] - colour).max() <= 40
+    status, _, err = run(capsys, CUBE, '-o', tmp_path / 'x.png', '--uv')
+    assert status == 2 and '--uv: needs --textures' in err
 
 
 def test_background_in_the_corners(tmp_path, capsys):
