@@ -564,11 +564,14 @@ def estimated_bytes(config):
     return pixels * per_pixel_bytes * 2 + faces * per_face + texture_bytes
 
 
-def cube_texture_bytes(config):
-    """F T^3 3 4: the bytes of a configuration's texel cubes alone."""
-    num_faces = meshes.num_faces(config.mesh)
-    _, t, _ = parse_texture(config.texture, num_faces)
-    return config.batch * num_faces * t ** 3 * 3 * 4
+def texture_bytes(spec, num_faces, batch=1):
+    """Bytes of the float32 texture inputs, held between calls (the peak
+    memory of a call counts what it allocates on top): cubes B F T^3 3 4,
+    a UV texture its image S^2 3 4 plus the uvs B F 3 2 4."""
+    kind, size, _ = parse_texture(spec, num_faces)
+    if kind == 'cube':
+        return batch * num_faces * size ** 3 * 3 * 4
+    return size * size * 3 * 4 + batch * num_faces * 3 * 2 * 4
 
 
 def face_pixel_tests(config):
@@ -668,12 +671,15 @@ def measure(config, device, args):
             needed / 2 ** 30, limit / 2 ** 30)
         if config.texture.startswith('cube'):
             # Cubes at a UV texture's detail: their size is the point.
-            row['status'] = 'estimated (not run: {})'.format(
-                row['status'][len('skipped ('):-1])
-            row['peak_host_mib'] = _fmt(cube_texture_bytes(config) / 2 ** 20)
-            row['note'] = ('estimated: F T^3 3 4 bytes, the cubes alone{}'
-                           .format('; their gradient as much again'
-                                   if config.pass_ == BACKWARD else ''))
+            row['status'] = 'estimated (not run: the sweep\'s bound for ' \
+                'the call, ~{:.0f} GiB, exceeds its limit, {:.1f} GiB)'.format(
+                    needed / 2 ** 30, limit / 2 ** 30)
+            row['note'] = ('estimated: the cubes alone, F T^3 3 4 bytes = '
+                           '{:,.0f} MiB{}'.format(
+                               texture_bytes(config.texture, row['faces'],
+                                             config.batch) / 2 ** 20,
+                               '; their gradient as much again'
+                               if config.pass_ == BACKWARD else ''))
         return row
     if config.implementation == PER_PIXEL:
         tests = face_pixel_tests(config)
@@ -722,6 +728,10 @@ def _texture_size_column(config):
     if kind == 'cube':
         return size
     return texture_label(config.texture, num_faces)
+
+
+def _fmt_mib(value):
+    return '{:,.0f}'.format(value) if value >= 1000 else _fmt(value)
 
 
 def _fmt(value):
@@ -1003,34 +1013,50 @@ def uv_tables(rows):
     """The uv group: its rows with their texture, then UV against the
     default cubes and against cubes of the same detail (time, memory)."""
     header = ['device', 'pass', 'size', 'texture', 'texels / face',
-              'median ms', 'runs', 'host MiB', 'device MiB',
-              'status / note']
+              'median ms', 'runs', 'texture MiB', 'call host MiB',
+              'call device MiB', 'status / note']
+
+    def inputs_mib(row):
+        return texture_bytes(row.get('texture', ''), int(row['faces']),
+                             int(row['batch'])) / 2 ** 20
+
     table = []
     for r in rows:
         faces = int(r['faces'])
         status = r['status'] if r['status'] != 'ok' else ''
-        peak = r['peak_host_mib']
-        if status.startswith('estimated') and peak:
-            peak = '~{} (estimated)'.format(peak)
+        estimated = status.startswith('estimated')
         table.append([r['device'], r['pass'], r['image_size'],
                       texture_label(r.get('texture', ''), faces),
                       '{:,.0f}'.format(texels_per_face(r.get('texture', ''),
                                                        faces)),
-                      r['median_ms'], r['runs'], peak,
-                      r['peak_device_mib'],
+                      r['median_ms'], r['runs'],
+                      '{}{}'.format(_fmt_mib(inputs_mib(r)), ' (estimated)'
+                                    if estimated else ''),
+                      r['peak_host_mib'], r['peak_device_mib'],
                       '; '.join(filter(None, [status, r['note']]))])
-    lines = _md_table(header, table)
+    lines = ['Texture MiB: the texture inputs, held between calls (cubes '
+             'F T^3 3 4 bytes; UV: the image S^2 3 4 and the uvs); call '
+             'MiB: the peak a call allocates on top (as in the other '
+             'tables). Memory ratios below compare the sums (host; GPU '
+             'rows: device).', '']
+    lines += _md_table(header, table)
 
     def ratio(a, b):
         return 'n/a' if a is None or b is None or not b else \
             '{:.2f}x'.format(a / b)
 
     def mib(row):
-        if row is None or not row['peak_host_mib'] or \
-                row['status'] not in ('ok',) and \
-                not row['status'].startswith('estimated'):
+        """Texture + call peak; for estimated cubes their bytes alone
+        (forward + backward: and their gradient's)."""
+        if row is None:
             return None
-        return float(row['peak_host_mib'])
+        if row['status'].startswith('estimated'):
+            return inputs_mib(row) * (2 if row['pass'] == BACKWARD else 1)
+        peak = row['peak_device_mib' if row['device'] == 'gpu'
+                   else 'peak_host_mib']
+        if row['status'] != 'ok' or not peak:
+            return None
+        return inputs_mib(row) + float(peak)
 
     comparison = []
     for r in rows:
@@ -1057,9 +1083,10 @@ def uv_tables(rows):
             texture_label(same_spec, faces), same_time,
             ratio(mib(r), mib(same))])
     if comparison:
-        lines += ['', 'UV over cubes, same device, pass and size (time, '
-                  'peak host memory; memory against estimated cubes: the '
-                  'cubes\' bytes alone):', '']
+        lines += ['', 'UV over cubes, same device, pass and size (time; '
+                  'memory = texture + call peak; against estimated '
+                  'cubes, their bytes and, forward + backward, their '
+                  'gradient\'s alone: a lower bound for the cubes):', '']
         lines += _md_table(['device', 'pass', 'size', 'texture',
                             'time / cubes 4^3', 'memory / cubes 4^3',
                             'same-detail cubes', 'time / same-detail',

@@ -193,6 +193,14 @@ def test_smoke_sweep_writes_tables(tmp_path):
     losses = {r['mode'] for r in ok if 'losses' in r['groups']}
     assert losses == {'example2-sqerr', 'example2-iou', 'recon-step',
                       'recon-renderer'}
+    # UV textures (issue 28): UV and cube rows side by side; forward +
+    # backward rows check that the gradient reached the image and uvs.
+    uv_rows = {(r['texture_size'], r['pass']) for r in ok
+               if 'uv' in r['groups'].split(';')}
+    for texture in ('UV 64^2', '4', '1'):
+        for pass_ in ('forward', 'forward+backward'):
+            assert (texture, pass_) in uv_rows
+    assert ('UV 64^2, no mipmap', 'forward') in uv_rows
     # Memory of ours was measured.
     assert all(float(r['peak_host_mib']) >= 0 for r in ok
                if r['implementation'] == 'ours')
@@ -213,6 +221,7 @@ def test_smoke_sweep_writes_tables(tmp_path):
     assert '| device | implementation | mode | pass |' in markdown
     assert 'CPU: the renderer (forward + backward of the silhouettes' in \
         markdown
+    assert '| time / cubes 4^3 | memory / cubes 4^3 |' in markdown
 
 
 def test_sweep_plan_covers_the_issue_axes():
