@@ -41,6 +41,7 @@ _PARAM_TYPES = {
     'const int*': ('ptr', numpy.int32),
     'int*': ('ptr', numpy.int32),
     'const long long*': ('ptr', numpy.int64),
+    'long long*': ('ptr', numpy.int64),
     'long long': ('value', numpy.int64),
     'scalar_t': ('value', 'S'),
 }

@@ -56,50 +56,62 @@ class MipLevels(function_node.FunctionNode):
 
     def forward(self, inputs):
         image, = inputs
-        xp = backend.get_array_module(image)
-        image = xp.ascontiguousarray(image)
         self.image_shape = image.shape
-        batch = image.shape[0]
-        shapes = self._shapes(image.shape)
-        coarse_texels = sum(h * w for h, w in shapes[1:])
-        # Flat, so that each level is a contiguous view from its offset
-        # (the kernels stride through the batch themselves).
-        coarse = xp.empty(batch * coarse_texels * 3, image.dtype)
-        fine, fine_stride, offset = image, shapes[0][0] * shapes[0][1], 0
-        for (h, w), (h2, w2) in zip(shapes[:-1], shapes[1:]):
-            level = coarse[3 * offset:]
-            _launcher.launch(
-                'mip_downsample', batch * h2 * w2, image.dtype, fine=fine,
-                fine_stride=fine_stride, height=h, width=w,
-                repeat=int(self.repeat), coarse=level,
-                coarse_stride=coarse_texels)
-            fine, fine_stride = level, coarse_texels
-            offset += h2 * w2
-        return coarse.reshape(batch, coarse_texels, 3),
+        return build_levels(image, self._shapes(image.shape), self.repeat),
 
     def backward(self, indexes, grad_outputs):
         grad_coarse, = grad_outputs
         xp = backend.get_array_module(grad_coarse.array)
-        batch, coarse_texels = grad_coarse.shape[:2]
-        # Levels L-1 .. 1 each add their gradient to the level below.
-        grad = xp.array(grad_coarse.array, order='C').reshape(-1)
-        shapes = self._shapes(self.image_shape)
-        offsets = numpy.cumsum([0] + [h * w for h, w in shapes[1:]])
-        grad_image = xp.zeros(self.image_shape, grad.dtype)
-        for level in range(len(shapes) - 1, 0, -1):
-            h, w = shapes[level - 1]
-            if level == 1:
-                target, target_stride = grad_image, h * w
-            else:
-                target = grad[3 * offsets[level - 2]:]
-                target_stride = coarse_texels
-            _launcher.launch(
-                'mip_downsample_backward', batch * h * w, grad.dtype,
-                grad_coarse=grad[3 * offsets[level - 1]:],
-                coarse_stride=coarse_texels, height=h, width=w,
-                repeat=int(self.repeat), grad_fine=target,
-                fine_stride=target_stride)
+        grad_image = xp.zeros(self.image_shape, grad_coarse.dtype)
+        add_level_gradients(xp.array(grad_coarse.array, order='C'),
+                            grad_image, self._shapes(self.image_shape),
+                            self.repeat)
         return chainer.Variable(grad_image),
+
+
+def build_levels(image, shapes, repeat):
+    """Levels 1.. of ``image`` [B, H, W, 3] (an array), their sizes
+    ``shapes`` (level_shapes: level 0 first): [B, Pc, 3], by the kernel
+    mip_downsample, one launch per level."""
+    xp = backend.get_array_module(image)
+    image = xp.ascontiguousarray(image)
+    batch = image.shape[0]
+    coarse_texels = sum(h * w for h, w in shapes[1:])
+    # Flat, so that each level is a contiguous view from its offset (the
+    # kernels stride through the batch themselves).
+    coarse = xp.empty(batch * coarse_texels * 3, image.dtype)
+    fine, fine_stride, offset = image, shapes[0][0] * shapes[0][1], 0
+    for (h, w), (h2, w2) in zip(shapes[:-1], shapes[1:]):
+        level = coarse[3 * offset:]
+        _launcher.launch(
+            'mip_downsample', batch * h2 * w2, image.dtype, fine=fine,
+            fine_stride=fine_stride, height=h, width=w, repeat=int(repeat),
+            coarse=level, coarse_stride=coarse_texels)
+        fine, fine_stride = level, coarse_texels
+        offset += h2 * w2
+    return coarse.reshape(batch, coarse_texels, 3)
+
+
+def add_level_gradients(grad_coarse, grad_image, shapes, repeat):
+    """Adds to grad_image [B, H, W, 3] (C-contiguous) the gradient that
+    grad_coarse [B, Pc, 3] (C-contiguous; overwritten) of levels 1.. gives
+    it through the 2 x 2 means: level L-1 adds its gradient to level L-2,
+    and so on down to the image (mip_downsample_backward)."""
+    batch, coarse_texels = grad_coarse.shape[:2]
+    grad = grad_coarse.reshape(-1)
+    offsets = numpy.cumsum([0] + [h * w for h, w in shapes[1:]])
+    for level in range(len(shapes) - 1, 0, -1):
+        h, w = shapes[level - 1]
+        if level == 1:
+            target, target_stride = grad_image, h * w
+        else:
+            target = grad[3 * offsets[level - 2]:]
+            target_stride = coarse_texels
+        _launcher.launch(
+            'mip_downsample_backward', batch * h * w, grad.dtype,
+            grad_coarse=grad[3 * offsets[level - 1]:],
+            coarse_stride=coarse_texels, height=h, width=w,
+            repeat=int(repeat), grad_fine=target, fine_stride=target_stride)
 
 
 def mip_levels(image, repeat, levels=None):

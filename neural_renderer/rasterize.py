@@ -24,8 +24,9 @@ from neural_renderer import _host_pool
 from neural_renderer import _launcher
 from neural_renderer._checks import unwrap
 from neural_renderer.average_2x2 import average_2x2
+from neural_renderer.mipmap import add_level_gradients
+from neural_renderer.mipmap import build_levels
 from neural_renderer.mipmap import level_shapes
-from neural_renderer.mipmap import mip_levels
 from neural_renderer import uv_texture as _uv
 
 _EMPTY_KEY = numpy.uint64(0xFFFFFFFFFFFFFFFF)
@@ -47,10 +48,19 @@ class _UVSampler(object):
         self.width = width
         self.levels = levels
         self.repeat = repeat
-        shapes = level_shapes(height, width, levels)
+        #: Sizes of the levels, level 0 (the image) first.
+        self.shapes = level_shapes(height, width, levels)
         #: Rows of all levels, and texels of levels 1.. (per image).
-        self.rows = sum(h for h, _ in shapes)
-        self.coarse_texels = sum(h * w for h, w in shapes[1:])
+        self.rows = sum(h for h, _ in self.shapes)
+        self.coarse_texels = sum(h * w for h, w in self.shapes[1:])
+
+    def coarse_of(self, image):
+        """The mip levels 1.. of image [Bi, H, W, 3] (an array):
+        [Bi, Pc, 3], Pc = 0 with one level."""
+        if self.levels == 1:
+            xp = backend.get_array_module(image)
+            return xp.empty((image.shape[0], 0, 3), image.dtype)
+        return build_levels(image, self.shapes, self.repeat)
 
     def kernel_args(self, uvs, image, coarse):
         return dict(uvs=uvs, uv_image=image, uv_coarse=coarse,
@@ -96,9 +106,9 @@ class RasterizeFunction(function_node.FunctionNode):
 
     With ``uv`` (a UV texture, see :mod:`neural_renderer.uv_texture`) the
     inputs are ``faces``, ``uvs`` [B, Ft, 3, 2] (Ft as for cubes), the
-    image [Bi, H, W, 3], its mip levels 1.. [Bi, Pc, 3]
-    (:func:`neural_renderer.mipmap.mip_levels`; Pc = 0 without them) and
-    optionally ``light``.
+    image [Bi, H, W, 3] and optionally ``light``; the image's mip levels
+    are built in the forward pass (:mod:`neural_renderer.mipmap`), and
+    their gradient goes to the image's in place.
 
     Args:
         image_height, image_width (int): output size in pixels.
@@ -176,9 +186,9 @@ class RasterizeFunction(function_node.FunctionNode):
 
     def _check_uv_types(self, in_types):
         type_check._argname(in_types, ('faces', 'uvs', 'uv_image',
-                                       'uv_coarse', 'light')[:len(in_types)])
-        type_check.expect(in_types.size() >= 4)
-        faces_type, uvs_type, image_type, coarse_type = in_types[:4]
+                                       'light')[:len(in_types)])
+        type_check.expect(in_types.size() >= 3)
+        faces_type, uvs_type, image_type = in_types[:3]
         type_check.expect(
             faces_type.dtype.kind == 'f',
             faces_type.ndim == 4,
@@ -192,13 +202,10 @@ class RasterizeFunction(function_node.FunctionNode):
             image_type.dtype == faces_type.dtype,
             image_type.shape == (self.uv.image_batch, self.uv.height,
                                  self.uv.width, 3),
-            coarse_type.dtype == faces_type.dtype,
-            coarse_type.shape == (self.uv.image_batch,
-                                  self.uv.coarse_texels, 3),
         )
         self._check_texture_faces('uvs', faces_type, uvs_type)
-        if in_types.size() == 5:
-            _expect_light(in_types[4], faces_type)
+        if in_types.size() == 4:
+            _expect_light(in_types[3], faces_type)
 
     def _split(self, inputs):
         """(faces, textures, uv arguments of the kernels, light)."""
@@ -206,10 +213,13 @@ class RasterizeFunction(function_node.FunctionNode):
         if self.uv is None:
             faces, textures, light = (inputs + (None, None))[:3]
             return faces, textures, _NO_UV, light
-        faces, uvs, image, coarse, light = (inputs + (None,))[:5]
-        return faces, None, self.uv.kernel_args(uvs, image, coarse), light
+        faces, uvs, image, light = (inputs + (None,))[:4]
+        return faces, None, self.uv.kernel_args(uvs, image,
+                                                self.coarse), light
 
     def forward(self, inputs):
+        if self.uv is not None:
+            self.coarse = self.uv.coarse_of(inputs[2])
         faces, textures, uv_args, light = self._split(inputs)
         face_index, rgb, alpha, depth = _draw(
             faces, textures, light, self.image_height, self.image_width, 1,
@@ -233,11 +243,11 @@ class RasterizeFunction(function_node.FunctionNode):
         textures = light = uvs = image = coarse = None
         uv_args = _NO_UV
         if self.uv is not None:
-            uvs, image, coarse = (xp.ascontiguousarray(x.array)
-                                  for x in inputs[1:4])
+            uvs, image = (xp.ascontiguousarray(x.array) for x in inputs[1:3])
+            coarse = self.coarse
             uv_args = self.uv.kernel_args(uvs, image, coarse)
-            if len(inputs) == 5:
-                light = xp.ascontiguousarray(inputs[4].array)
+            if len(inputs) == 4:
+                light = xp.ascontiguousarray(inputs[3].array)
         elif len(inputs) >= 2:
             textures = xp.ascontiguousarray(inputs[1].array)
             if len(inputs) == 3:
@@ -289,11 +299,14 @@ class RasterizeFunction(function_node.FunctionNode):
             grad_textures=grad_textures if with_rgb else None,
             grad_uvs=grad_uvs if with_rgb else None,
             grad_light=grad_light if with_rgb else None, **uv_args)
-        if with_rgb and uvs is not None and (2 in indexes or 3 in indexes):
+        if with_rgb and uvs is not None and 2 in indexes:
             _uv_image_gradient(
                 faces, source_weights, light, self.face_index, grad_rgb,
                 front_faces, texture_faces, self.uv, uv_args, grad_image,
                 grad_coarse)
+            if self.uv.levels > 1:
+                add_level_gradients(grad_coarse, grad_image, self.uv.shapes,
+                                    self.uv.repeat)
         if grad_rgb is not None or grad_alpha is not None:
             # Per pixel line, what the edge scans read, each value in its own
             # contiguous plane: backward_edges then streams along rows and
@@ -331,8 +344,7 @@ class RasterizeFunction(function_node.FunctionNode):
         if textures is not None:
             result.append(chainer.Variable(grad_textures))
         if uvs is not None:
-            result += [chainer.Variable(g)
-                       for g in (grad_uvs, grad_image, grad_coarse)]
+            result += [chainer.Variable(g) for g in (grad_uvs, grad_image)]
         if light is not None:
             result.append(chainer.Variable(grad_light))
         return tuple(result[i] for i in indexes)
@@ -359,21 +371,46 @@ def _uv_image_gradient(faces, source_weights, light, face_index, grad_rgb,
     buckets = _host_pool.empty(xp, (samples,), numpy.int32)
     _launcher.launch('uv_image_rows', samples, faces.dtype, buckets=buckets,
                      **common)
-    # Radix sort (numpy's stable sort of 16-bit keys) where the buckets fit.
-    keys = buckets.astype(numpy.uint16) if buckets_count <= 1 << 16 \
-        else buckets
-    if xp is numpy:
-        order = numpy.argsort(keys, kind='stable')
-    else:
-        order = xp.argsort(keys)  # CUB's radix sort: stable
-    order = xp.ascontiguousarray(order, dtype=numpy.int64)
-    counts = xp.bincount(buckets, minlength=buckets_count)
-    starts = xp.zeros(buckets_count + 1, numpy.int64)
-    xp.cumsum(counts, out=starts[1:])
+    order, starts = _stable_order(buckets, buckets_count)
     _launcher.launch('uv_image_gradient', uv.image_batch * uv.rows,
                      faces.dtype, order=order, starts=starts,
                      grad_image=grad_image, grad_coarse=grad_coarse,
                      **common)
+
+
+# Runs of samples the counting sort of _stable_order splits the samples
+# into: about this many samples each, at most _SORT_CHUNKS of them (their
+# counts take chunks x buckets integers).
+_SORT_CHUNK_SAMPLES = 1 << 16
+_SORT_CHUNKS = 256
+
+
+def _stable_order(buckets, buckets_count):
+    """(order, starts): the indices of ``buckets`` [N] int32 (values in
+    [0, buckets_count)) sorted by bucket, stably, [N] int64, and where each
+    bucket's run starts, [buckets_count + 1] int64. A counting sort by the
+    kernels bucket_counts and bucket_order over runs of the samples."""
+    xp = backend.get_array_module(buckets)
+    samples = buckets.size
+    chunks = max(1, min(_SORT_CHUNKS, samples // _SORT_CHUNK_SAMPLES,
+                        (64 << 20) // (8 * buckets_count)))
+    counts = xp.zeros((chunks, buckets_count), numpy.int64)
+    _launcher.launch('bucket_counts', chunks, numpy.float32,
+                     buckets=buckets, samples=samples,
+                     num_buckets=buckets_count, counts=counts)
+    totals = counts.sum(axis=0)
+    starts = xp.zeros(buckets_count + 1, numpy.int64)
+    xp.cumsum(totals, out=starts[1:])
+    # Chunk c's first place in bucket k: the bucket's start and the
+    # samples of earlier chunks in it.
+    offsets = xp.cumsum(counts, axis=0)
+    offsets -= counts
+    offsets += starts[None, :-1]
+    order = _host_pool.empty(xp, (samples,), numpy.int64)
+    _launcher.launch('bucket_order', chunks, numpy.float32,
+                     buckets=buckets, samples=samples,
+                     num_buckets=buckets_count, offsets=offsets, order=order)
+    return order, starts
 
 
 def _draw(faces, textures, light, height, width, scale, near, far,
@@ -790,9 +827,11 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
         # Nothing will be differentiated: the kernels write the averaged
         # maps directly, without the 2x maps, the face indices and the
         # averaging passes.
-        uv_args = sampler.kernel_args(*(
-            xp.ascontiguousarray(unwrap(x)) for x in uv_inputs)) \
-            if uv else _NO_UV
+        uv_args = _NO_UV
+        if uv:
+            uvs, image = (xp.ascontiguousarray(unwrap(x)) for x in uv_inputs)
+            uv_args = sampler.kernel_args(uvs, image,
+                                          sampler.coarse_of(image))
         _, rgb, alpha, depth = _draw(
             faces_array, unwrap(textures) if return_rgb and not uv else None,
             unwrap(light) if return_rgb else None, height * scale,
@@ -829,26 +868,16 @@ def rasterize_rgbad(faces, textures=None, image_size=DEFAULT_IMAGE_SIZE,
 
 
 def _uv_inputs(textures, in_graph):
-    """(sampler, (uvs, image, coarse)) of a UVTexture for the kernels:
-    coarse its image's mip levels 1.. [Bi, Pc, 3] (a Variable in the graph
-    when the image is a Variable and ``in_graph``), or [Bi, 0, 3] without
-    ``mipmap``."""
+    """(sampler, (uvs, image)) of a UVTexture for the rasterizer: Variables
+    as given when ``in_graph``, else arrays."""
     uvs, image = textures.uvs, textures.image
     if not in_graph:
         uvs, image = unwrap(uvs), unwrap(image)
-    image_array = unwrap(image)
-    batch, height, width = image_array.shape[:3]
+    batch, height, width = unwrap(image).shape[:3]
     levels = len(level_shapes(height, width)) if textures.mipmap else 1
-    repeat = textures.wrapping == 'REPEAT'
-    if levels > 1:
-        coarse = mip_levels(image, repeat, levels)
-        if not in_graph:
-            coarse = coarse.array
-    else:
-        xp = backend.get_array_module(image_array)
-        coarse = xp.empty((batch, 0, 3), image_array.dtype)
-    sampler = _UVSampler(batch, height, width, levels, repeat)
-    return sampler, (uvs, image, coarse)
+    sampler = _UVSampler(batch, height, width, levels,
+                         textures.wrapping == 'REPEAT')
+    return sampler, (uvs, image)
 
 
 def rasterize(faces, textures, image_size=DEFAULT_IMAGE_SIZE,

@@ -493,3 +493,23 @@ def test_mip_levels_are_the_2x2_means_with_their_gradient(
         lambda x: mip_levels(x, wrapping == 'REPEAT'), xp.asarray(image),
         xp.asarray(rng.randn(*coarse.shape)), eps=1e-6, atol=1e-8,
         rtol=1e-7)
+
+
+@pytest.mark.parametrize('samples, buckets_count, chunk', [
+    (1, 1, 1 << 16), (1000, 7, 64), (5000, 300, 100), (70000, 5, 1 << 16)])
+def test_the_counting_sort_is_the_stable_sort(xp, monkeypatch, samples,
+                                              buckets_count, chunk):
+    # The image gradient's order of samples by row: numpy's stable argsort,
+    # whatever the number of runs the kernels split the samples into.
+    rasterize_module = sys.modules['neural_renderer.rasterize']
+    monkeypatch.setattr(rasterize_module, '_SORT_CHUNK_SAMPLES', chunk)
+    rng = numpy.random.RandomState(9)
+    buckets = rng.randint(0, buckets_count, samples).astype(numpy.int32)
+    order, starts = rasterize_module._stable_order(xp.asarray(buckets),
+                                                   buckets_count)
+    numpy.testing.assert_array_equal(
+        to_cpu(order), numpy.argsort(buckets, kind='stable'))
+    numpy.testing.assert_array_equal(
+        to_cpu(starts), numpy.concatenate(
+            [[0], numpy.cumsum(numpy.bincount(buckets,
+                                              minlength=buckets_count))]))

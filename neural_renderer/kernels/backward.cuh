@@ -506,8 +506,9 @@ NR_KERNEL void NR_NAME(backward_face_pixels)(
 // Backward of a UV texture's image, step 1, one index per sample of the
 // scale-1 grid (n = B * height * width): the bucket of the sample's upper
 // bilinear row, (b % uv_image_batch) * uv_rows + its pyramid row (UVMap),
-// or Bi * uv_rows where no face is drawn. rasterize.py orders the samples
-// by bucket (a stable sort: within a bucket, by sample) for step 2.
+// or Bi * uv_rows where no face is drawn. bucket_counts and bucket_order
+// then list the samples by bucket (a stable sort: within a bucket, by
+// sample) for step 2.
 NR_KERNEL void NR_NAME(uv_image_rows)(
         const scalar_t* faces, const scalar_t* uvs, const scalar_t* uv_image,
         const scalar_t* uv_coarse, const scalar_t* source_weights,
@@ -532,6 +533,38 @@ NR_KERNEL void NR_NAME(uv_image_rows)(
             return;
         }
         buckets[sample] = (int)((b % uv_image_batch) * uv_rows + st.row[0]);
+    }();
+}
+
+// A stable counting sort of the samples by bucket, in two kernels over
+// `chunks` consecutive runs of samples (any number of chunks gives the same
+// order: the samples of a bucket in increasing order). bucket_counts, one
+// index per chunk c: counts [chunks, num_buckets] (zeroed) gets, per
+// bucket, the samples of chunk c in it.
+NR_KERNEL void NR_NAME(bucket_counts)(
+        const int* buckets, long long samples, long long num_buckets,
+        long long* counts, long long n) {
+    NR_FOR_EACH(c, n) [&] {
+        const long long first = samples * c / n;
+        const long long last = samples * (c + 1) / n;
+        long long* row = counts + c * num_buckets;
+        for (long long s = first; s < last; ++s) ++row[buckets[s]];
+    }();
+}
+
+// Then bucket_order, one index per chunk c: offsets [chunks, num_buckets]
+// (rasterize.py: where chunk c's first sample of each bucket goes, the
+// samples of lower buckets and of earlier chunks in this bucket before it;
+// advanced here) places each sample s of the chunk at
+// order[offsets[c, bucket of s]++].
+NR_KERNEL void NR_NAME(bucket_order)(
+        const int* buckets, long long samples, long long num_buckets,
+        long long* offsets, long long* order, long long n) {
+    NR_FOR_EACH(c, n) [&] {
+        const long long first = samples * c / n;
+        const long long last = samples * (c + 1) / n;
+        long long* row = offsets + c * num_buckets;
+        for (long long s = first; s < last; ++s) order[row[buckets[s]]++] = s;
     }();
 }
 
