@@ -1,7 +1,7 @@
 """Before/after timings of two checkouts of the package, interleaved.
 
 Usage: python benchmarks/before_after.py BEFORE_DIR AFTER_DIR [--rounds 3]
-       [--smoke]
+       [--smoke] [--only TEXT]
 
 Each directory is a checkout whose CPU kernels are built in place
 (``python setup.py build_ext --inplace``), e.g. a ``git worktree`` of an
@@ -22,10 +22,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name: (mode, pass, mesh, image size, batch, anti-aliasing); each timed
-# with the sweep's own workload (sweep.renderer_workload): its textures,
-# camera and incoming gradient, or for the losses group the loss of
-# benchmarks/losses.py.
+# name: (mode, pass, mesh, image size, batch, anti-aliasing[, texture]);
+# each timed with the sweep's own workload (sweep.renderer_workload): its
+# textures (the sweep's Config.texture: '' the default cubes, 'uvS' a UV
+# texture of S x S texels; a checkout without UV textures fails those
+# cases), camera and incoming gradient, or for the losses group the loss
+# of benchmarks/losses.py.
 CASES = [
     ('teapot 256, AA off, render forward',
      'rgb', 'forward', 'teapot', 256, 1, False),
@@ -53,25 +55,36 @@ CASES = [
      'recon-step', 'forward+backward', 'template', 64, 16, True),
     ('reconstruction step, its renderer part alone',
      'recon-renderer', 'forward+backward', 'template', 64, 16, True),
+    ('teapot 256, AA on, UV 1024^2, render forward + backward',
+     'rgb', 'forward+backward', 'teapot', 256, 1, True, 'uv1024'),
+    ('teapot 1024, AA on, UV 1024^2, render forward + backward',
+     'rgb', 'forward+backward', 'teapot', 1024, 1, True, 'uv1024'),
+    ('teapot 256, AA on, UV 4096^2, render forward + backward',
+     'rgb', 'forward+backward', 'teapot', 256, 1, True, 'uv4096'),
 ]
 
 
-def run_cases(smoke=False):
-    """Times every case with the neural_renderer on sys.path; JSON out."""
+def run_cases(smoke=False, only=''):
+    """Times every case (whose name contains ``only``) with the
+    neural_renderer on sys.path; JSON out."""
     import numpy
     sys.path.insert(0, HERE)
     import sweep
 
     device = sweep.Device('cpu', numpy)
     results = {}
-    for name, mode, pass_, mesh, size, batch, anti_aliasing in CASES:
+    for case in CASES:
+        name, mode, pass_, mesh, size, batch, anti_aliasing = case[:7]
+        texture = case[7] if len(case) > 7 else ''
+        if only not in name:
+            continue
         if smoke:
-            if mesh != 'teapot' or size > 256:
+            if mesh != 'teapot' or size > 256 or texture:
                 continue
             size = 32
         run = sweep.renderer_workload(sweep.Config(
             'cpu', sweep.OURS, mode, pass_, mesh, size, batch,
-            anti_aliasing), device)
+            anti_aliasing, texture), device)
         calls = 1 if smoke else 3 if pass_ != sweep.FORWARD else 10
         for _ in range(1 if smoke else 2):
             run()
@@ -93,6 +106,8 @@ def main():
     parser.add_argument('after')
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--smoke', action='store_true')
+    parser.add_argument('--only', default='',
+                        help='the cases whose name contains this text')
     args = parser.parse_args()
     best = {'before': {}, 'after': {}}
     for _ in range(args.rounds):
@@ -100,8 +115,8 @@ def main():
             checkout = os.path.abspath(getattr(args, label))
             env = dict(os.environ, PYTHONPATH=checkout)
             output = subprocess.check_output(
-                [sys.executable, os.path.abspath(__file__), '--run-cases'] +
-                (['--smoke'] if args.smoke else []),
+                [sys.executable, os.path.abspath(__file__), '--run-cases',
+                 '--only=' + args.only] + (['--smoke'] if args.smoke else []),
                 env=env, cwd=checkout)
             for name, ms in json.loads(output.decode().splitlines()[-1])\
                     .items():
@@ -118,6 +133,9 @@ def main():
 
 if __name__ == '__main__':
     if sys.argv[1:2] == ['--run-cases']:
-        run_cases(smoke='--smoke' in sys.argv[2:])
+        only = [a[len('--only='):] for a in sys.argv[2:]
+                if a.startswith('--only=')]
+        run_cases(smoke='--smoke' in sys.argv[2:],
+                  only=only[0] if only else '')
     else:
         main()

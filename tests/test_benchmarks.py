@@ -256,6 +256,18 @@ def test_profile_stages_runs_and_times_every_kernel():
         assert name in output
 
 
+def test_profile_uv_times_the_uv_kernels():
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                          'benchmarks', 'profile_uv.py')
+    output = subprocess.check_output(
+        [sys.executable, script, '16', '32', '--calls', '1'],
+        universal_newlines=True)
+    for name in ('resolve_pixels', 'uv_image_rows', 'bucket_order',
+                 'uv_image_gradient', 'mip_downsample',
+                 'mip_downsample_backward'):
+        assert name in output
+
+
 def test_before_after_compares_two_checkouts():
     # Both sides this checkout: the harness runs and tabulates every case.
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
