@@ -214,8 +214,10 @@ class RasterizeFunction(function_node.FunctionNode):
             faces, textures, light = (inputs + (None, None))[:3]
             return faces, textures, _NO_UV, light
         faces, uvs, image, light = (inputs + (None,))[:4]
-        return faces, None, self.uv.kernel_args(uvs, image,
-                                                self.coarse), light
+        xp = backend.get_array_module(uvs)
+        return faces, None, self.uv.kernel_args(
+            xp.ascontiguousarray(uvs), xp.ascontiguousarray(image),
+            self.coarse), light
 
     def forward(self, inputs):
         if self.uv is not None:
@@ -659,7 +661,7 @@ def _check_inputs(faces, textures, light=None, fill_back=False,
 
     if _uv.is_uv(textures):
         textures.check(faces_array.shape[0], texture_faces_ok,
-                       faces_array.dtype)
+                       faces_array.dtype, xp)
     else:
         textures_array = unwrap(textures)
         if not hasattr(textures_array, 'ndim'):

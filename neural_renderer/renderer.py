@@ -406,7 +406,8 @@ class Renderer(chainer.Link):
         UVTexture) against the vertices and faces, naming the argument."""
         if uv_texture.is_uv(textures):
             textures.check(f_array.shape[0], f_array.shape[1],
-                           v_array.dtype)
+                           v_array.dtype,
+                           chainer.backend.get_array_module(v_array))
             return
         t_array = _checks.check_array('textures', textures, ndim=6,
                                       shape_suffix=(3,))

@@ -60,8 +60,9 @@ class UVTexture(object):
         image (array or Variable): [B, H, W, 3] or [1, H, W, 3] colours,
             same dtype.
         wrapping (str): 'REPEAT' or 'CLAMP_TO_EDGE' (see the module).
-        mipmap (bool): sample per face the pyramid level that matches its
-            texel-to-pixel ratio (see the module).
+        mipmap (bool): sample at each pixel the level of the image's
+            pyramid that matches its texel-to-pixel ratio (see the
+            module).
 
     Either may be a Variable (a ``chainer.Parameter`` to optimise): the
     gradients reach them.
@@ -93,12 +94,14 @@ class UVTexture(object):
     def dtype(self):
         return unwrap(self.uvs).dtype
 
-    def check(self, batch_size, texture_faces, dtype, what='textures'):
+    def check(self, batch_size, texture_faces, dtype, xp=None,
+              what='textures'):
         """Checks shapes, dtypes and values against the faces': ``uvs``
         [batch_size, texture_faces, 3, 2] (``texture_faces`` an int, or a
         callable that says whether a count is valid and describes it) and
-        ``image`` [batch_size or 1, H, W, 3], both of ``dtype`` and finite.
-        Errors name ``what`` and the argument."""
+        ``image`` [batch_size or 1, H, W, 3], both of ``dtype``, finite and
+        (given ``xp``, numpy or cupy) on the faces' device. Errors name
+        ``what`` and the argument."""
         uvs, image = unwrap(self.uvs), unwrap(self.image)
         for name, array, ndim, last in (('uvs', uvs, 4, (3, 2)),
                                         ('image', image, 4, (3,))):
@@ -130,10 +133,14 @@ class UVTexture(object):
             raise ValueError('{}.image: expected shape [B, H, W, 3] or [1, '
                              'H, W, 3] with B = {} and H, W >= 1, got '
                              '{}'.format(what, batch_size, image.shape))
-        xp = backend.get_array_module(uvs)
-        if backend.get_array_module(image) is not xp:
-            raise TypeError('{}: uvs and image must be on one device'.format(
-                what))
+        if xp is None:
+            xp = backend.get_array_module(uvs)
+        for name, array in (('uvs', uvs), ('image', image)):
+            if backend.get_array_module(array) is not xp:
+                raise TypeError('{}.{}: expected an array on the device of '
+                                'the vertices ({}), got {}'.format(
+                                    what, name, xp.__name__,
+                                    type(array).__module__))
         for name, array in (('uvs', uvs), ('image', image)):
             if not bool(xp.isfinite(array).all()):
                 raise ValueError('{}.{} contain NaN or inf values'.format(

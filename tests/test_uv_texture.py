@@ -75,6 +75,26 @@ def test_forward_matches_the_brute_force_reference(xp, wrapping, seed, shape):
         numpy.testing.assert_allclose(rgb[b], expected, rtol=0, atol=1e-12)
 
 
+def test_views_render_as_their_copies(xp):
+    # Non-contiguous uvs and image (a flipped view, a column slice) render
+    # and differentiate as contiguous copies do.
+    rng, faces, uvs = random_scene(10)
+    image = rng.uniform(0, 1, (1, 8, 12, 3))
+    views = (xp.asarray(uvs)[..., ::-1], xp.asarray(image)[:, :, ::2])
+    results = []
+    for uv_array, image_array in (views, [xp.ascontiguousarray(v)
+                                          for v in views]):
+        uv_var, image_var = (chainer.Variable(uv_array),
+                             chainer.Variable(image_array))
+        rgb = nr.rasterize_rgbad(xp.asarray(faces), nr.UVTexture(
+            uv_var, image_var), image_size=12)['rgb']
+        F.sum(rgb * rgb).backward()
+        results.append([to_cpu(a) for a in (rgb.array, uv_var.grad,
+                                            image_var.grad)])
+    for a, b in zip(*results):
+        numpy.testing.assert_array_equal(a, b)
+
+
 def test_one_image_serves_the_batch(xp):
     rng, faces, uvs = random_scene(2, batch_size=3)
     image = rng.uniform(0, 1, (1, 6, 4, 3))
