@@ -299,12 +299,14 @@ def _check_texture_size(texture_size):
 
 
 def _check_load_texture(value):
-    if isinstance(value, str) and value == 'uv':
-        return 'uv'
-    if isinstance(value, (bool, numpy.bool_)):
-        return bool(value)
-    raise ValueError("load_texture must be False, True or 'uv', got {!r}"
-                     .format(value))
+    """'uv', or the value's truth as the original package took it (code
+    passing 0, 1 or None keeps working); any other string is an error."""
+    if isinstance(value, str):
+        if value == 'uv':
+            return 'uv'
+        raise ValueError("load_texture must be False, True or 'uv', got "
+                         "{!r}".format(value))
+    return bool(value)
 
 
 def _check_limit(name, value):
