@@ -11,6 +11,7 @@ import chainer.functions as F
 from neural_renderer._checks import unwrap
 from neural_renderer.load_obj import load_obj
 from neural_renderer.load_obj import MAX_TEXTURE_BYTES
+from neural_renderer.uv_texture import UVTexture
 
 # Loaded colours are clipped to [COLOUR_CLIP, 1 - COLOUR_CLIP] before their
 # logits are taken: 0 and 1 would give infinite logits.
@@ -68,24 +69,35 @@ class Mesh(chainer.Link):
     ``chainer.initializers.Normal()`` (mean 0, standard deviation 0.05),
     i.e. colours near 0.5 (mid grey).
 
+    With ``load_texture='uv'`` (or :meth:`from_arrays` with ``uvs``) the
+    colours are a UV texture instead (:class:`neural_renderer.UVTexture`):
+    ``textures`` holds the logits of its image [H, W, 3] and the persistent
+    ``uvs`` [F, 3, 2] its per-corner coordinates (not trained).
+
     Attributes:
         vertices (chainer.Parameter): [V, 3] float32.
         faces (array): [F, 3] int32, a persistent value (not trained; moved
             by ``to_gpu`` / ``to_device`` and saved by serializers).
         textures (chainer.Parameter): [F, T, T, T, 3] float32 texel logits
-            (colours = sigmoid(textures)).
-        num_vertices, num_faces, texture_size (int).
+            (colours = sigmoid(textures)), or with a UV texture the image's
+            logits [H, W, 3].
+        uvs (array or None): [F, 3, 2] float32 texture coordinates of a UV
+            texture (persistent, like ``faces``), else None.
+        num_vertices, num_faces, texture_size (int; texture_size None with
+        a UV texture).
 
     Args:
         filename_obj (str or path): OBJ file, read with :func:`load_obj`.
         texture_size (int >= 1): T.
         normalization (bool): normalise the vertices as :func:`load_obj`
             does (longest axis spans [-1, 1], centred).
-        load_texture (bool): start from the colours of the OBJ's materials
-            instead of the random logits: ``textures`` then holds
+        load_texture (bool or 'uv'): start from the colours of the OBJ's
+            materials instead of the random logits: ``textures`` then holds
             ``logit(clip(colours, 1e-3, 1 - 1e-3))`` (the clip keeps the
             logits finite), so :meth:`get_batch` gives back the file's
-            colours (those outside [1e-3, 1 - 1e-3] clipped to it).
+            colours (those outside [1e-3, 1 - 1e-3] clipped to it). ``'uv'``:
+            the same for the image of ``load_obj(load_texture='uv')``, a UV
+            texture with the file's coordinates.
         allow_outside (bool): let the OBJ name .mtl files and images
             outside its folder (see :func:`load_obj`).
         max_texture_bytes (int): the most bytes the float32 texel logits
@@ -101,18 +113,15 @@ class Mesh(chainer.Link):
                  max_texture_bytes=MAX_TEXTURE_BYTES):
         super(Mesh, self).__init__()
         texture_size = _check_positive_int('texture_size', texture_size)
-        if isinstance(load_texture, str):
-            raise ValueError(
-                'load_texture: Mesh holds texel cubes, so True or False; '
-                'got {!r} (for a UV texture, load the mesh with '
-                "nr.load_obj(..., load_texture='uv') and render it with "
-                'nr.UVTexture)'.format(load_texture))
         loaded = load_obj(filename_obj, normalization=normalization,
                           texture_size=texture_size,
                           load_texture=load_texture,
                           allow_outside=allow_outside,
                           max_texture_bytes=max_texture_bytes)
         vertices, faces = loaded[:2]
+        if isinstance(load_texture, str):  # 'uv' (load_obj checked it)
+            self._setup(vertices, faces, _logit(loaded[3]), uvs=loaded[2])
+            return
         _check_texture_bytes(len(faces), texture_size, max_texture_bytes,
                              filename_obj)
         logits = _logit(loaded[2]) if load_texture else None
@@ -120,7 +129,7 @@ class Mesh(chainer.Link):
 
     @classmethod
     def from_arrays(cls, vertices, faces, textures=None, texture_size=4,
-                    max_texture_bytes=MAX_TEXTURE_BYTES):
+                    max_texture_bytes=MAX_TEXTURE_BYTES, uvs=None):
         """A Mesh from arrays (NumPy, CuPy or chainer.Variable).
 
         Args:
@@ -130,19 +139,28 @@ class Mesh(chainer.Link):
                 ``chainer.initializers.Normal()``, cubes of size
                 ``texture_size``) or the initial texel *logits*
                 [F, T, T, T, 3] floats, stored as the parameter's values
-                (colours = their sigmoid); T is then taken from them.
+                (colours = their sigmoid); T is then taken from them. With
+                ``uvs``: the logits of the UV texture's image [H, W, 3].
             texture_size (int >= 1): T when ``textures`` is None.
             max_texture_bytes (int): as for the constructor.
+            uvs: None (texel cubes), or [F, 3, 2] floats, the per-corner
+                coordinates of a UV texture whose image logits
+                ``textures`` holds.
         """
         mesh = cls.__new__(cls)
         chainer.Link.__init__(mesh)
         texture_size = _check_positive_int('texture_size', texture_size)
+        if uvs is not None and textures is None:
+            raise ValueError('textures: with uvs, expected the logits of '
+                             'the UV texture\'s image [H, W, 3], got None')
         if textures is None:
             _check_texture_bytes(len(faces), texture_size, max_texture_bytes)
-        mesh._setup(vertices, faces, textures, texture_size=texture_size)
+        mesh._setup(vertices, faces, textures, texture_size=texture_size,
+                    uvs=uvs)
         return mesh
 
-    def _setup(self, vertices, faces, textures=None, texture_size=4):
+    def _setup(self, vertices, faces, textures=None, texture_size=4,
+               uvs=None):
         vertices = _raw('vertices', vertices)
         faces = _raw('faces', faces)
         if vertices.ndim != 2 or vertices.shape[1] != 3:
@@ -162,7 +180,20 @@ class Mesh(chainer.Link):
             raise ValueError('faces index vertices 0..{}, got indices {}..{}'
                              .format(vertices.shape[0] - 1,
                                      int(faces.min()), int(faces.max())))
-        if textures is None:
+        if uvs is not None:
+            uvs = device.send(_raw('uvs', uvs))
+            textures = device.send(_raw('textures', textures))
+            if uvs.shape != (faces.shape[0], 3, 2):
+                raise ValueError('uvs must be [F, 3, 2] with F = {}, got '
+                                 'shape {}'.format(faces.shape[0],
+                                                   uvs.shape))
+            if (textures.ndim != 3 or textures.shape[2] != 3 or
+                    textures.shape[0] < 1 or textures.shape[1] < 1):
+                raise ValueError('textures must be the image logits [H, W, '
+                                 '3] of the UV texture, got shape {}'
+                                 .format(textures.shape))
+            texture_size = None
+        elif textures is None:
             # Drawn with NumPy's global generator whatever the device, so
             # that numpy.random.seed fixes the start on CPU and GPU alike.
             textures = chainer.initializers.generate_array(
@@ -179,8 +210,9 @@ class Mesh(chainer.Link):
                                  .format(faces.shape[0], shape))
             texture_size = shape[1]
 
-        for name, array in (('vertices', vertices), ('textures', textures)):
-            if not bool(xp.isfinite(array).all()):
+        for name, array in (('vertices', vertices), ('textures', textures),
+                            ('uvs', uvs)):
+            if array is not None and not bool(xp.isfinite(array).all()):
                 raise ValueError('{}: expected finite values, got NaN or '
                                  'inf'.format(name))
         with self.init_scope():
@@ -189,9 +221,14 @@ class Mesh(chainer.Link):
             self.textures = chainer.Parameter(
                 xp.array(textures, numpy.float32))
         self.add_persistent('faces', xp.array(faces, numpy.int32))
+        if uvs is None:
+            self.uvs = None
+        else:
+            self.add_persistent('uvs', xp.array(uvs, numpy.float32))
         self.num_vertices = int(vertices.shape[0])
         self.num_faces = int(faces.shape[0])
-        self.texture_size = int(texture_size)
+        self.texture_size = None if texture_size is None \
+            else int(texture_size)
 
     def get_batch(self, batch_size):
         """The mesh repeated ``batch_size`` times, ready for the renderer.
@@ -201,6 +238,10 @@ class Mesh(chainer.Link):
             textures [B, F, T, T, T, 3] Variable)``, where ``textures`` are
             the colours ``sigmoid(self.textures)``; gradients of the two
             Variables flow back to the parameters (summed over the batch).
+            With a UV texture, ``textures`` is a
+            :class:`neural_renderer.UVTexture`: ``self.uvs`` for every
+            batch item, one image ``sigmoid(self.textures)`` [1, H, W, 3]
+            for all.
         """
         batch_size = _check_positive_int('batch_size', batch_size)
         xp = self.xp
@@ -209,6 +250,10 @@ class Mesh(chainer.Link):
         faces = xp.ascontiguousarray(xp.broadcast_to(
             self.faces[None], (batch_size,) + self.faces.shape))
         colours = F.sigmoid(self.textures)
+        if self.uvs is not None:
+            uvs = xp.ascontiguousarray(xp.broadcast_to(
+                self.uvs[None], (batch_size,) + self.uvs.shape))
+            return vertices, faces, UVTexture(uvs, colours[None])
         textures = F.broadcast_to(colours[None],
                                   (batch_size,) + colours.shape)
         return vertices, faces, textures

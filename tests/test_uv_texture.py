@@ -489,9 +489,54 @@ def test_renderer_names_bad_uv_textures():
             uvs[None, :-1], numpy.ones((1, 2, 2, 3))))
 
 
-def test_mesh_refuses_uv_loading_with_a_pointer_to_uv_texture():
-    with pytest.raises(ValueError, match='UVTexture'):
-        nr.Mesh(os.path.join(DATA, 'teapot.obj'), load_texture='uv')
+CUBE = os.path.join(DATA, 'textured_cube', 'cube.obj')
+
+
+def test_mesh_holds_a_uv_texture(tmp_path, xp, device):
+    # Mesh(load_texture='uv'): the image's logits are the parameter, the
+    # file's coordinates a persistent value; get_batch gives a UVTexture
+    # that renders the file's image, and gradients reach the logits.
+    _, faces, uvs, image = nr.load_obj(CUBE, load_texture='uv')
+    mesh = nr.Mesh(CUBE, load_texture='uv')
+    mesh.to_device(device)
+    assert mesh.texture_size is None and mesh.textures.shape == image.shape
+    numpy.testing.assert_array_equal(to_cpu(mesh.uvs), uvs)
+    vertices, batch_faces, texture = mesh.get_batch(2)
+    assert isinstance(texture, nr.UVTexture)
+    assert texture.uvs.shape == (2,) + uvs.shape
+    numpy.testing.assert_allclose(to_cpu(texture.image.array[0]),
+                                  numpy.clip(image, 1e-3, 1 - 1e-3),
+                                  rtol=1e-5, atol=1e-6)
+    renderer = nr.Renderer(image_size=16)
+    rgb = renderer.render(vertices, batch_faces, texture)
+    F.sum(rgb).backward()
+    assert float(xp.abs(mesh.textures.grad).sum()) > 0
+    assert mesh.vertices.grad is not None
+    # Saved and loaded with Chainer's serializers, uvs included.
+    path = str(tmp_path / 'mesh.npz')
+    chainer.serializers.save_npz(path, mesh)
+    other = nr.Mesh.from_arrays(numpy.zeros((8, 3), 'f'), faces,
+                                numpy.zeros(image.shape, 'f'),
+                                uvs=numpy.zeros_like(uvs))
+    chainer.serializers.load_npz(path, other)
+    numpy.testing.assert_array_equal(other.uvs, uvs)
+    numpy.testing.assert_array_equal(other.textures.array,
+                                     to_cpu(mesh.textures.array))
+
+
+def test_mesh_from_arrays_with_uvs_checks_them():
+    _, faces, uvs, _ = nr.load_obj(CUBE, load_texture='uv')
+    vertices = numpy.zeros((8, 3), 'f')
+    with pytest.raises(ValueError, match='textures'):
+        nr.Mesh.from_arrays(vertices, faces, uvs=uvs)
+    with pytest.raises(ValueError, match='uvs'):
+        nr.Mesh.from_arrays(vertices, faces, numpy.zeros((2, 2, 3)),
+                            uvs=uvs[:-1])
+    with pytest.raises(ValueError, match='textures'):
+        nr.Mesh.from_arrays(vertices, faces, numpy.zeros((2, 2, 2, 3)),
+                            uvs=uvs)
+    with pytest.raises(ValueError, match='load_texture'):
+        nr.Mesh(CUBE, load_texture='cubes')
 
 
 @pytest.mark.parametrize('wrapping', ['REPEAT', 'CLAMP_TO_EDGE'])
