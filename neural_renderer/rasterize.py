@@ -208,16 +208,17 @@ class RasterizeFunction(function_node.FunctionNode):
             _expect_light(in_types[3], faces_type)
 
     def _split(self, inputs):
-        """(faces, textures, uv arguments of the kernels, light)."""
-        inputs = tuple(inputs)
+        """(faces, textures, uv arguments of the kernels, light) of the
+        input arrays, C-contiguous (textures and light None when absent).
+        """
+        xp = backend.get_array_module(inputs[0])
+        inputs = tuple(xp.ascontiguousarray(x) for x in inputs)
         if self.uv is None:
             faces, textures, light = (inputs + (None, None))[:3]
             return faces, textures, _NO_UV, light
         faces, uvs, image, light = (inputs + (None,))[:4]
-        xp = backend.get_array_module(uvs)
-        return faces, None, self.uv.kernel_args(
-            xp.ascontiguousarray(uvs), xp.ascontiguousarray(image),
-            self.coarse), light
+        return faces, None, self.uv.kernel_args(uvs, image,
+                                                self.coarse), light
 
     def forward(self, inputs):
         if self.uv is not None:
@@ -238,22 +239,12 @@ class RasterizeFunction(function_node.FunctionNode):
     def backward(self, indexes, grad_outputs):
         inputs = self.get_retained_inputs()
         outputs = self.get_retained_outputs()
-        faces = inputs[0].array
+        faces, textures, uv_args, light = self._split(
+            [x.array for x in inputs])
         xp = backend.get_array_module(faces)
-        faces = xp.ascontiguousarray(faces)
         dtype = faces.dtype
-        textures = light = uvs = image = coarse = None
-        uv_args = _NO_UV
-        if self.uv is not None:
-            uvs, image = (xp.ascontiguousarray(x.array) for x in inputs[1:3])
-            coarse = self.coarse
-            uv_args = self.uv.kernel_args(uvs, image, coarse)
-            if len(inputs) == 4:
-                light = xp.ascontiguousarray(inputs[3].array)
-        elif len(inputs) >= 2:
-            textures = xp.ascontiguousarray(inputs[1].array)
-            if len(inputs) == 3:
-                light = xp.ascontiguousarray(inputs[2].array)
+        uvs, image, coarse = (uv_args[key] for key in
+                              ('uvs', 'uv_image', 'uv_coarse'))
         if len(inputs) >= 2:
             rgb, alpha, depth = [o.array for o in outputs]
             grad_rgb, grad_alpha, grad_depth = grad_outputs
@@ -272,8 +263,7 @@ class RasterizeFunction(function_node.FunctionNode):
         batch_size, num_faces = faces.shape[:2]
         height, width = self.image_height, self.image_width
         texture_size = 0 if textures is None else textures.shape[2]
-        texture_faces = textures.shape[1] if textures is not None else \
-            uvs.shape[1] if uvs is not None else num_faces
+        texture_faces = _texture_faces(textures, uv_args, num_faces)
         front_faces = num_faces // 2 if self.fill_back else num_faces
         textured = textures is not None or uvs is not None
         source_weights = self.source_weights if textured else None
@@ -350,6 +340,15 @@ class RasterizeFunction(function_node.FunctionNode):
         if light is not None:
             result.append(chainer.Variable(grad_light))
         return tuple(result[i] for i in indexes)
+
+
+def _texture_faces(textures, uv_args, num_faces):
+    """Ft: the texel cubes' or the uvs' faces, else (no texture) F."""
+    if textures is not None:
+        return textures.shape[1]
+    if uv_args['uvs'] is not None:
+        return uv_args['uvs'].shape[1]
+    return num_faces
 
 
 def _uv_image_gradient(faces, source_weights, light, face_index, grad_rgb,
@@ -434,8 +433,7 @@ def _draw(faces, textures, light, height, width, scale, near, far,
     dtype = faces.dtype
     batch_size, num_faces = faces.shape[:2]
     texture_size = 0 if textures is None else textures.shape[2]
-    texture_faces = textures.shape[1] if textures is not None else \
-        uv_args['uvs'].shape[1] if uv_args['uvs'] is not None else num_faces
+    texture_faces = _texture_faces(textures, uv_args, num_faces)
     zbuffer = xp.full((batch_size, height, width), _EMPTY_KEY,
                       dtype=numpy.uint64)
     _launcher.launch('rasterize_faces', batch_size * num_faces, dtype,

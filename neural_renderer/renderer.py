@@ -403,11 +403,14 @@ class Renderer(chainer.Link):
     @staticmethod
     def _check_textures(textures, v_array, f_array):
         """Checks ``textures`` (texel cubes [B, F, T, T, T, 3] or a
-        UVTexture) against the vertices and faces, naming the argument."""
+        UVTexture) against the vertices and faces, naming the argument.
+        Shapes, dtypes and devices only: the rasterizer checks the values
+        (one pass over a UV texture's image per call)."""
         if uv_texture.is_uv(textures):
             textures.check(f_array.shape[0], f_array.shape[1],
                            v_array.dtype,
-                           chainer.backend.get_array_module(v_array))
+                           chainer.backend.get_array_module(v_array),
+                           values=False)
             return
         t_array = _checks.check_array('textures', textures, ndim=6,
                                       shape_suffix=(3,))

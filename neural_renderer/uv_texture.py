@@ -40,6 +40,7 @@ import numpy
 
 from chainer import backend
 
+from neural_renderer._checks import check_array
 from neural_renderer._checks import unwrap
 from neural_renderer.mipmap import level_shapes
 
@@ -84,35 +85,20 @@ class UVTexture(object):
         return 'UVTexture(uvs {}, image {}, wrapping={!r}, mipmap={})'.format(
             _shape(self.uvs), _shape(self.image), self.wrapping, self.mipmap)
 
-    @property
-    def shape(self):
-        """The uvs' shape [B, F, 3, 2] (where cubes have [B, F, T, T, T,
-        3])."""
-        return unwrap(self.uvs).shape
-
-    @property
-    def dtype(self):
-        return unwrap(self.uvs).dtype
-
     def check(self, batch_size, texture_faces, dtype, xp=None,
-              what='textures'):
-        """Checks shapes, dtypes and values against the faces': ``uvs``
+              what='textures', values=True):
+        """Checks shapes and dtypes against the faces': ``uvs``
         [batch_size, texture_faces, 3, 2] (``texture_faces`` an int, or a
         callable that says whether a count is valid and describes it) and
-        ``image`` [batch_size or 1, H, W, 3], both of ``dtype``, finite and
-        (given ``xp``, numpy or cupy) on the faces' device. Errors name
-        ``what`` and the argument."""
-        uvs, image = unwrap(self.uvs), unwrap(self.image)
-        for name, array, ndim, last in (('uvs', uvs, 4, (3, 2)),
-                                        ('image', image, 4, (3,))):
-            if not hasattr(array, 'shape') or not hasattr(array, 'dtype'):
-                raise TypeError('{}.{}: expected an array or a Variable, got '
-                                '{}'.format(what, name,
-                                            type(array).__name__))
-            if array.ndim != ndim or array.shape[ndim - len(last):] != last:
-                raise ValueError('{}.{}: expected shape {}, got {}'.format(
-                    what, name, '[B, F, 3, 2]' if name == 'uvs'
-                    else '[B, H, W, 3]', array.shape))
+        ``image`` [batch_size or 1, H, W, 3], both of ``dtype`` and (given
+        ``xp``, numpy or cupy) on the faces' device; with ``values``, that
+        they are finite too (a pass over the image). Errors name ``what``
+        and the argument."""
+        uvs = check_array(what + '.uvs', self.uvs, ndim=4,
+                          shape_suffix=(3, 2), dtype_kind=None)
+        image = check_array(what + '.image', self.image, ndim=4,
+                            shape_suffix=(3,), dtype_kind=None)
+        for name, array in (('uvs', uvs), ('image', image)):
             if array.dtype != numpy.dtype(dtype):
                 raise TypeError('{}.{}: expected the dtype of the vertices '
                                 '({}), got {}'.format(what, name,
@@ -141,8 +127,7 @@ class UVTexture(object):
                                 'the vertices ({}), got {}'.format(
                                     what, name, xp.__name__,
                                     type(array).__module__))
-        for name, array in (('uvs', uvs), ('image', image)):
-            if not bool(xp.isfinite(array).all()):
+            if values and not bool(xp.isfinite(array).all()):
                 raise ValueError('{}.{} contain NaN or inf values'.format(
                     what, name))
 

@@ -335,11 +335,11 @@ NR_DEVICE bool pixel_uv_taps(const T* faces, const Texels<T>& texels,
     Face<T> face;
     face.load(faces + bf * 9);
     face.prepare_weights();
-    T w[3], wp[3], colour[3];
+    T w[3], wp[3];
     const T px = column_x<T>(j, width), py = row_y<T>(i, height);
     const T depth = face.weights_depth(px, py, w);
     face.perspective_weights(w, depth, wp);
-    texels.sample(b, f, face, px, py, wp, colour, taps);
+    texels.sample(b, f, face, px, py, wp, (T*)0, taps);
     for (int ch = 0; ch < 3; ++ch) {
         g[ch] = grad_rgb[(b * 3 + ch) * hw + pixel];
         if (light) g[ch] *= light[3 * bf + ch];

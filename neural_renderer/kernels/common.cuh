@@ -721,7 +721,8 @@ struct Texels {
 
     // The unlit colour of drawn face f at the point (px, py) (NDC) with
     // perspective weights wp (changed: see source); for UV textures taps,
-    // when given, receives the bilinear stencil.
+    // when given, receives the bilinear stencil, and colour may be null
+    // (the stencil alone: no texel is read).
     NR_DEVICE void sample(long long b, long long f, const Face<T>& face,
                           T px, T py, T* wp, T* colour,
                           UVTaps<T>* taps = 0) const {
@@ -737,6 +738,7 @@ struct Texels {
         UVTaps<T> local;
         UVTaps<T>& st = taps ? *taps : local;
         st.build(uv, lvl, u, v);
+        if (!colour) return;
         const long long bi = b % uv.image_batch;
         colour[0] = colour[1] = colour[2] = 0;
         for (int c = 0; c < 4; ++c) {
